@@ -1,0 +1,241 @@
+#include "serve_options.hpp"
+
+#include <charconv>
+#include <functional>
+
+namespace callgate::app {
+namespace {
+
+bool parse_int(const std::string& text, std::int64_t min, std::int64_t max, std::int64_t& out)
+{
+    std::int64_t v = 0;
+    auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+    if (ec != std::errc{} || ptr != text.data() + text.size() || text.empty() || v < min || v > max)
+        return false;
+    out = v;
+    return true;
+}
+
+bool parse_bool(const std::string& text, bool& out)
+{
+    if (text == "1" || text == "true" || text == "yes" || text == "on") {
+        out = true;
+        return true;
+    }
+    if (text == "0" || text == "false" || text == "no" || text == "off" || text.empty()) {
+        out = false;
+        return true;
+    }
+    return false;
+}
+
+struct flag_spec {
+    const char* name;
+    bool is_bool;
+    std::function<bool(serve_options&, const std::string&)> apply;
+    const char* expects;
+};
+
+std::vector<flag_spec> flag_specs()
+{
+    auto text = [](std::string serve_options::*field) {
+        return [field](serve_options& o, const std::string& v) {
+            if (v.empty())
+                return false;
+            o.*field = v;
+            return true;
+        };
+    };
+    auto integer = [](std::int64_t serve_options::*field, std::int64_t min, std::int64_t max) {
+        return [=](serve_options& o, const std::string& v) { return parse_int(v, min, max, o.*field); };
+    };
+    auto duration = [](std::chrono::seconds serve_options::*field) {
+        return [field](serve_options& o, const std::string& v) {
+            auto d = parse_duration(v);
+            if (!d || d->count() <= 0)
+                return false;
+            o.*field = *d;
+            return true;
+        };
+    };
+    auto boolean = [](bool serve_options::*field) {
+        return [field](serve_options& o, const std::string& v) { return parse_bool(v, o.*field); };
+    };
+    return {
+        {"data-dir", false, text(&serve_options::data_dir), "a directory path"},
+        {"api-listen", false, text(&serve_options::api_listen), "host:port"},
+        {"edge-listen", false, text(&serve_options::edge_listen), "host:port"},
+        {"threads", false,
+         [](serve_options& o, const std::string& v) {
+             std::int64_t n;
+             if (!parse_int(v, 1, 1024, n))
+                 return false;
+             o.threads = static_cast<unsigned>(n);
+             return true;
+         },
+         "a number from 1 to 1024"},
+        {"tls-cert", false, text(&serve_options::tls_cert), "a PEM file"},
+        {"tls-key", false, text(&serve_options::tls_key), "a PEM file"},
+        {"ca-file", false, text(&serve_options::ca_file), "a PEM file"},
+        {"edge-token-file", false, text(&serve_options::edge_token_file), "a file path"},
+        {"cache-entries", false,
+         [](serve_options& o, const std::string& v) {
+             std::int64_t n;
+             if (!parse_int(v, 1, 1'000'000'000, n))
+                 return false;
+             o.cache_entries = static_cast<std::size_t>(n);
+             return true;
+         },
+         "a number from 1 to 1000000000"},
+        {"webhook-timeout-ms", false, integer(&serve_options::webhook_timeout_ms, 100, 60'000),
+         "milliseconds from 100 to 60000"},
+        {"max-call-duration", false, duration(&serve_options::max_call_duration),
+         "a duration such as 4h, 90m or 3600s"},
+        {"call-retention", false, duration(&serve_options::call_retention),
+         "a duration such as 30d or 12h"},
+        {"allow-insecure-urls", true, boolean(&serve_options::allow_insecure_urls), "true or false"},
+        {"allow-private-destinations", true, boolean(&serve_options::allow_private_destinations),
+         "true or false"},
+        {"log-format", false,
+         [](serve_options& o, const std::string& v) {
+             if (v != "text" && v != "json")
+                 return false;
+             o.log_format = v;
+             return true;
+         },
+         "text or json"},
+        {"log-level", false,
+         [](serve_options& o, const std::string& v) {
+             if (v != "debug" && v != "info" && v != "warn" && v != "error")
+                 return false;
+             o.log_level = v;
+             return true;
+         },
+         "debug, info, warn or error"},
+        {"read-timeout-ms", false, integer(&serve_options::read_timeout_ms, 10, 600'000),
+         "milliseconds from 10 to 600000"},
+        {"idle-timeout-ms", false, integer(&serve_options::idle_timeout_ms, 10, 3'600'000),
+         "milliseconds from 10 to 3600000"},
+    };
+}
+
+std::string env_name(const std::string& flag)
+{
+    std::string out = "CALLGATE_";
+    for (char c : flag)
+        out.push_back(c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
+    return out;
+}
+
+} // namespace
+
+std::optional<std::chrono::seconds> parse_duration(const std::string& text)
+{
+    if (text.empty())
+        return std::nullopt;
+    std::int64_t unit = 1;
+    std::string digits = text;
+    switch (text.back()) {
+    case 's': unit = 1; digits.pop_back(); break;
+    case 'm': unit = 60; digits.pop_back(); break;
+    case 'h': unit = 3600; digits.pop_back(); break;
+    case 'd': unit = 86400; digits.pop_back(); break;
+    default: break;
+    }
+    std::int64_t n = 0;
+    if (!parse_int(digits, 0, 100'000'000, n))
+        return std::nullopt;
+    return std::chrono::seconds(n * unit);
+}
+
+bool parse_serve_options(const std::vector<std::string>& args,
+                         const std::map<std::string, std::string>& env, serve_options& out,
+                         std::string& error)
+{
+    auto specs = flag_specs();
+    auto apply = [&](const flag_spec& spec, const std::string& value, const std::string& origin) {
+        if (spec.apply(out, value))
+            return true;
+        error = "invalid value '" + value + "' for " + origin + " (expected " + spec.expects + ")";
+        return false;
+    };
+    for (const auto& spec : specs) {
+        auto it = env.find(env_name(spec.name));
+        if (it != env.end() && !apply(spec, it->second, env_name(spec.name)))
+            return false;
+    }
+    for (std::size_t i = 0; i < args.size(); ++i) {
+        const std::string& arg = args[i];
+        if (arg.rfind("--", 0) != 0) {
+            error = "unexpected argument '" + arg + "'";
+            return false;
+        }
+        std::string name = arg.substr(2), value;
+        bool has_value = false;
+        if (auto eq = name.find('='); eq != std::string::npos) {
+            value = name.substr(eq + 1);
+            name = name.substr(0, eq);
+            has_value = true;
+        }
+        const flag_spec* spec = nullptr;
+        for (const auto& s : specs)
+            if (name == s.name)
+                spec = &s;
+        if (spec == nullptr) {
+            error = "unknown flag --" + name;
+            return false;
+        }
+        if (!has_value) {
+            if (spec->is_bool) {
+                value = "true";
+            } else if (i + 1 < args.size()) {
+                value = args[++i];
+            } else {
+                error = "flag --" + name + " needs a value (" + spec->expects + ")";
+                return false;
+            }
+        }
+        if (!apply(*spec, value, "--" + name))
+            return false;
+    }
+    if (out.tls_cert.empty() != out.tls_key.empty()) {
+        error = "--tls-cert and --tls-key go together";
+        return false;
+    }
+    return true;
+}
+
+const char* serve_help()
+{
+    return R"(Usage: callgate serve [flags]
+
+Runs the config API and the call dispatcher with an embedded RocksDB store.
+Every flag can also be set as an environment variable CALLGATE_<FLAG>
+(e.g. CALLGATE_API_LISTEN=0.0.0.0:8080); flags win over the environment.
+
+  --data-dir DIR              store, admin key and listen.json (default ./data)
+  --api-listen HOST:PORT      config API listener (default 127.0.0.1:8080; port 0 picks one)
+  --edge-listen HOST:PORT     edge listener (default 127.0.0.1:8081; arrives with dispatch)
+  --threads N                 I/O threads (default: one per core)
+  --tls-cert FILE             serve TLS with this PEM certificate chain (with --tls-key)
+  --tls-key FILE              PEM private key for --tls-cert
+  --ca-file FILE              extra trust anchors for webhooks and client WebSockets
+  --edge-token-file FILE      edge tokens, one a line (default <data-dir>/edge.token)
+  --cache-entries N           in-memory cache bound, per cache (default 1000000)
+  --webhook-timeout-ms MS     whole webhook decision budget (default 4000)
+  --max-call-duration DUR     longest bridged call (default 4h)
+  --call-retention DUR        how long call records are kept (default 30d)
+  --allow-insecure-urls       accept ws:// and http:// URLs (labs and tests only)
+  --allow-private-destinations  let webhooks and clients reach private addresses
+  --log-format text|json      log line format (default text)
+  --log-level LEVEL           debug, info, warn or error (default info)
+  --read-timeout-ms MS        a request must arrive within this time (default 10000)
+  --idle-timeout-ms MS        idle keep-alive connections close after this (default 60000)
+
+On first start an admin API key is written to <data-dir>/admin.key (mode 0600);
+set CALLGATE_ADMIN_KEY to register a key of your own instead. Once listening,
+the bound addresses are written to <data-dir>/listen.json.
+)";
+}
+
+} // namespace callgate::app

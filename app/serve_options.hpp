@@ -1,0 +1,46 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace callgate::app {
+
+// Everything `callgate serve` can be told, from flags and CALLGATE_* variables.
+struct serve_options {
+    std::string data_dir = "./data";
+    std::string api_listen = "127.0.0.1:8080";
+    std::string edge_listen = "127.0.0.1:8081";
+    unsigned threads = 0; // 0: one per core
+    std::string tls_cert;
+    std::string tls_key;
+    std::string ca_file;
+    std::string edge_token_file;
+    std::size_t cache_entries = 1'000'000;
+    std::int64_t webhook_timeout_ms = 4000;
+    std::chrono::seconds max_call_duration{4 * 3600};
+    std::chrono::seconds call_retention{30 * 24 * 3600};
+    bool allow_insecure_urls = false;
+    bool allow_private_destinations = false;
+    std::string log_format = "text";
+    std::string log_level = "info";
+    std::int64_t read_timeout_ms = 10'000;
+    std::int64_t idle_timeout_ms = 60'000;
+};
+
+// Parses `serve` arguments (after the word "serve") over the environment.
+// Flags win over CALLGATE_<FLAG> variables. Returns false with one line in
+// `error` for an unknown flag, a missing value or a bad value.
+bool parse_serve_options(const std::vector<std::string>& args,
+                         const std::map<std::string, std::string>& env, serve_options& out,
+                         std::string& error);
+
+// Parses "90s", "15m", "4h", "30d" (or plain seconds).
+std::optional<std::chrono::seconds> parse_duration(const std::string& text);
+
+const char* serve_help();
+
+} // namespace callgate::app

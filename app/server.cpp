@@ -1,0 +1,294 @@
+#include "server.hpp"
+
+#include "callgate/config_api/api_router.hpp"
+#include "callgate/engine/clock.hpp"
+#include "callgate/engine/config_service.hpp"
+#include "callgate/engine/metrics.hpp"
+#include "callgate/engine/random_source.hpp"
+#include "callgate/engine/secrets.hpp"
+#include "callgate/engine/store.hpp"
+#include "callgate/net/http_server.hpp"
+#include "callgate/net/log.hpp"
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
+
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <thread>
+
+namespace callgate::app {
+
+namespace asio = boost::asio;
+namespace fs = std::filesystem;
+using net::log;
+using net::log_level;
+
+namespace {
+
+int fail_usage(const std::string& message)
+{
+    std::fprintf(stderr, "callgate: %s\n", message.c_str());
+    return 2;
+}
+
+// Creates the data directory if needed and checks that it is a writable directory.
+bool prepare_data_dir(const std::string& dir, std::string& error)
+{
+    std::error_code ec;
+    if (!fs::exists(dir, ec)) {
+        fs::create_directories(dir, ec);
+        if (ec) {
+            error = "cannot create data dir " + dir + ": " + ec.message();
+            return false;
+        }
+    }
+    if (!fs::is_directory(dir, ec)) {
+        error = "data dir " + dir + " is not a directory";
+        return false;
+    }
+    if (::access(dir.c_str(), W_OK | X_OK) != 0) {
+        error = "data dir " + dir + " is not writable: " + std::strerror(errno);
+        return false;
+    }
+    return true;
+}
+
+// Writes a file atomically (temp file, fsync, rename) with the given mode.
+bool write_file_atomic(const std::string& path, const std::string& content, mode_t mode,
+                       std::string& error)
+{
+    std::string tmp = path + ".tmp";
+    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+    if (fd < 0) {
+        error = "cannot write " + tmp + ": " + std::strerror(errno);
+        return false;
+    }
+    ::fchmod(fd, mode);
+    bool ok = ::write(fd, content.data(), content.size()) == static_cast<ssize_t>(content.size()) &&
+              ::fsync(fd) == 0;
+    ::close(fd);
+    if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
+        error = "cannot write " + path + ": " + std::strerror(errno);
+        return false;
+    }
+    return true;
+}
+
+void raise_fd_limit()
+{
+    rlimit rl{};
+    if (::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        ::setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
+// Makes sure an admin key exists: CALLGATE_ADMIN_KEY if set, else a new one in admin.key.
+bool bootstrap_admin_key(const std::string& data_dir, engine::clock_source& clock,
+                         engine::random_source& random, std::string& error)
+{
+    std::string keys_path = data_dir + "/admin_keys";
+    if (const char* given = std::getenv("CALLGATE_ADMIN_KEY"); given != nullptr && *given != '\0') {
+        if (std::strlen(given) < 16) {
+            error = "CALLGATE_ADMIN_KEY must be at least 16 characters";
+            return false;
+        }
+        if (!engine::config_service::add_admin_key(keys_path, given, clock, random, error))
+            return false;
+        log(log_level::info, "admin_key_registered", {{"source", "CALLGATE_ADMIN_KEY"}});
+        return true;
+    }
+    engine::admin_key_file existing(keys_path);
+    if (!existing.reload_if_changed(error))
+        return false;
+    if (existing.size() > 0)
+        return true;
+    std::string key = engine::generate_api_key(random);
+    std::string key_file = data_dir + "/admin.key";
+    if (!write_file_atomic(key_file, key + "\n", 0600, error))
+        return false;
+    if (!engine::config_service::add_admin_key(keys_path, key, clock, random, error))
+        return false;
+    log(log_level::info, "admin_key_created", {{"file", key_file}});
+    return true;
+}
+
+struct server_metrics {
+    engine::histogram store_write{engine::histogram::latency_bounds()};
+    engine::counter store_writes;
+};
+
+std::string render_metrics(const server_metrics& m, const engine::config_service& service,
+                           const net::http_server& api)
+{
+    std::string out;
+    engine::render_header(out, "callgate_http_requests_total", "counter",
+                          "HTTP responses sent, by listener and status code.");
+    for (unsigned code = 100; code < 600; ++code) {
+        auto n = api.responses_with_status(code);
+        if (n > 0)
+            engine::render_sample(out, "callgate_http_requests_total",
+                                  "listener=\"api\",code=\"" + std::to_string(code) + "\"", n);
+    }
+    engine::render_header(out, "callgate_store_write_duration_seconds", "histogram",
+                          "Time to write and sync one group commit of config writes.");
+    m.store_write.render(out, "callgate_store_write_duration_seconds", "");
+    engine::render_header(out, "callgate_store_writes_total", "counter",
+                          "Config writes committed (several may share one sync).");
+    engine::render_sample(out, "callgate_store_writes_total", "", m.store_writes.value());
+    auto stats = service.stats();
+    engine::render_header(out, "callgate_cache_hits_total", "counter", "Identity and number cache hits.");
+    engine::render_sample(out, "callgate_cache_hits_total", "", stats.hits);
+    engine::render_header(out, "callgate_cache_misses_total", "counter", "Identity and number cache misses.");
+    engine::render_sample(out, "callgate_cache_misses_total", "", stats.misses);
+    engine::render_header(out, "callgate_cache_entries", "gauge", "Entries in the identity and number caches.");
+    engine::render_sample(out, "callgate_cache_entries", "", stats.entries);
+    return out;
+}
+
+} // namespace
+
+int create_admin_key(const std::string& data_dir)
+{
+    std::string error;
+    if (!prepare_data_dir(data_dir, error))
+        return fail_usage(error);
+    engine::system_clock_source clock;
+    engine::crypto_random random;
+    std::string key = engine::generate_api_key(random);
+    if (!engine::config_service::add_admin_key(data_dir + "/admin_keys", key, clock, random, error))
+        return fail_usage(error);
+    std::printf("%s\n", key.c_str());
+    return 0;
+}
+
+int run_server(const serve_options& options)
+{
+    net::log_level level = log_level::info;
+    net::parse_log_level(options.log_level, level);
+    net::configure_logging(level, options.log_format == "json");
+
+    std::string error;
+    if (!prepare_data_dir(options.data_dir, error))
+        return fail_usage(error);
+    raise_fd_limit();
+    ::unlink((options.data_dir + "/listen.json").c_str());
+
+    engine::system_clock_source clock;
+    engine::crypto_random random;
+    server_metrics metrics;
+
+    engine::store_options store_options;
+    store_options.on_group_commit = [&metrics](double seconds, std::size_t requests) {
+        metrics.store_write.observe(seconds);
+        metrics.store_writes.inc(requests);
+    };
+    auto db = engine::store::open(options.data_dir + "/db", store_options, error);
+    if (!db)
+        return fail_usage("cannot open store in " + options.data_dir + ": " + error);
+    if (!bootstrap_admin_key(options.data_dir, clock, random, error))
+        return fail_usage(error);
+
+    unsigned threads = options.threads != 0 ? options.threads
+                                            : std::max(1u, std::thread::hardware_concurrency());
+    std::vector<std::unique_ptr<asio::io_context>> contexts;
+    std::vector<asio::io_context*> context_ptrs;
+    for (unsigned i = 0; i < threads; ++i) {
+        contexts.push_back(std::make_unique<asio::io_context>(1));
+        context_ptrs.push_back(contexts.back().get());
+    }
+    asio::thread_pool workers(std::max(2u, threads));
+
+    engine::config_service service(*db, clock, random, options.data_dir + "/admin_keys",
+                                   options.cache_entries);
+
+    std::atomic<int> state{0}; // 0 starting, 1 ready, 2 draining
+    net::http_server* api_ptr = nullptr;
+    config_api::api_router_options router_options;
+    router_options.allow_insecure_urls = options.allow_insecure_urls;
+    router_options.readiness = [&state] {
+        switch (state.load()) {
+        case 1: return std::string("ready");
+        case 2: return std::string("draining");
+        default: return std::string("starting");
+        }
+    };
+    router_options.render_metrics = [&] { return render_metrics(metrics, service, *api_ptr); };
+    config_api::api_router router(service, workers.get_executor(), router_options);
+
+    net::http_server_options api_options;
+    api_options.name = "api";
+    api_options.listen = options.api_listen;
+    api_options.read_timeout = std::chrono::milliseconds(options.read_timeout_ms);
+    api_options.idle_timeout = std::chrono::milliseconds(options.idle_timeout_ms);
+    if (!options.tls_cert.empty())
+        api_options.tls = net::tls_files{options.tls_cert, options.tls_key};
+    net::http_server api(context_ptrs, api_options,
+                         [&router](net::http_request& request) { return router.handle(request); });
+    api_ptr = &api;
+    if (!api.listen(error)) {
+        std::fprintf(stderr, "callgate: %s\n", error.c_str());
+        return 1;
+    }
+    api.start();
+
+    std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;
+    std::vector<std::thread> io_threads;
+    for (auto& ctx : contexts) {
+        guards.push_back(asio::make_work_guard(*ctx));
+        io_threads.emplace_back([&ctx] { ctx->run(); });
+    }
+
+    std::string api_address = api.local_address();
+    std::string scheme = options.tls_cert.empty() ? "http" : "https";
+    if (!write_file_atomic(options.data_dir + "/listen.json",
+                           "{\"api\": \"" + api_address + "\"}\n", 0644, error)) {
+        log(log_level::error, "listen_file_failed", {{"error", error}});
+    }
+    state.store(1);
+    log(log_level::info, "ready",
+        {{"api", scheme + "://" + api_address},
+         {"threads", std::to_string(threads)},
+         {"data_dir", options.data_dir}});
+
+    asio::io_context signals_context(1);
+    asio::signal_set signals(signals_context, SIGTERM, SIGINT);
+    int received = 0;
+    signals.async_wait([&](const boost::system::error_code&, int signal) { received = signal; });
+    signals_context.run();
+
+    log(log_level::info, "draining", {{"signal", received == SIGTERM ? "SIGTERM" : "SIGINT"}});
+    state.store(2);
+    api.drain();
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(8);
+    while (api.active_connections() > 0 && std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    if (api.active_connections() > 0)
+        log(log_level::warn, "drain_timeout", {{"connections", std::to_string(api.active_connections())}});
+    guards.clear();
+    for (auto& ctx : contexts)
+        ctx->stop();
+    for (auto& t : io_threads)
+        t.join();
+    workers.join();
+    db->close();
+    ::unlink((options.data_dir + "/listen.json").c_str());
+    log(log_level::info, "stopped");
+    return 0;
+}
+
+} // namespace callgate::app

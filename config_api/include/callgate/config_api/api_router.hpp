@@ -1,0 +1,56 @@
+#pragma once
+
+#include "callgate/net/http_server.hpp"
+
+#include <boost/asio/any_io_executor.hpp>
+
+#include <functional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace callgate::engine {
+class config_service;
+}
+
+namespace callgate::config_api {
+
+struct api_router_options {
+    bool allow_insecure_urls = false;
+    // "ready", "starting" or "draining"; /readyz answers 200 only for "ready".
+    std::function<std::string()> readiness;
+    // The Prometheus text for /metrics.
+    std::function<std::string()> render_metrics;
+};
+
+struct route_spec {
+    std::string method;
+    std::string path; // e.g. "/identities/{agent_handle}"
+};
+
+// The config API: routes, authentication, validation and error bodies of
+// config-api.md, over the engine's config service.
+//
+// handle() runs on the connection's I/O thread and never blocks on disk: reads
+// that miss the caches run on `workers`, writes go to the store's commit thread.
+class api_router {
+public:
+    api_router(engine::config_service& service, boost::asio::any_io_executor workers,
+               api_router_options options);
+
+    boost::asio::awaitable<net::http_response> handle(net::http_request& request);
+
+    // Every method and path served (without the /api/v1 prefixes).
+    static std::vector<route_spec> routes();
+    // The OpenAPI 3.1 document served at /openapi.json.
+    static const std::string& openapi_document();
+
+    struct context;
+
+private:
+    engine::config_service& service_;
+    boost::asio::any_io_executor workers_;
+    api_router_options options_;
+};
+
+} // namespace callgate::config_api

@@ -1,0 +1,49 @@
+#pragma once
+
+#include "callgate/engine/records.hpp"
+
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+namespace callgate::engine {
+
+// The admin keys' hashes, kept in a small text file beside the store
+// (`<data-dir>/admin_keys`, mode 0600, one key a line) so that
+// `callgate admin-key create` can add one while the server holds the
+// RocksDB lock. The server reloads the file when it changes.
+class admin_key_file {
+public:
+    explicit admin_key_file(std::string path);
+
+    // Appends a key under an exclusive file lock and fsyncs it. Safe against
+    // a concurrent writer in another process. Returns false and sets `error`.
+    static bool append(const std::string& path, const api_key_record& key, std::string& error);
+
+    // Loads the file if it changed since the last load (stat on each call).
+    // Blocks on the file system: worker threads only. Returns false and sets
+    // `error` when the file exists but cannot be read.
+    bool reload_if_changed(std::string& error);
+
+    // Looks a key up by its SHA-256 among the loaded keys; no I/O.
+    std::shared_ptr<const api_key_record> find(std::string_view hash) const;
+    std::size_t size() const;
+
+    const std::string& path() const { return path_; }
+
+private:
+    using key_map = std::unordered_map<std::string, std::shared_ptr<const api_key_record>>;
+
+    std::string path_;
+    mutable std::mutex mutex_;
+    std::shared_ptr<const key_map> keys_ = std::make_shared<key_map>();
+    struct file_stamp {
+        long long inode = -1, size = -1, mtime_ns = -1;
+        friend bool operator==(const file_stamp&, const file_stamp&) = default;
+    } stamp_;
+};
+
+} // namespace callgate::engine

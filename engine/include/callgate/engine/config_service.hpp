@@ -1,0 +1,130 @@
+#pragma once
+
+#include "callgate/engine/admin_keys.hpp"
+#include "callgate/engine/bounded_cache.hpp"
+#include "callgate/engine/records.hpp"
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace callgate::engine {
+
+class clock_source;
+class random_source;
+class store;
+
+enum class config_errc {
+    ok,
+    identity_not_found,
+    no_config,
+    handle_exists,
+    phone_assigned,
+    api_key_not_found,
+    client_websocket_url_required,
+    webhook_url_required,
+    store_failure,
+};
+
+template <class T>
+struct config_result {
+    config_errc error = config_errc::ok;
+    T value{};
+    bool ok() const { return error == config_errc::ok; }
+};
+
+struct new_identity {
+    std::string agent_handle;
+    std::optional<std::string> display_name;
+    std::optional<std::string> phone_number;
+};
+
+// Fields a PATCH names; a field not named keeps its value.
+struct identity_patch {
+    std::optional<std::optional<std::string>> display_name;
+    std::optional<std::optional<std::string>> phone_number;
+};
+
+struct identity_page {
+    std::vector<identity_record> items;
+    std::uint64_t total = 0;
+};
+
+struct created_api_key {
+    std::string api_key; // shown once
+    api_key_record record;
+};
+
+using api_key_ptr = std::shared_ptr<const api_key_record>;
+
+// The config domain over the store and its write-through caches.
+//
+// Reads named try_* never block and answer only from memory (nullopt on a
+// miss); load_* block on the store and fill the caches: call them from worker
+// threads. Writes are asynchronous: `done` runs on the store's commit thread
+// after the WAL sync and after the caches were updated, so whatever the
+// caller does next sees the write. `done` must not block.
+class config_service {
+public:
+    config_service(store& db, clock_source& clock, random_source& random,
+                   std::string admin_keys_path, std::size_t cache_entries);
+
+    // --- identities and their call config ---
+    // nullopt: not cached. A cached null pointer: no such identity.
+    std::optional<snapshot_ptr> try_snapshot(const uuid& identity_id);
+    // value null: no such identity.
+    config_result<snapshot_ptr> load_snapshot(const uuid& identity_id);
+    // nullopt: not cached. A cached nullopt: no identity has that number.
+    std::optional<std::optional<uuid>> try_phone(const std::string& e164);
+    config_result<std::optional<uuid>> load_phone(const std::string& e164);
+    config_result<identity_record> load_identity_by_handle(std::string_view handle);
+    config_result<identity_page> list_identities(std::size_t limit, std::size_t offset);
+
+    // --- API keys ---
+    // The key with SHA-256 `hash`, from the admin key file or the cache; nullopt on a miss.
+    std::optional<api_key_ptr> try_api_key(const std::string& hash);
+    // Reloads the admin key file if it changed, then reads the store. value null: unknown.
+    config_result<api_key_ptr> load_api_key(const std::string& hash);
+    config_result<std::vector<api_key_record>> list_api_keys();
+
+    // --- writes ---
+    void put_action(const uuid& identity_id, incoming_call_action action,
+                    std::function<void(config_result<incoming_call_action>)> done);
+    void delete_action(const uuid& identity_id, std::function<void(config_errc)> done);
+    void create_identity(new_identity identity,
+                         std::function<void(config_result<identity_record>)> done);
+    void update_identity(std::string handle, identity_patch patch,
+                         std::function<void(config_result<identity_record>)> done);
+    void delete_identity(std::string handle, std::function<void(config_errc)> done);
+    void create_api_key(std::string label, const uuid& scoped_identity_id,
+                        std::function<void(config_result<created_api_key>)> done);
+    void revoke_api_key(const uuid& key_id, std::function<void(config_errc)> done);
+    void rotate_signing_key(std::string handle,
+                            std::function<void(config_result<signing_key_record>)> done);
+
+    // Registers an admin key in the admin key file and returns its record.
+    static bool add_admin_key(const std::string& admin_keys_path, const std::string& key,
+                              clock_source& clock, random_source& random, std::string& error);
+
+    struct cache_stats {
+        std::uint64_t hits = 0, misses = 0, entries = 0;
+    };
+    cache_stats stats() const;
+
+    admin_key_file& admin_keys() { return admin_keys_; }
+    clock_source& clock() { return clock_; }
+    random_source& random() { return random_; }
+
+private:
+    store& db_;
+    clock_source& clock_;
+    random_source& random_;
+    admin_key_file admin_keys_;
+    bounded_cache<uuid, snapshot_ptr, uuid_hash> snapshots_;
+    bounded_cache<std::string, std::optional<uuid>> phones_;
+    bounded_cache<std::string, api_key_ptr> api_keys_;
+};
+
+} // namespace callgate::engine

@@ -1,0 +1,98 @@
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace callgate::engine {
+
+// The record kinds, one RocksDB column family each.
+enum class column : int {
+    identities,           // identity id (16 bytes) → identity_record
+    handles,              // agent_handle → identity id
+    phones,               // E.164 → identity id
+    actions,              // identity id → incoming_call_action
+    signing_keys,         // identity id → signing_key_record
+    api_keys,             // SHA-256(key) → api_key_record
+    api_key_ids,          // key id → SHA-256(key)
+    api_keys_by_identity, // identity id + key id → ""
+    calls,                // call id → call record
+    calls_by_identity,    // identity id + reversed time + call id → ""
+    meta,                 // counters
+    count_
+};
+
+enum class read_result { found, not_found, error };
+
+// The result of a store operation: ok, or a message from RocksDB.
+struct store_status {
+    bool ok = true;
+    std::string message;
+    static store_status failure(std::string m) { return {false, std::move(m)}; }
+};
+
+// Reads and writes inside one group commit. Reads see the writes made so far
+// in the same group (earlier requests and this one). Only the commit thread
+// uses it.
+class write_txn {
+public:
+    virtual ~write_txn() = default;
+    virtual read_result get(column c, std::string_view key, std::string& value) = 0;
+    virtual void put(column c, std::string_view key, std::string_view value) = 0;
+    virtual void del(column c, std::string_view key) = 0;
+    // Visits keys starting with `prefix`, as the group's writes have left them.
+    virtual read_result scan(column c, std::string_view prefix,
+                             const std::function<bool(std::string_view, std::string_view)>& visit) = 0;
+};
+
+// One durable write. `prepare` runs on the commit thread: it checks what it
+// must through the txn and stages writes; returning false discards what it
+// staged (e.g. a 404 or 409). `complete` runs on the commit thread after the
+// group's WAL sync, with the sync's status; it must not block.
+struct write_request {
+    std::function<bool(write_txn&)> prepare;
+    std::function<void(const store_status&)> complete;
+};
+
+struct store_options {
+    std::size_t block_cache_bytes = 128u << 20;
+    std::size_t max_group = 512; // requests merged into one synced WriteBatch at most
+    // Called with each group's write-and-sync latency, on the commit thread.
+    std::function<void(double seconds, std::size_t requests)> on_group_commit;
+};
+
+// The RocksDB store: one column family per record kind, config writes
+// group-committed by one commit thread into synced WriteBatches.
+//
+// get()/scan() block on disk: call them from worker threads, never from an
+// I/O thread. submit() never blocks on disk; it queues the request.
+class store {
+public:
+    // Opens or creates the database under `path`. On failure returns nullptr
+    // and sets `error` to one line a person can act on.
+    static std::unique_ptr<store> open(const std::string& path, store_options options,
+                                       std::string& error);
+    virtual ~store() = default;
+
+    virtual read_result get(column c, std::string_view key, std::string& value) = 0;
+
+    // Calls `visit(key, value)` for keys starting with `prefix` in order,
+    // skipping the first `skip`; stops when it returns false.
+    virtual store_status scan(column c, std::string_view prefix, std::size_t skip,
+                              const std::function<bool(std::string_view, std::string_view)>& visit) = 0;
+
+    // Queues a durable write; `complete` is called once it is synced or failed.
+    virtual void submit(write_request request) = 0;
+
+    // Writes without syncing the WAL (call records); blocks on the memtable only.
+    virtual store_status write_unsynced(
+        const std::vector<std::pair<column, std::pair<std::string, std::string>>>& puts) = 0;
+
+    // Stops accepting writes, finishes queued ones, flushes.
+    virtual void close() = 0;
+};
+
+} // namespace callgate::engine

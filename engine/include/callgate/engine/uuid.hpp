@@ -1,0 +1,46 @@
+#pragma once
+
+#include <array>
+#include <compare>
+#include <cstdint>
+#include <cstring>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace callgate::engine {
+
+class random_source;
+
+// A 128-bit UUID, stored as its 16 bytes in network order.
+struct uuid {
+    std::array<std::uint8_t, 16> bytes{};
+
+    // Parses the canonical 8-4-4-4-12 hex form, either case; nullopt otherwise.
+    static std::optional<uuid> parse(std::string_view text);
+    // A random (version 4) UUID.
+    static uuid generate(random_source& random);
+
+    // Lowercase canonical form.
+    std::string to_string() const;
+    std::string_view as_key() const
+    {
+        return {reinterpret_cast<const char*>(bytes.data()), bytes.size()};
+    }
+    static std::optional<uuid> from_key(std::string_view key);
+
+    friend auto operator<=>(const uuid&, const uuid&) = default;
+};
+
+struct uuid_hash {
+    std::size_t operator()(const uuid& u) const noexcept
+    {
+        std::uint64_t a, b;
+        std::memcpy(&a, u.bytes.data(), 8);
+        std::memcpy(&b, u.bytes.data() + 8, 8);
+        return static_cast<std::size_t>((a ^ (b * 0x9E3779B97F4A7C15ull)) * 0xBF58476D1CE4E5B9ull);
+    }
+};
+
+} // namespace callgate::engine

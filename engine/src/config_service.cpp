@@ -1,0 +1,639 @@
+#include "callgate/engine/config_service.hpp"
+
+#include "callgate/engine/clock.hpp"
+#include "callgate/engine/random_source.hpp"
+#include "callgate/engine/secrets.hpp"
+#include "callgate/engine/store.hpp"
+
+#include <algorithm>
+#include <charconv>
+
+namespace callgate::engine {
+namespace {
+
+constexpr std::string_view identity_count_key = "identities.count";
+
+// Reads an identity with its action and signing key through any reader with
+// get(column, key, value) — the store or a write transaction.
+template <class Reader>
+read_result read_snapshot(Reader& reader, const uuid& id, identity_snapshot& out)
+{
+    std::string value;
+    auto r = reader.get(column::identities, id.as_key(), value);
+    if (r != read_result::found)
+        return r;
+    if (!decode(value, out.identity))
+        return read_result::error;
+    out.action.reset();
+    r = reader.get(column::actions, id.as_key(), value);
+    if (r == read_result::error)
+        return r;
+    if (r == read_result::found) {
+        incoming_call_action action;
+        if (!decode(value, action))
+            return read_result::error;
+        out.action = std::move(action);
+    }
+    out.signing_key.reset();
+    r = reader.get(column::signing_keys, id.as_key(), value);
+    if (r == read_result::error)
+        return r;
+    if (r == read_result::found) {
+        signing_key_record key;
+        if (!decode(value, key))
+            return read_result::error;
+        out.signing_key = std::move(key);
+    }
+    return read_result::found;
+}
+
+// Resolves a handle to an identity id through a reader.
+template <class Reader>
+read_result read_handle(Reader& reader, std::string_view handle, uuid& out)
+{
+    std::string value;
+    auto r = reader.get(column::handles, handle, value);
+    if (r != read_result::found)
+        return r;
+    auto id = uuid::from_key(value);
+    if (!id)
+        return read_result::error;
+    out = *id;
+    return read_result::found;
+}
+
+config_errc errc_of(read_result r, config_errc not_found)
+{
+    return r == read_result::error ? config_errc::store_failure : not_found;
+}
+
+std::uint64_t read_count(write_txn& txn)
+{
+    std::string value;
+    std::uint64_t count = 0;
+    if (txn.get(column::meta, identity_count_key, value) == read_result::found)
+        std::from_chars(value.data(), value.data() + value.size(), count);
+    return count;
+}
+
+std::string last4_of(const std::string& key) { return key.substr(key.size() - 4); }
+
+// The common shape of a write: a state shared by prepare and complete.
+template <class State>
+write_request make_request(std::shared_ptr<State> st,
+                           std::function<bool(State&, write_txn&)> prepare,
+                           std::function<void(State&)> on_committed)
+{
+    return write_request{
+        [st, prepare = std::move(prepare)](write_txn& txn) { return prepare(*st, txn); },
+        [st, on_committed = std::move(on_committed)](const store_status& status) {
+            if (st->error == config_errc::ok && !status.ok)
+                st->error = config_errc::store_failure;
+            if (st->error == config_errc::ok)
+                on_committed(*st);
+            st->finish();
+        }};
+}
+
+} // namespace
+
+config_service::config_service(store& db, clock_source& clock, random_source& random,
+                               std::string admin_keys_path, std::size_t cache_entries)
+    : db_(db),
+      clock_(clock),
+      random_(random),
+      admin_keys_(std::move(admin_keys_path)),
+      snapshots_(cache_entries),
+      phones_(cache_entries),
+      api_keys_(cache_entries)
+{
+    std::string error;
+    admin_keys_.reload_if_changed(error);
+}
+
+std::optional<snapshot_ptr> config_service::try_snapshot(const uuid& identity_id)
+{
+    return snapshots_.get(identity_id);
+}
+
+config_result<snapshot_ptr> config_service::load_snapshot(const uuid& identity_id)
+{
+    if (auto cached = snapshots_.get(identity_id))
+        return {config_errc::ok, *cached};
+    auto ticket = snapshots_.ticket(identity_id);
+    identity_snapshot snapshot;
+    auto r = read_snapshot(db_, identity_id, snapshot);
+    if (r == read_result::error)
+        return {config_errc::store_failure, nullptr};
+    snapshot_ptr value =
+        r == read_result::found ? std::make_shared<const identity_snapshot>(std::move(snapshot)) : nullptr;
+    snapshots_.fill(identity_id, value, ticket);
+    return {config_errc::ok, value};
+}
+
+std::optional<std::optional<uuid>> config_service::try_phone(const std::string& e164)
+{
+    return phones_.get(e164);
+}
+
+config_result<std::optional<uuid>> config_service::load_phone(const std::string& e164)
+{
+    if (auto cached = phones_.get(e164))
+        return {config_errc::ok, *cached};
+    auto ticket = phones_.ticket(e164);
+    std::string value;
+    auto r = db_.get(column::phones, e164, value);
+    if (r == read_result::error)
+        return {config_errc::store_failure, std::nullopt};
+    std::optional<uuid> id;
+    if (r == read_result::found)
+        id = uuid::from_key(value);
+    phones_.fill(e164, id, ticket);
+    return {config_errc::ok, id};
+}
+
+config_result<identity_record> config_service::load_identity_by_handle(std::string_view handle)
+{
+    uuid id;
+    auto r = read_handle(db_, handle, id);
+    if (r != read_result::found)
+        return {errc_of(r, config_errc::identity_not_found), {}};
+    auto snapshot = load_snapshot(id);
+    if (!snapshot.ok())
+        return {snapshot.error, {}};
+    if (!snapshot.value)
+        return {config_errc::identity_not_found, {}};
+    return {config_errc::ok, snapshot.value->identity};
+}
+
+config_result<identity_page> config_service::list_identities(std::size_t limit, std::size_t offset)
+{
+    config_result<identity_page> out;
+    std::string value;
+    auto r = db_.get(column::meta, identity_count_key, value);
+    if (r == read_result::error)
+        return {config_errc::store_failure, {}};
+    if (r == read_result::found)
+        std::from_chars(value.data(), value.data() + value.size(), out.value.total);
+    std::vector<uuid> ids;
+    auto status = db_.scan(column::handles, "", offset, [&](std::string_view, std::string_view id) {
+        if (auto parsed = uuid::from_key(id))
+            ids.push_back(*parsed);
+        return ids.size() < limit;
+    });
+    if (!status.ok)
+        return {config_errc::store_failure, {}};
+    for (const auto& id : ids) {
+        auto snapshot = load_snapshot(id);
+        if (!snapshot.ok())
+            return {snapshot.error, {}};
+        if (snapshot.value)
+            out.value.items.push_back(snapshot.value->identity);
+    }
+    return out;
+}
+
+std::optional<api_key_ptr> config_service::try_api_key(const std::string& hash)
+{
+    if (auto admin = admin_keys_.find(hash))
+        return admin;
+    return api_keys_.get(hash);
+}
+
+config_result<api_key_ptr> config_service::load_api_key(const std::string& hash)
+{
+    std::string error;
+    if (!admin_keys_.reload_if_changed(error))
+        return {config_errc::store_failure, nullptr};
+    if (auto admin = admin_keys_.find(hash))
+        return {config_errc::ok, admin};
+    if (auto cached = api_keys_.get(hash))
+        return {config_errc::ok, *cached};
+    auto ticket = api_keys_.ticket(hash);
+    std::string value;
+    auto r = db_.get(column::api_keys, hash, value);
+    if (r == read_result::error)
+        return {config_errc::store_failure, nullptr};
+    if (r == read_result::not_found)
+        return {config_errc::ok, nullptr}; // unknown keys are not cached: no flooding with guesses
+    api_key_record record;
+    if (!decode(value, record) || !constant_time_equal(record.hash, hash))
+        return {config_errc::store_failure, nullptr};
+    auto ptr = std::make_shared<const api_key_record>(std::move(record));
+    api_keys_.fill(hash, ptr, ticket);
+    return {config_errc::ok, ptr};
+}
+
+config_result<std::vector<api_key_record>> config_service::list_api_keys()
+{
+    config_result<std::vector<api_key_record>> out;
+    std::string error;
+    admin_keys_.reload_if_changed(error);
+    bool corrupt = false;
+    auto status = db_.scan(column::api_keys, "", 0, [&](std::string_view, std::string_view value) {
+        api_key_record record;
+        if (!decode(value, record)) {
+            corrupt = true;
+            return false;
+        }
+        out.value.push_back(std::move(record));
+        return true;
+    });
+    if (!status.ok || corrupt)
+        return {config_errc::store_failure, {}};
+    std::sort(out.value.begin(), out.value.end(), [](const auto& a, const auto& b) {
+        return a.created_at_us != b.created_at_us ? a.created_at_us < b.created_at_us : a.id < b.id;
+    });
+    return out;
+}
+
+void config_service::put_action(const uuid& identity_id, incoming_call_action action,
+                                std::function<void(config_result<incoming_call_action>)> done)
+{
+    struct state {
+        uuid id;
+        incoming_call_action action;
+        snapshot_ptr snapshot;
+        config_errc error = config_errc::ok;
+        std::function<void(config_result<incoming_call_action>)> done;
+        void finish() { done({error, action}); }
+    };
+    auto st = std::make_shared<state>(state{identity_id, std::move(action), nullptr,
+                                            config_errc::ok, std::move(done)});
+    db_.submit(make_request<state>(
+        st,
+        [](state& s, write_txn& txn) {
+            identity_snapshot snapshot;
+            auto r = read_snapshot(txn, s.id, snapshot);
+            if (r != read_result::found) {
+                s.error = errc_of(r, config_errc::identity_not_found);
+                return false;
+            }
+            if (s.action.action == call_action::auto_accept && !s.action.client_websocket_url) {
+                s.error = config_errc::client_websocket_url_required;
+                return false;
+            }
+            if (s.action.action == call_action::webhook && !s.action.incoming_call_webhook_url) {
+                s.error = config_errc::webhook_url_required;
+                return false;
+            }
+            txn.put(column::actions, s.id.as_key(), encode(s.action));
+            snapshot.action = s.action;
+            s.snapshot = std::make_shared<const identity_snapshot>(std::move(snapshot));
+            return true;
+        },
+        [this](state& s) { snapshots_.put(s.id, s.snapshot); }));
+}
+
+void config_service::delete_action(const uuid& identity_id, std::function<void(config_errc)> done)
+{
+    struct state {
+        uuid id;
+        snapshot_ptr snapshot;
+        config_errc error = config_errc::ok;
+        std::function<void(config_errc)> done;
+        void finish() { done(error); }
+    };
+    auto st = std::make_shared<state>(state{identity_id, nullptr, config_errc::ok, std::move(done)});
+    db_.submit(make_request<state>(
+        st,
+        [](state& s, write_txn& txn) {
+            identity_snapshot snapshot;
+            auto r = read_snapshot(txn, s.id, snapshot);
+            if (r != read_result::found) {
+                s.error = errc_of(r, config_errc::identity_not_found);
+                return false;
+            }
+            if (!snapshot.action) {
+                s.error = config_errc::no_config;
+                return false;
+            }
+            txn.del(column::actions, s.id.as_key());
+            snapshot.action.reset();
+            s.snapshot = std::make_shared<const identity_snapshot>(std::move(snapshot));
+            return true;
+        },
+        [this](state& s) { snapshots_.put(s.id, s.snapshot); }));
+}
+
+void config_service::create_identity(new_identity identity,
+                                     std::function<void(config_result<identity_record>)> done)
+{
+    struct state {
+        new_identity input;
+        identity_record record;
+        config_errc error = config_errc::ok;
+        std::function<void(config_result<identity_record>)> done;
+        void finish() { done({error, record}); }
+    };
+    auto st = std::make_shared<state>();
+    st->input = std::move(identity);
+    st->done = std::move(done);
+    db_.submit(make_request<state>(
+        st,
+        [this](state& s, write_txn& txn) {
+            std::string value;
+            auto r = txn.get(column::handles, s.input.agent_handle, value);
+            if (r != read_result::not_found) {
+                s.error = errc_of(r, config_errc::handle_exists);
+                return false;
+            }
+            if (s.input.phone_number) {
+                r = txn.get(column::phones, *s.input.phone_number, value);
+                if (r != read_result::not_found) {
+                    s.error = errc_of(r, config_errc::phone_assigned);
+                    return false;
+                }
+            }
+            auto now = clock_.now_us();
+            s.record = {uuid::generate(random_), s.input.agent_handle, s.input.display_name,
+                        s.input.phone_number, now, now};
+            auto key = s.record.id.as_key();
+            txn.put(column::identities, key, encode(s.record));
+            txn.put(column::handles, s.record.agent_handle, key);
+            if (s.record.phone_number)
+                txn.put(column::phones, *s.record.phone_number, key);
+            txn.put(column::meta, identity_count_key, std::to_string(read_count(txn) + 1));
+            return true;
+        },
+        [this](state& s) {
+            snapshots_.put(s.record.id, std::make_shared<const identity_snapshot>(
+                                            identity_snapshot{s.record, std::nullopt, std::nullopt}));
+            if (s.record.phone_number)
+                phones_.put(*s.record.phone_number, s.record.id);
+        }));
+}
+
+void config_service::update_identity(std::string handle, identity_patch patch,
+                                     std::function<void(config_result<identity_record>)> done)
+{
+    struct state {
+        std::string handle;
+        identity_patch patch;
+        std::optional<std::string> old_phone;
+        snapshot_ptr snapshot;
+        config_errc error = config_errc::ok;
+        std::function<void(config_result<identity_record>)> done;
+        void finish() { done({error, snapshot ? snapshot->identity : identity_record{}}); }
+    };
+    auto st = std::make_shared<state>();
+    st->handle = std::move(handle);
+    st->patch = std::move(patch);
+    st->done = std::move(done);
+    db_.submit(make_request<state>(
+        st,
+        [this](state& s, write_txn& txn) {
+            uuid id;
+            identity_snapshot snapshot;
+            auto r = read_handle(txn, s.handle, id);
+            if (r == read_result::found)
+                r = read_snapshot(txn, id, snapshot);
+            if (r != read_result::found) {
+                s.error = errc_of(r, config_errc::identity_not_found);
+                return false;
+            }
+            auto& identity = snapshot.identity;
+            s.old_phone = identity.phone_number;
+            if (s.patch.phone_number && *s.patch.phone_number != identity.phone_number) {
+                const auto& next = *s.patch.phone_number;
+                if (next) {
+                    std::string value;
+                    r = txn.get(column::phones, *next, value);
+                    if (r != read_result::not_found) {
+                        s.error = errc_of(r, config_errc::phone_assigned);
+                        return false;
+                    }
+                    txn.put(column::phones, *next, id.as_key());
+                }
+                if (identity.phone_number)
+                    txn.del(column::phones, *identity.phone_number);
+                identity.phone_number = next;
+            }
+            if (s.patch.display_name)
+                identity.display_name = *s.patch.display_name;
+            identity.updated_at_us = clock_.now_us();
+            txn.put(column::identities, id.as_key(), encode(identity));
+            s.snapshot = std::make_shared<const identity_snapshot>(std::move(snapshot));
+            return true;
+        },
+        [this](state& s) {
+            const auto& identity = s.snapshot->identity;
+            snapshots_.put(identity.id, s.snapshot);
+            if (s.old_phone != identity.phone_number) {
+                if (s.old_phone)
+                    phones_.put(*s.old_phone, std::nullopt);
+                if (identity.phone_number)
+                    phones_.put(*identity.phone_number, identity.id);
+            }
+        }));
+}
+
+void config_service::delete_identity(std::string handle, std::function<void(config_errc)> done)
+{
+    struct state {
+        std::string handle;
+        identity_record identity;
+        std::vector<api_key_ptr> revoked;
+        config_errc error = config_errc::ok;
+        std::function<void(config_errc)> done;
+        void finish() { done(error); }
+    };
+    auto st = std::make_shared<state>();
+    st->handle = std::move(handle);
+    st->done = std::move(done);
+    db_.submit(make_request<state>(
+        st,
+        [](state& s, write_txn& txn) {
+            uuid id;
+            identity_snapshot snapshot;
+            auto r = read_handle(txn, s.handle, id);
+            if (r == read_result::found)
+                r = read_snapshot(txn, id, snapshot);
+            if (r != read_result::found) {
+                s.error = errc_of(r, config_errc::identity_not_found);
+                return false;
+            }
+            s.identity = snapshot.identity;
+            auto key = id.as_key();
+            txn.del(column::identities, key);
+            txn.del(column::handles, s.identity.agent_handle);
+            if (s.identity.phone_number)
+                txn.del(column::phones, *s.identity.phone_number);
+            txn.del(column::actions, key);
+            txn.del(column::signing_keys, key);
+            std::vector<std::string> index_keys;
+            r = txn.scan(column::api_keys_by_identity, key, [&](std::string_view k, std::string_view) {
+                index_keys.emplace_back(k);
+                return true;
+            });
+            if (r == read_result::error) {
+                s.error = config_errc::store_failure;
+                return false;
+            }
+            for (const auto& index_key : index_keys) {
+                std::string hash, value;
+                api_key_record record;
+                if (txn.get(column::api_key_ids, std::string_view(index_key).substr(16), hash) !=
+                        read_result::found ||
+                    txn.get(column::api_keys, hash, value) != read_result::found ||
+                    !decode(value, record)) {
+                    s.error = config_errc::store_failure;
+                    return false;
+                }
+                record.status = api_key_status::revoked;
+                txn.put(column::api_keys, hash, encode(record));
+                txn.del(column::api_keys_by_identity, index_key);
+                s.revoked.push_back(std::make_shared<const api_key_record>(std::move(record)));
+            }
+            std::uint64_t count = read_count(txn);
+            txn.put(column::meta, identity_count_key, std::to_string(count > 0 ? count - 1 : 0));
+            return true;
+        },
+        [this](state& s) {
+            snapshots_.put(s.identity.id, nullptr);
+            if (s.identity.phone_number)
+                phones_.put(*s.identity.phone_number, std::nullopt);
+            for (auto& key : s.revoked)
+                api_keys_.put(key->hash, key);
+        }));
+}
+
+void config_service::create_api_key(std::string label, const uuid& scoped_identity_id,
+                                    std::function<void(config_result<created_api_key>)> done)
+{
+    struct state {
+        created_api_key created;
+        config_errc error = config_errc::ok;
+        std::function<void(config_result<created_api_key>)> done;
+        void finish() { done({error, created}); }
+    };
+    auto st = std::make_shared<state>();
+    st->created.api_key = generate_api_key(random_);
+    auto& record = st->created.record;
+    record.id = uuid::generate(random_);
+    record.label = std::move(label);
+    record.scoped_identity_id = scoped_identity_id;
+    record.last4 = last4_of(st->created.api_key);
+    record.hash = sha256(st->created.api_key);
+    record.created_at_us = clock_.now_us();
+    st->done = std::move(done);
+    db_.submit(make_request<state>(
+        st,
+        [](state& s, write_txn& txn) {
+            const auto& record = s.created.record;
+            std::string value;
+            auto r = txn.get(column::identities, record.scoped_identity_id->as_key(), value);
+            if (r != read_result::found) {
+                s.error = errc_of(r, config_errc::identity_not_found);
+                return false;
+            }
+            txn.put(column::api_keys, record.hash, encode(record));
+            txn.put(column::api_key_ids, record.id.as_key(), record.hash);
+            std::string index_key{record.scoped_identity_id->as_key()};
+            index_key += record.id.as_key();
+            txn.put(column::api_keys_by_identity, index_key, "");
+            return true;
+        },
+        [this](state& s) {
+            api_keys_.put(s.created.record.hash, std::make_shared<const api_key_record>(s.created.record));
+        }));
+}
+
+void config_service::revoke_api_key(const uuid& key_id, std::function<void(config_errc)> done)
+{
+    struct state {
+        uuid id;
+        api_key_ptr revoked;
+        config_errc error = config_errc::ok;
+        std::function<void(config_errc)> done;
+        void finish() { done(error); }
+    };
+    auto st = std::make_shared<state>(state{key_id, nullptr, config_errc::ok, std::move(done)});
+    db_.submit(make_request<state>(
+        st,
+        [](state& s, write_txn& txn) {
+            std::string hash, value;
+            auto r = txn.get(column::api_key_ids, s.id.as_key(), hash);
+            if (r == read_result::found)
+                r = txn.get(column::api_keys, hash, value);
+            if (r != read_result::found) {
+                s.error = errc_of(r, config_errc::api_key_not_found);
+                return false;
+            }
+            api_key_record record;
+            if (!decode(value, record)) {
+                s.error = config_errc::store_failure;
+                return false;
+            }
+            record.status = api_key_status::revoked;
+            txn.put(column::api_keys, hash, encode(record));
+            if (record.scoped_identity_id) {
+                std::string index_key{record.scoped_identity_id->as_key()};
+                index_key += record.id.as_key();
+                txn.del(column::api_keys_by_identity, index_key);
+            }
+            s.revoked = std::make_shared<const api_key_record>(std::move(record));
+            return true;
+        },
+        [this](state& s) { api_keys_.put(s.revoked->hash, s.revoked); }));
+}
+
+void config_service::rotate_signing_key(std::string handle,
+                                        std::function<void(config_result<signing_key_record>)> done)
+{
+    struct state {
+        std::string handle;
+        signing_key_record key;
+        snapshot_ptr snapshot;
+        config_errc error = config_errc::ok;
+        std::function<void(config_result<signing_key_record>)> done;
+        void finish() { done({error, key}); }
+    };
+    auto st = std::make_shared<state>();
+    st->handle = std::move(handle);
+    st->key = {generate_signing_key(random_), clock_.now_us()};
+    st->done = std::move(done);
+    db_.submit(make_request<state>(
+        st,
+        [](state& s, write_txn& txn) {
+            uuid id;
+            identity_snapshot snapshot;
+            auto r = read_handle(txn, s.handle, id);
+            if (r == read_result::found)
+                r = read_snapshot(txn, id, snapshot);
+            if (r != read_result::found) {
+                s.error = errc_of(r, config_errc::identity_not_found);
+                return false;
+            }
+            txn.put(column::signing_keys, id.as_key(), encode(s.key));
+            snapshot.signing_key = s.key;
+            s.snapshot = std::make_shared<const identity_snapshot>(std::move(snapshot));
+            return true;
+        },
+        [this](state& s) { snapshots_.put(s.snapshot->identity.id, s.snapshot); }));
+}
+
+bool config_service::add_admin_key(const std::string& admin_keys_path, const std::string& key,
+                                   clock_source& clock, random_source& random, std::string& error)
+{
+    api_key_record record;
+    record.id = uuid::generate(random);
+    record.label = "admin";
+    record.last4 = last4_of(key);
+    record.hash = sha256(key);
+    record.created_at_us = clock.now_us();
+    admin_key_file file(admin_keys_path);
+    if (!file.reload_if_changed(error))
+        return false;
+    if (file.find(record.hash))
+        return true;
+    return admin_key_file::append(admin_keys_path, record, error);
+}
+
+config_service::cache_stats config_service::stats() const
+{
+    return {snapshots_.hits() + phones_.hits(), snapshots_.misses() + phones_.misses(),
+            snapshots_.size() + phones_.size()};
+}
+
+} // namespace callgate::engine

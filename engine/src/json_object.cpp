@@ -1,0 +1,87 @@
+#include "callgate/engine/json_object.hpp"
+
+#include <simdjson.h>
+
+namespace callgate::engine {
+namespace {
+
+constexpr int max_depth = 8;
+
+// One parser per thread, reused across requests; never shared.
+simdjson::dom::parser& thread_parser()
+{
+    thread_local simdjson::dom::parser parser;
+    return parser;
+}
+
+void convert(simdjson::dom::element element, json_field& out, int depth)
+{
+    using simdjson::dom::element_type;
+    switch (element.type()) {
+    case element_type::NULL_VALUE: out.type = json_type::null; break;
+    case element_type::BOOL:
+        out.type = json_type::boolean;
+        out.boolean = element.get_bool().value_unsafe();
+        break;
+    case element_type::INT64:
+        out.type = json_type::integer;
+        out.integer = element.get_int64().value_unsafe();
+        out.number = static_cast<double>(out.integer);
+        break;
+    case element_type::UINT64:
+        out.type = json_type::number;
+        out.number = static_cast<double>(element.get_uint64().value_unsafe());
+        break;
+    case element_type::DOUBLE:
+        out.type = json_type::number;
+        out.number = element.get_double().value_unsafe();
+        break;
+    case element_type::STRING:
+        out.type = json_type::string;
+        out.text = std::string(element.get_string().value_unsafe());
+        break;
+    case element_type::ARRAY: out.type = json_type::array; break;
+    case element_type::OBJECT:
+        out.type = json_type::object;
+        if (depth >= max_depth)
+            break;
+        simdjson::dom::object object;
+        if (element.get_object().get(object) != simdjson::SUCCESS)
+            break;
+        for (auto [key, value] : object) {
+            json_field child;
+            child.name = std::string(key);
+            convert(value, child, depth + 1);
+            out.children.push_back(std::move(child));
+        }
+        break;
+    }
+}
+
+} // namespace
+
+const json_field* json_field::find(std::string_view key) const
+{
+    for (const auto& child : children)
+        if (child.name == key)
+            return &child;
+    return nullptr;
+}
+
+json_parse_error json_object::parse(std::string_view body)
+{
+    root_ = {};
+    simdjson::padded_string padded(body);
+    simdjson::dom::element element;
+    auto error = thread_parser().parse(padded).get(element);
+    if (error == simdjson::UTF8_ERROR)
+        return json_parse_error::invalid_utf8;
+    if (error)
+        return json_parse_error::invalid;
+    if (element.type() != simdjson::dom::element_type::OBJECT)
+        return json_parse_error::not_an_object;
+    convert(element, root_, 0);
+    return json_parse_error::ok;
+}
+
+} // namespace callgate::engine

@@ -1,0 +1,76 @@
+#include "callgate/engine/uuid.hpp"
+
+#include "callgate/engine/random_source.hpp"
+
+namespace callgate::engine {
+namespace {
+
+int hex_value(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+} // namespace
+
+std::optional<uuid> uuid::parse(std::string_view text)
+{
+    if (text.size() != 36)
+        return std::nullopt;
+    uuid out;
+    std::size_t byte = 0;
+    for (std::size_t i = 0; i < 36;) {
+        if (i == 8 || i == 13 || i == 18 || i == 23) {
+            if (text[i] != '-')
+                return std::nullopt;
+            ++i;
+            continue;
+        }
+        int hi = hex_value(text[i]);
+        int lo = hex_value(text[i + 1]);
+        if (hi < 0 || lo < 0)
+            return std::nullopt;
+        out.bytes[byte++] = static_cast<std::uint8_t>(hi << 4 | lo);
+        i += 2;
+    }
+    return out;
+}
+
+uuid uuid::generate(random_source& random)
+{
+    uuid out;
+    random.fill(out.bytes);
+    out.bytes[6] = static_cast<std::uint8_t>((out.bytes[6] & 0x0F) | 0x40);
+    out.bytes[8] = static_cast<std::uint8_t>((out.bytes[8] & 0x3F) | 0x80);
+    return out;
+}
+
+std::string uuid::to_string() const
+{
+    static constexpr char digits[] = "0123456789abcdef";
+    std::string out;
+    out.reserve(36);
+    for (std::size_t i = 0; i < 16; ++i) {
+        if (i == 4 || i == 6 || i == 8 || i == 10)
+            out.push_back('-');
+        out.push_back(digits[bytes[i] >> 4]);
+        out.push_back(digits[bytes[i] & 0x0F]);
+    }
+    return out;
+}
+
+std::optional<uuid> uuid::from_key(std::string_view key)
+{
+    if (key.size() != 16)
+        return std::nullopt;
+    uuid out;
+    std::memcpy(out.bytes.data(), key.data(), 16);
+    return out;
+}
+
+} // namespace callgate::engine

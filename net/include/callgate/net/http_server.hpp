@@ -1,0 +1,112 @@
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/any_io_executor.hpp>
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace boost::asio {
+class io_context;
+}
+
+namespace callgate::net {
+
+enum class body_status {
+    ok,
+    too_large, // over the body limit: the connection will be closed after the response
+    failed,    // timed out, reset, or malformed: the connection is closed
+};
+
+// What a handler sees of one request. Valid only during the handler's call.
+class http_request {
+public:
+    virtual ~http_request() = default;
+    virtual std::string_view method() const = 0; // e.g. "GET"
+    virtual std::string_view target() const = 0; // path and query, as sent
+    // The value of the first header with this name (case-insensitive), or "".
+    virtual std::string_view header(std::string_view name) const = 0;
+    // Whether the request says it carries a body (Content-Length > 0, or chunked).
+    virtual bool has_body() const = 0;
+    // The declared Content-Length, if any.
+    virtual std::optional<std::uint64_t> content_length() const = 0;
+    // Reads the whole body into `out`, within the body limit and the request's deadline.
+    virtual boost::asio::awaitable<body_status> read_body(std::string& out) = 0;
+};
+
+struct http_response {
+    unsigned status = 200;
+    std::string body;
+    std::string content_type = "application/json";
+    std::vector<std::pair<std::string, std::string>> headers;
+    bool close = false; // close the connection after this response
+};
+
+using http_handler = std::function<boost::asio::awaitable<http_response>(http_request&)>;
+
+struct tls_files {
+    std::string cert_file; // PEM chain
+    std::string key_file;  // PEM private key
+};
+
+struct http_server_options {
+    std::string name = "api";   // for logs and metrics
+    std::string listen = "127.0.0.1:0";
+    std::optional<tls_files> tls;
+    std::size_t header_limit = 8 * 1024;
+    std::size_t body_limit = 64 * 1024;
+    // A request's header and body must arrive within this time of its first byte.
+    std::chrono::milliseconds read_timeout{10'000};
+    // A keep-alive connection with no request for this long is closed.
+    std::chrono::milliseconds idle_timeout{60'000};
+};
+
+// An HTTP/1.1 server: one acceptor, connections spread over the given
+// io_contexts (one per thread), one coroutine per connection. Every read has
+// a size cap and a deadline: headers over the limit get 431, bodies over the
+// limit 413 (by the handler), and a client that stalls is dropped.
+//
+// listen() and start() are called once from the starting thread; drain() and
+// the counters from any thread.
+class http_server {
+public:
+    http_server(std::vector<boost::asio::io_context*> contexts, http_server_options options,
+                http_handler handler);
+    ~http_server();
+    http_server(const http_server&) = delete;
+    http_server& operator=(const http_server&) = delete;
+
+    // Binds and listens; on failure returns false with one line in `error`.
+    bool listen(std::string& error);
+    // "host:port" actually bound (port 0 resolved).
+    std::string local_address() const;
+    // Starts accepting on the first context.
+    void start();
+    // Stops accepting; connections close after their response in flight, idle ones at once.
+    void drain();
+    std::size_t active_connections() const;
+
+    // Responses sent, by status code (index 100-599).
+    std::uint64_t responses_with_status(unsigned status) const;
+    const http_server_options& options() const { return options_; }
+
+    struct impl;
+
+private:
+    std::unique_ptr<impl> impl_;
+    http_server_options options_;
+};
+
+// Splits "host:port" ("[v6]:port" too). Returns false on a malformed address.
+bool split_host_port(std::string_view address, std::string& host, std::uint16_t& port);
+
+} // namespace callgate::net
