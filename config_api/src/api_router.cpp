@@ -304,7 +304,8 @@ std::string url_detail(std::string_view field, engine::url_error e, engine::url_
     std::string f(field);
     switch (e) {
     case engine::url_error::too_long: return f + " must be at most 2048 bytes";
-    case engine::url_error::bad_scheme: return f + " must be a " + scheme + " URL";
+    case engine::url_error::bad_scheme:
+        return f + (kind == engine::url_kind::websocket ? " must be a " : " must be an ") + scheme + " URL";
     case engine::url_error::no_host: return f + " must be an absolute URL with a host";
     case engine::url_error::has_userinfo: return f + " must not contain userinfo";
     case engine::url_error::has_fragment: return f + " must not contain a fragment";

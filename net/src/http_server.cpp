@@ -146,6 +146,7 @@ public:
                     co_return body_status::failed;
                 }
             }
+            parser_.body_limit(body_limit_);
             auto [ec, n] = co_await http::async_read(stream_, buffer_, parser_, use_tuple);
             if (ec) {
                 state_ = body_state::failed;
@@ -214,7 +215,9 @@ asio::awaitable<void> http_server::impl::serve_requests(Stream& stream, session_
         lowest.expires_after(options.read_timeout);
         http::request_parser<http::string_body> parser;
         parser.header_limit(static_cast<std::uint32_t>(options.header_limit));
-        parser.body_limit(options.body_limit);
+        // The body limit applies when the handler reads the body, so that an
+        // oversize Content-Length reaches the handler (401 comes before 413).
+        parser.body_limit(boost::none);
         auto [ec, n] = co_await http::async_read_header(stream, buffer, parser, use_tuple);
         http_response response;
         bool keep = false;
@@ -281,8 +284,19 @@ asio::awaitable<void> http_server::impl::run_session(Stream stream, std::shared_
         auto [sec] = co_await stream.async_shutdown(use_tuple);
     } else {
         co_await serve_requests(stream, *token);
+        // Lingering close: stop sending, then read and discard what the client
+        // still sends for a moment, so our last response is not lost to a reset.
         beast::error_code ignored;
         lowest.socket().shutdown(tcp::socket::shutdown_send, ignored);
+        lowest.expires_after(std::chrono::seconds(1));
+        std::array<char, 16 * 1024> sink;
+        std::size_t drained = 0;
+        while (drained < 1024 * 1024) {
+            auto [ec, n] = co_await lowest.async_read_some(asio::buffer(sink), use_tuple);
+            if (ec)
+                break;
+            drained += n;
+        }
     }
 }
 

@@ -1,0 +1,76 @@
+#include "serve_options.hpp"
+
+#include <gtest/gtest.h>
+
+namespace callgate::app {
+namespace {
+
+TEST(serve_options, defaults_match_the_operations_spec)
+{
+    serve_options o;
+    std::string error;
+    ASSERT_TRUE(parse_serve_options({}, {}, o, error)) << error;
+    EXPECT_EQ(o.data_dir, "./data");
+    EXPECT_EQ(o.api_listen, "127.0.0.1:8080");
+    EXPECT_EQ(o.edge_listen, "127.0.0.1:8081");
+    EXPECT_EQ(o.cache_entries, 1'000'000u);
+    EXPECT_EQ(o.webhook_timeout_ms, 4000);
+    EXPECT_EQ(o.max_call_duration, std::chrono::hours(4));
+    EXPECT_EQ(o.call_retention, std::chrono::hours(24 * 30));
+    EXPECT_FALSE(o.allow_insecure_urls);
+}
+
+TEST(serve_options, flags_win_over_environment)
+{
+    serve_options o;
+    std::string error;
+    ASSERT_TRUE(parse_serve_options({"--api-listen", "0.0.0.0:9000", "--cache-entries=5"},
+                                    {{"CALLGATE_API_LISTEN", "127.0.0.1:1"},
+                                     {"CALLGATE_THREADS", "3"},
+                                     {"CALLGATE_ALLOW_INSECURE_URLS", "true"}},
+                                    o, error))
+        << error;
+    EXPECT_EQ(o.api_listen, "0.0.0.0:9000");
+    EXPECT_EQ(o.cache_entries, 5u);
+    EXPECT_EQ(o.threads, 3u);
+    EXPECT_TRUE(o.allow_insecure_urls);
+}
+
+TEST(serve_options, bad_input_gets_one_clear_line)
+{
+    struct row {
+        std::vector<std::string> args;
+        std::string expect;
+    };
+    const row table[] = {
+        {{"--nope"}, "unknown flag --nope"},
+        {{"--threads"}, "needs a value"},
+        {{"--threads", "0"}, "invalid value '0' for --threads"},
+        {{"--cache-entries", "lots"}, "invalid value 'lots'"},
+        {{"--max-call-duration", "4x"}, "--max-call-duration"},
+        {{"--log-format", "xml"}, "text or json"},
+        {{"--tls-cert", "a.pem"}, "--tls-cert and --tls-key go together"},
+        {{"stray"}, "unexpected argument"},
+    };
+    for (const auto& r : table) {
+        serve_options o;
+        std::string error;
+        EXPECT_FALSE(parse_serve_options(r.args, {}, o, error));
+        EXPECT_NE(error.find(r.expect), std::string::npos) << error;
+    }
+}
+
+TEST(serve_options, durations_take_units)
+{
+    EXPECT_EQ(parse_duration("90s"), std::chrono::seconds(90));
+    EXPECT_EQ(parse_duration("15m"), std::chrono::minutes(15));
+    EXPECT_EQ(parse_duration("4h"), std::chrono::hours(4));
+    EXPECT_EQ(parse_duration("30d"), std::chrono::hours(720));
+    EXPECT_EQ(parse_duration("120"), std::chrono::seconds(120));
+    EXPECT_FALSE(parse_duration(""));
+    EXPECT_FALSE(parse_duration("h"));
+    EXPECT_FALSE(parse_duration("-1h"));
+}
+
+} // namespace
+} // namespace callgate::app

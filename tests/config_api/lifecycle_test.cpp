@@ -1,0 +1,194 @@
+// The command line and process lifecycle: --help, --version, bad flags and data
+// dirs (exit 2, nothing written), admin key bootstrap and rotation while
+// running, listen.json, readiness, TLS, and graceful SIGTERM.
+#include "api_support.hpp"
+
+#include "callgate/testing/tls_files.hpp"
+
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+namespace callgate::testing {
+namespace {
+
+namespace fs = std::filesystem;
+
+TEST(command_line, help_and_version)
+{
+    std::string out;
+    EXPECT_EQ(server_process::run_command({"--help"}, out), 0);
+    EXPECT_NE(out.find("callgate serve"), std::string::npos);
+    EXPECT_EQ(server_process::run_command({"serve", "--help"}, out), 0);
+    EXPECT_NE(out.find("--cache-entries"), std::string::npos);
+    EXPECT_NE(out.find("CALLGATE_"), std::string::npos);
+    EXPECT_EQ(server_process::run_command({"--version"}, out), 0);
+    EXPECT_EQ(out.rfind("callgate ", 0), 0u);
+}
+
+TEST(command_line, bad_flag_is_one_line_exit_2_and_writes_nothing)
+{
+    temp_dir dir;
+    std::string data = dir.path() + "/data";
+    std::string out;
+    EXPECT_EQ(server_process::run_command({"serve", "--data-dir", data, "--bogus"}, out), 2);
+    EXPECT_EQ(out, "callgate: unknown flag --bogus (see 'callgate serve --help')\n");
+    EXPECT_FALSE(fs::exists(data));
+    EXPECT_EQ(server_process::run_command({"serve", "--data-dir", data, "--threads", "many"}, out), 2);
+    EXPECT_NE(out.find("--threads"), std::string::npos);
+    EXPECT_FALSE(fs::exists(data));
+    EXPECT_EQ(server_process::run_command({"frobnicate"}, out), 2);
+}
+
+TEST(command_line, environment_variables_set_flags)
+{
+    temp_dir dir;
+    std::string out;
+    EXPECT_EQ(server_process::run_command({"serve", "--data-dir", dir.path() + "/d"}, out,
+                                          {{"CALLGATE_LOG_FORMAT", "yaml"}}),
+              2);
+    EXPECT_NE(out.find("CALLGATE_LOG_FORMAT"), std::string::npos) << out;
+}
+
+TEST(command_line, unusable_data_dir_is_exit_2)
+{
+    temp_dir dir;
+    std::string file = dir.path() + "/a-file";
+    std::ofstream(file) << "x";
+    std::string out;
+    EXPECT_EQ(server_process::run_command({"serve", "--data-dir", file, "--api-listen", "127.0.0.1:0"}, out), 2);
+    EXPECT_NE(out.find("not a directory"), std::string::npos) << out;
+    EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 1) << out;
+}
+
+TEST(command_line, a_data_dir_in_use_is_exit_2)
+{
+    temp_dir dir;
+    server_process first(dir.path() + "/data");
+    ASSERT_TRUE(first.start()) << first.log();
+    std::string out;
+    EXPECT_EQ(server_process::run_command({"serve", "--data-dir", dir.path() + "/data", "--api-listen", "127.0.0.1:0"},
+                                          out),
+              2);
+    EXPECT_NE(out.find("in use by another callgate"), std::string::npos) << out;
+    EXPECT_EQ(first.stop(SIGTERM), 0);
+}
+
+TEST(lifecycle, first_start_writes_an_admin_key_with_mode_0600)
+{
+    temp_dir dir;
+    server_process server(dir.path() + "/data");
+    ASSERT_TRUE(server.start()) << server.log();
+    struct stat st{};
+    ASSERT_EQ(::stat((dir.path() + "/data/admin.key").c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 0777, 0600);
+    auto key = server.admin_key();
+    EXPECT_EQ(key.rfind("cg_", 0), 0u);
+    http_connection c(server.api_address());
+    EXPECT_EQ(c.request("GET", "/identities", {{"X-API-Key", key}}).status, 200);
+    EXPECT_EQ(server.log().find(key), std::string::npos) << "the admin key leaked into the log";
+    // A restart keeps the same key and does not write a new one.
+    EXPECT_EQ(server.stop(SIGTERM), 0);
+    ASSERT_TRUE(server.start());
+    EXPECT_EQ(server.admin_key(), key);
+    http_connection again(server.api_address());
+    EXPECT_EQ(again.request("GET", "/identities", {{"X-API-Key", key}}).status, 200);
+}
+
+TEST(lifecycle, admin_key_create_works_while_the_server_runs)
+{
+    temp_dir dir;
+    server_process server(dir.path() + "/data");
+    ASSERT_TRUE(server.start()) << server.log();
+    std::string out;
+    ASSERT_EQ(server_process::run_command({"admin-key", "create", "--data-dir", dir.path() + "/data"}, out), 0) << out;
+    std::string key = out.substr(0, out.find('\n'));
+    ASSERT_EQ(key.rfind("cg_", 0), 0u);
+    http_connection c(server.api_address());
+    auto r = c.request("GET", "/api-keys/self", {{"X-API-Key", key}});
+    EXPECT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(c.request("GET", "/identities", {{"X-API-Key", server.admin_key()}}).status, 200);
+}
+
+TEST(lifecycle, listen_json_and_readiness)
+{
+    temp_dir dir;
+    server_process server(dir.path() + "/data");
+    ASSERT_TRUE(server.start());
+    std::ifstream in(dir.path() + "/data/listen.json");
+    std::string content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    EXPECT_NE(content.find("\"api\": \"127.0.0.1:"), std::string::npos) << content;
+    http_connection c(server.api_address());
+    EXPECT_EQ(c.request("GET", "/readyz").status, 200);
+    EXPECT_EQ(c.request("GET", "/healthz").status, 200);
+}
+
+TEST(lifecycle, sigterm_finishes_requests_and_exits_0)
+{
+    temp_dir dir;
+    server_process server(dir.path() + "/data", {}, {{"CALLGATE_ADMIN_KEY", "cg_lifecycle_admin_key_0001"}});
+    ASSERT_TRUE(server.start());
+    http_connection busy(server.api_address());
+    ASSERT_EQ(busy.request("GET", "/healthz").status, 200); // an idle keep-alive connection
+    auto started = std::chrono::steady_clock::now();
+    EXPECT_EQ(server.stop(SIGTERM), 0) << server.log();
+    EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(10));
+    EXPECT_NE(server.log().find("draining"), std::string::npos);
+    EXPECT_FALSE(fs::exists(dir.path() + "/data/listen.json"));
+}
+
+TEST(lifecycle, metrics_count_requests_and_store_writes)
+{
+    temp_dir dir;
+    server_process server(dir.path() + "/data", {}, {{"CALLGATE_ADMIN_KEY", "cg_lifecycle_admin_key_0001"}});
+    ASSERT_TRUE(server.start());
+    http_connection c(server.api_address());
+    c.request("POST", "/identities", {{"X-API-Key", "cg_lifecycle_admin_key_0001"}, {"Content-Type", "application/json"}},
+              R"({"agent_handle":"m"})");
+    c.request("GET", "/nope");
+    auto m = c.request("GET", "/metrics");
+    ASSERT_EQ(m.status, 200);
+    EXPECT_EQ(m.header("Content-Type").rfind("text/plain", 0), 0u);
+    EXPECT_NE(m.body.find("callgate_http_requests_total{listener=\"api\",code=\"201\"} 1"), std::string::npos) << m.body;
+    EXPECT_NE(m.body.find("callgate_http_requests_total{listener=\"api\",code=\"404\"} 1"), std::string::npos);
+    EXPECT_NE(m.body.find("callgate_store_write_duration_seconds_count 1"), std::string::npos) << m.body;
+    EXPECT_NE(m.body.find("callgate_cache_entries"), std::string::npos);
+}
+
+TEST(lifecycle, tls_listener_serves_verified_https)
+{
+    temp_dir dir;
+    auto pki = make_test_pki(dir.path());
+    server_process server(dir.path() + "/data", {"--tls-cert", pki.server_cert, "--tls-key", pki.server_key},
+                          {{"CALLGATE_ADMIN_KEY", "cg_lifecycle_admin_key_0001"}});
+    ASSERT_TRUE(server.start()) << server.log();
+    http_connection c(server.api_address(), pki.ca_cert, "localhost");
+    auto r = c.request("GET", "/api-keys/self", {{"X-API-Key", "cg_lifecycle_admin_key_0001"}});
+    EXPECT_EQ(r.status, 200) << r.body;
+    // A client that trusts another CA refuses the certificate.
+    temp_dir other;
+    auto other_pki = make_test_pki(other.path());
+    http_connection wrong(server.api_address(), other_pki.ca_cert, "localhost");
+    EXPECT_EQ(wrong.request("GET", "/healthz").status, 0);
+    // Plain HTTP on the TLS port gets nowhere.
+    http_connection plain(server.api_address());
+    EXPECT_EQ(plain.request("GET", "/healthz", {}, {}, std::chrono::seconds(3)).status, 0);
+    EXPECT_EQ(server.stop(SIGTERM), 0);
+}
+
+TEST(lifecycle, bad_tls_files_are_a_clear_error)
+{
+    temp_dir dir;
+    std::string out;
+    EXPECT_NE(server_process::run_command({"serve", "--data-dir", dir.path() + "/data", "--api-listen", "127.0.0.1:0",
+                                           "--tls-cert", dir.path() + "/missing.pem", "--tls-key",
+                                           dir.path() + "/missing.key"},
+                                          out),
+              0);
+    EXPECT_NE(out.find("cannot load TLS certificate"), std::string::npos) << out;
+}
+
+} // namespace
+} // namespace callgate::testing

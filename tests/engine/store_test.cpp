@@ -1,0 +1,167 @@
+#include "callgate/engine/store.hpp"
+
+#include "callgate/testing/temp_dir.hpp"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <future>
+#include <thread>
+#include <vector>
+
+namespace callgate::engine {
+namespace {
+
+std::unique_ptr<store> open_store(const std::string& dir, store_options options = {})
+{
+    std::string error;
+    auto db = store::open(dir + "/db", std::move(options), error);
+    EXPECT_TRUE(db) << error;
+    return db;
+}
+
+// Submits one write and waits (with a deadline) for its completion.
+store_status write_and_wait(store& db, std::function<bool(write_txn&)> prepare)
+{
+    std::promise<store_status> done;
+    auto future = done.get_future();
+    db.submit({std::move(prepare), [&done](const store_status& s) { done.set_value(s); }});
+    EXPECT_EQ(future.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+    return future.get();
+}
+
+TEST(store, a_synced_write_is_readable_and_survives_reopen)
+{
+    testing::temp_dir dir;
+    {
+        auto db = open_store(dir.path());
+        auto s = write_and_wait(*db, [](write_txn& txn) {
+            txn.put(column::identities, "k", "v");
+            return true;
+        });
+        EXPECT_TRUE(s.ok) << s.message;
+        std::string value;
+        EXPECT_EQ(db->get(column::identities, "k", value), read_result::found);
+        EXPECT_EQ(value, "v");
+        EXPECT_EQ(db->get(column::actions, "k", value), read_result::not_found);
+    }
+    auto db = open_store(dir.path());
+    std::string value;
+    EXPECT_EQ(db->get(column::identities, "k", value), read_result::found);
+    EXPECT_EQ(value, "v");
+}
+
+TEST(store, a_second_open_of_the_same_dir_fails_with_a_clear_error)
+{
+    testing::temp_dir dir;
+    auto db = open_store(dir.path());
+    std::string error;
+    auto second = store::open(dir.path() + "/db", {}, error);
+    EXPECT_FALSE(second);
+    EXPECT_NE(error.find("in use by another callgate"), std::string::npos) << error;
+}
+
+TEST(store, a_rejected_request_leaves_no_trace_and_others_in_its_group_commit)
+{
+    testing::temp_dir dir;
+    auto db = open_store(dir.path());
+    std::vector<std::promise<store_status>> done(3);
+    // Requests queued together share one group; the middle one backs out.
+    for (int i = 0; i < 3; ++i) {
+        db->submit({[i](write_txn& txn) {
+                        txn.put(column::handles, "h" + std::to_string(i), "x");
+                        return i != 1;
+                    },
+                    [&done, i](const store_status& s) { done[i].set_value(s); }});
+    }
+    for (auto& d : done)
+        EXPECT_TRUE(d.get_future().get().ok);
+    std::string value;
+    EXPECT_EQ(db->get(column::handles, "h0", value), read_result::found);
+    EXPECT_EQ(db->get(column::handles, "h1", value), read_result::not_found);
+    EXPECT_EQ(db->get(column::handles, "h2", value), read_result::found);
+}
+
+TEST(store, reads_in_a_transaction_see_earlier_writes_of_the_group)
+{
+    testing::temp_dir dir;
+    auto db = open_store(dir.path());
+    std::atomic<int> seen{0};
+    std::vector<std::promise<store_status>> done(50);
+    for (int i = 0; i < 50; ++i) {
+        db->submit({[&seen](write_txn& txn) {
+                        std::string value;
+                        int count = 0;
+                        if (txn.get(column::meta, "count", value) == read_result::found)
+                            count = std::stoi(value);
+                        txn.put(column::meta, "count", std::to_string(count + 1));
+                        seen.fetch_add(1);
+                        return true;
+                    },
+                    [&done, i](const store_status& s) { done[i].set_value(s); }});
+    }
+    for (auto& d : done)
+        EXPECT_TRUE(d.get_future().get().ok);
+    std::string value;
+    ASSERT_EQ(db->get(column::meta, "count", value), read_result::found);
+    EXPECT_EQ(value, "50"); // no lost update, whatever the grouping was
+}
+
+TEST(store, concurrent_writers_are_group_committed)
+{
+    testing::temp_dir dir;
+    std::atomic<std::size_t> groups{0}, requests{0};
+    store_options options;
+    options.on_group_commit = [&](double, std::size_t n) {
+        groups.fetch_add(1);
+        requests.fetch_add(n);
+    };
+    auto db = open_store(dir.path(), options);
+    std::vector<std::thread> writers;
+    for (int t = 0; t < 16; ++t) {
+        writers.emplace_back([&db, t] {
+            for (int i = 0; i < 50; ++i) {
+                auto s = write_and_wait(*db, [t, i](write_txn& txn) {
+                    txn.put(column::actions, std::to_string(t) + ":" + std::to_string(i), "v");
+                    return true;
+                });
+                ASSERT_TRUE(s.ok);
+            }
+        });
+    }
+    for (auto& w : writers)
+        w.join();
+    EXPECT_EQ(requests.load(), 800u);
+    EXPECT_LT(groups.load(), 800u) << "16 concurrent writers never shared a sync";
+}
+
+TEST(store, scan_visits_a_prefix_in_order_with_skip)
+{
+    testing::temp_dir dir;
+    auto db = open_store(dir.path());
+    write_and_wait(*db, [](write_txn& txn) {
+        for (auto k : {"a1", "a2", "a3", "b1"})
+            txn.put(column::handles, k, k);
+        return true;
+    });
+    std::vector<std::string> keys;
+    auto s = db->scan(column::handles, "a", 1, [&](std::string_view k, std::string_view) {
+        keys.emplace_back(k);
+        return true;
+    });
+    ASSERT_TRUE(s.ok);
+    EXPECT_EQ(keys, (std::vector<std::string>{"a2", "a3"}));
+}
+
+TEST(store, writes_after_close_fail_cleanly)
+{
+    testing::temp_dir dir;
+    auto db = open_store(dir.path());
+    db->close();
+    auto s = write_and_wait(*db, [](write_txn&) { return true; });
+    EXPECT_FALSE(s.ok);
+}
+
+} // namespace
+} // namespace callgate::engine

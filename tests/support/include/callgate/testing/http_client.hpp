@@ -1,0 +1,64 @@
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace callgate::testing {
+
+struct http_reply {
+    int status = 0; // 0: no response (connection failed or closed)
+    std::string body;
+    std::vector<std::pair<std::string, std::string>> headers;
+    std::string header(const std::string& name) const; // case-insensitive, "" if absent
+};
+
+using header_list = std::vector<std::pair<std::string, std::string>>;
+
+// A blocking HTTP/1.1 client on one keep-alive connection (plain TCP, or TLS
+// verified against a CA file), for tests. Every call has a deadline.
+class http_connection {
+public:
+    // `address` is "host:port". With `ca_file`, speaks TLS and verifies the
+    // server's certificate for `tls_host`.
+    explicit http_connection(std::string address, std::string ca_file = {},
+                             std::string tls_host = "localhost");
+    ~http_connection();
+    http_connection(const http_connection&) = delete;
+    http_connection& operator=(const http_connection&) = delete;
+
+    http_reply request(const std::string& method, const std::string& target,
+                       const header_list& headers = {}, const std::string& body = {},
+                       std::chrono::milliseconds timeout = std::chrono::seconds(15));
+    bool connected() const;
+
+private:
+    struct impl;
+    std::unique_ptr<impl> impl_;
+};
+
+// One request on a fresh connection.
+http_reply http_request(const std::string& address, const std::string& method,
+                        const std::string& target, const header_list& headers = {},
+                        const std::string& body = {});
+
+// Raw bytes over TCP, for malformed and slow requests.
+class raw_connection {
+public:
+    explicit raw_connection(const std::string& address);
+    ~raw_connection();
+    bool send(const std::string& bytes);
+    // Reads until the peer closes or `timeout` passes; returns what arrived.
+    std::string read_until_close(std::chrono::milliseconds timeout);
+    // True if the peer closed the connection within `timeout`.
+    bool closed_by_peer_within(std::chrono::milliseconds timeout);
+    bool is_open() const { return fd_ >= 0; }
+
+private:
+    int fd_ = -1;
+};
+
+} // namespace callgate::testing

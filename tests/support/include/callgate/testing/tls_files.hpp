@@ -1,0 +1,17 @@
+#pragma once
+
+#include <string>
+
+namespace callgate::testing {
+
+// A CA and a server certificate it signed for "localhost" and 127.0.0.1,
+// made at test time with OpenSSL and written as PEM files into `dir`.
+struct test_pki {
+    std::string ca_cert;     // CA certificate (trust anchor)
+    std::string server_cert; // server certificate chain
+    std::string server_key;  // server private key
+};
+
+test_pki make_test_pki(const std::string& dir);
+
+} // namespace callgate::testing
