@@ -1,5 +1,7 @@
 #include "callgate/config_api/api_router.hpp"
 
+#include "callgate/config_api/request_body.hpp"
+
 #include "callgate/engine/clock.hpp"
 #include "callgate/engine/config_service.hpp"
 #include "callgate/engine/json_object.hpp"
@@ -277,59 +279,6 @@ bool needs_key(route_id id)
 
 // ---------------------------------------------------------------- body fields
 
-// A JSON field read as string-or-null, with the error detail for bad shapes.
-struct text_field {
-    bool present = false;
-    std::optional<std::string> value; // nullopt when absent or null
-};
-
-std::optional<std::string> read_text(const json_object& doc, std::string_view name, text_field& out)
-{
-    const json_field* f = doc.find(name);
-    if (f == nullptr)
-        return std::nullopt;
-    out.present = true;
-    if (f->type == json_type::null)
-        return std::nullopt;
-    if (f->type != json_type::string)
-        return std::string(name) + " must be a string or null";
-    out.value = f->text;
-    return std::nullopt;
-}
-
-std::string url_detail(std::string_view field, engine::url_error e, engine::url_kind kind, bool insecure)
-{
-    std::string scheme = kind == engine::url_kind::websocket ? (insecure ? "wss:// or ws://" : "wss://")
-                                                             : (insecure ? "https:// or http://" : "https://");
-    std::string f(field);
-    switch (e) {
-    case engine::url_error::too_long: return f + " must be at most 2048 bytes";
-    case engine::url_error::bad_scheme:
-        return f + (kind == engine::url_kind::websocket ? " must be a " : " must be an ") + scheme + " URL";
-    case engine::url_error::no_host: return f + " must be an absolute URL with a host";
-    case engine::url_error::has_userinfo: return f + " must not contain userinfo";
-    case engine::url_error::has_fragment: return f + " must not contain a fragment";
-    case engine::url_error::bad_port: return f + " has an invalid port";
-    case engine::url_error::bad_character:
-        return f + " must not contain spaces, control or non-ASCII characters";
-    case engine::url_error::ok: break;
-    }
-    return f + " is not a valid URL";
-}
-
-std::optional<std::string> read_url(const json_object& doc, std::string_view name,
-                                    engine::url_kind kind, bool insecure, text_field& out)
-{
-    if (auto e = read_text(doc, name, out))
-        return e;
-    if (out.value) {
-        auto check = engine::validate_url(*out.value, kind, insecure);
-        if (check != engine::url_error::ok)
-            return url_detail(name, check, kind, insecure);
-    }
-    return std::nullopt;
-}
-
 const char* const phone_detail = "phone_number must be E.164: '+' followed by 8 to 15 digits";
 const char* const handle_detail =
     "agent_handle must be 1 to 64 characters of a-z, 0-9, '.', '_' or '-'";
@@ -517,38 +466,12 @@ asio::awaitable<http_response> api_router::context::put_action()
     json_object doc;
     if (auto e = co_await read_json(doc))
         co_return std::move(*e);
-    // Field by field, in the order of the spec's table.
-    engine::incoming_call_action action;
-    const json_field* kind = doc.find("incoming_call_action");
-    if (kind == nullptr || kind->type == json_type::null)
-        co_return error(422, "incoming_call_action is required");
-    if (kind->type != json_type::string)
-        co_return error(422, "incoming_call_action must be a string");
-    auto parsed = engine::parse_call_action(kind->text);
-    if (!parsed)
-        co_return error(422, "incoming_call_action must be one of \"auto_accept\", \"auto_reject\", \"webhook\"");
-    action.action = *parsed;
-
-    std::optional<uuid> identity_id;
-    const json_field* id_field = doc.find("agent_identity_id");
-    if (id_field != nullptr && id_field->type != json_type::null) {
-        if (id_field->type != json_type::string)
-            co_return error(422, "agent_identity_id must be a UUID string or null");
-        identity_id = uuid::parse(id_field->text);
-        if (!identity_id)
-            co_return error(422, "agent_identity_id must be a valid UUID");
-    } else if (admin()) {
-        co_return error(422, "agent_identity_id is required");
-    }
-    bool insecure = router.options_.allow_insecure_urls;
-    text_field ws, hook;
-    if (auto e = read_url(doc, "client_websocket_url", engine::url_kind::websocket, insecure, ws))
-        co_return error(422, *e);
-    if (auto e = read_url(doc, "incoming_call_webhook_url", engine::url_kind::https, insecure, hook))
-        co_return error(422, *e);
-    action.client_websocket_url = ws.value;
-    action.incoming_call_webhook_url = hook.value;
-
+    put_action_request parsed;
+    std::string detail;
+    if (!read_put_action(doc, admin(), router.options_.allow_insecure_urls, parsed, detail))
+        co_return error(422, detail);
+    auto& action = parsed.action;
+    auto& identity_id = parsed.agent_identity_id;
     if (!admin()) {
         if (identity_id && *identity_id != *caller->scoped_identity_id)
             co_return error(403, scope_detail);

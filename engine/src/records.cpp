@@ -1,73 +1,11 @@
 #include "callgate/engine/records.hpp"
 
 #include "callgate/engine/clock.hpp"
-#include "callgate/engine/json_object.hpp"
 #include "callgate/engine/json_writer.hpp"
-#include "callgate/engine/secrets.hpp"
+
+#include <cstring>
 
 namespace callgate::engine {
-namespace {
-
-std::optional<std::string> optional_text(const json_object& doc, std::string_view key)
-{
-    const json_field* f = doc.find(key);
-    if (f == nullptr || f->type != json_type::string)
-        return std::nullopt;
-    return f->text;
-}
-
-bool required_text(const json_object& doc, std::string_view key, std::string& out)
-{
-    const json_field* f = doc.find(key);
-    if (f == nullptr || f->type != json_type::string)
-        return false;
-    out = f->text;
-    return true;
-}
-
-bool required_int(const json_object& doc, std::string_view key, std::int64_t& out)
-{
-    const json_field* f = doc.find(key);
-    if (f == nullptr || f->type != json_type::integer)
-        return false;
-    out = f->integer;
-    return true;
-}
-
-bool required_uuid(const json_object& doc, std::string_view key, uuid& out)
-{
-    std::string text;
-    if (!required_text(doc, key, text))
-        return false;
-    auto parsed = uuid::parse(text);
-    if (!parsed)
-        return false;
-    out = *parsed;
-    return true;
-}
-
-bool hex_decode(std::string_view hex, std::string& out)
-{
-    if (hex.size() % 2 != 0)
-        return false;
-    out.clear();
-    auto nibble = [](char c) -> int {
-        if (c >= '0' && c <= '9')
-            return c - '0';
-        if (c >= 'a' && c <= 'f')
-            return c - 'a' + 10;
-        return -1;
-    };
-    for (std::size_t i = 0; i < hex.size(); i += 2) {
-        int hi = nibble(hex[i]), lo = nibble(hex[i + 1]);
-        if (hi < 0 || lo < 0)
-            return false;
-        out.push_back(static_cast<char>(hi << 4 | lo));
-    }
-    return true;
-}
-
-} // namespace
 
 std::string_view to_string(call_action action)
 {
@@ -90,113 +28,205 @@ std::optional<call_action> parse_call_action(std::string_view text)
     return std::nullopt;
 }
 
+// Storage encoding: a version byte, then fields in a fixed order. Strings
+// are a varint length and bytes, optional strings a presence byte first,
+// integers 8 bytes little-endian. Decoding checks every bound.
+namespace {
+
+constexpr std::uint8_t format_version = 1;
+
+class record_writer {
+public:
+    record_writer() { out_.push_back(static_cast<char>(format_version)); }
+    void u8(std::uint8_t v) { out_.push_back(static_cast<char>(v)); }
+    void i64(std::int64_t v)
+    {
+        for (int i = 0; i < 8; ++i)
+            out_.push_back(static_cast<char>((static_cast<std::uint64_t>(v) >> (8 * i)) & 0xFF));
+    }
+    void text(std::string_view v)
+    {
+        std::uint64_t n = v.size();
+        while (n >= 0x80) {
+            out_.push_back(static_cast<char>((n & 0x7F) | 0x80));
+            n >>= 7;
+        }
+        out_.push_back(static_cast<char>(n));
+        out_.append(v);
+    }
+    void optional_text(const std::optional<std::string>& v)
+    {
+        u8(v ? 1 : 0);
+        if (v)
+            text(*v);
+    }
+    void id(const uuid& u) { out_.append(u.as_key()); }
+    std::string take() { return std::move(out_); }
+
+private:
+    std::string out_;
+};
+
+class record_reader {
+public:
+    explicit record_reader(std::string_view in) : in_(in)
+    {
+        std::uint8_t version = 0;
+        ok_ = u8(version) && version == format_version;
+    }
+    bool ok() const { return ok_; }
+    bool done() const { return ok_ && in_.empty(); }
+    bool u8(std::uint8_t& v)
+    {
+        if (in_.empty())
+            return ok_ = false;
+        v = static_cast<std::uint8_t>(in_[0]);
+        in_.remove_prefix(1);
+        return true;
+    }
+    bool i64(std::int64_t& v)
+    {
+        if (in_.size() < 8)
+            return ok_ = false;
+        std::uint64_t x = 0;
+        for (int i = 0; i < 8; ++i)
+            x |= static_cast<std::uint64_t>(static_cast<std::uint8_t>(in_[i])) << (8 * i);
+        v = static_cast<std::int64_t>(x);
+        in_.remove_prefix(8);
+        return true;
+    }
+    bool text(std::string& v)
+    {
+        std::uint64_t n = 0;
+        for (int shift = 0;; shift += 7) {
+            std::uint8_t b;
+            if (shift > 28 || !u8(b))
+                return ok_ = false;
+            n |= static_cast<std::uint64_t>(b & 0x7F) << shift;
+            if ((b & 0x80) == 0)
+                break;
+        }
+        if (in_.size() < n)
+            return ok_ = false;
+        v.assign(in_.data(), n);
+        in_.remove_prefix(n);
+        return true;
+    }
+    bool optional_text(std::optional<std::string>& v)
+    {
+        std::uint8_t present;
+        if (!u8(present) || present > 1)
+            return ok_ = false;
+        v.reset();
+        if (present == 1) {
+            std::string t;
+            if (!text(t))
+                return false;
+            v = std::move(t);
+        }
+        return true;
+    }
+    bool id(uuid& u)
+    {
+        if (in_.size() < 16)
+            return ok_ = false;
+        std::memcpy(u.bytes.data(), in_.data(), 16);
+        in_.remove_prefix(16);
+        return true;
+    }
+
+private:
+    std::string_view in_;
+    bool ok_ = true;
+};
+
+} // namespace
+
 std::string encode(const identity_record& r)
 {
-    json_writer w;
-    w.begin_object()
-        .field("id", r.id.to_string())
-        .field("agent_handle", r.agent_handle)
-        .field("display_name", r.display_name)
-        .field("phone_number", r.phone_number)
-        .field("created_at_us", r.created_at_us)
-        .field("updated_at_us", r.updated_at_us)
-        .end_object();
+    record_writer w;
+    w.id(r.id);
+    w.text(r.agent_handle);
+    w.optional_text(r.display_name);
+    w.optional_text(r.phone_number);
+    w.i64(r.created_at_us);
+    w.i64(r.updated_at_us);
     return w.take();
 }
 
 bool decode(std::string_view bytes, identity_record& out)
 {
-    json_object doc;
-    if (doc.parse(bytes) != json_parse_error::ok)
-        return false;
-    out.display_name = optional_text(doc, "display_name");
-    out.phone_number = optional_text(doc, "phone_number");
-    return required_uuid(doc, "id", out.id) && required_text(doc, "agent_handle", out.agent_handle) &&
-           required_int(doc, "created_at_us", out.created_at_us) &&
-           required_int(doc, "updated_at_us", out.updated_at_us);
+    record_reader r(bytes);
+    return r.ok() && r.id(out.id) && r.text(out.agent_handle) && r.optional_text(out.display_name) &&
+           r.optional_text(out.phone_number) && r.i64(out.created_at_us) && r.i64(out.updated_at_us) &&
+           r.done();
 }
 
 std::string encode(const incoming_call_action& a)
 {
-    json_writer w;
-    w.begin_object()
-        .field("incoming_call_action", to_string(a.action))
-        .field("client_websocket_url", a.client_websocket_url)
-        .field("incoming_call_webhook_url", a.incoming_call_webhook_url)
-        .end_object();
+    record_writer w;
+    w.u8(static_cast<std::uint8_t>(a.action));
+    w.optional_text(a.client_websocket_url);
+    w.optional_text(a.incoming_call_webhook_url);
     return w.take();
 }
 
 bool decode(std::string_view bytes, incoming_call_action& out)
 {
-    json_object doc;
-    if (doc.parse(bytes) != json_parse_error::ok)
+    record_reader r(bytes);
+    std::uint8_t action = 0;
+    if (!r.ok() || !r.u8(action) || action > static_cast<std::uint8_t>(call_action::webhook))
         return false;
-    std::string action;
-    if (!required_text(doc, "incoming_call_action", action))
-        return false;
-    auto parsed = parse_call_action(action);
-    if (!parsed)
-        return false;
-    out.action = *parsed;
-    out.client_websocket_url = optional_text(doc, "client_websocket_url");
-    out.incoming_call_webhook_url = optional_text(doc, "incoming_call_webhook_url");
-    return true;
+    out.action = static_cast<call_action>(action);
+    return r.optional_text(out.client_websocket_url) && r.optional_text(out.incoming_call_webhook_url) && r.done();
 }
 
 std::string encode(const signing_key_record& k)
 {
-    json_writer w;
-    w.begin_object().field("key", k.key).field("created_at_us", k.created_at_us).end_object();
+    record_writer w;
+    w.text(k.key);
+    w.i64(k.created_at_us);
     return w.take();
 }
 
 bool decode(std::string_view bytes, signing_key_record& out)
 {
-    json_object doc;
-    if (doc.parse(bytes) != json_parse_error::ok)
-        return false;
-    return required_text(doc, "key", out.key) && required_int(doc, "created_at_us", out.created_at_us);
+    record_reader r(bytes);
+    return r.ok() && r.text(out.key) && r.i64(out.created_at_us) && r.done();
 }
 
 std::string encode(const api_key_record& k)
 {
-    json_writer w;
-    w.begin_object()
-        .field("id", k.id.to_string())
-        .field("label", k.label)
-        .key("scoped_identity_id");
+    record_writer w;
+    w.id(k.id);
+    w.text(k.label);
+    w.u8(k.scoped_identity_id ? 1 : 0);
     if (k.scoped_identity_id)
-        w.value(k.scoped_identity_id->to_string());
-    else
-        w.null();
-    w.field("status", k.status == api_key_status::active ? "active" : "revoked")
-        .field("last4", k.last4)
-        .field("hash", hex_encode(k.hash))
-        .field("created_at_us", k.created_at_us)
-        .end_object();
+        w.id(*k.scoped_identity_id);
+    w.u8(k.status == api_key_status::active ? 0 : 1);
+    w.text(k.last4);
+    w.text(k.hash);
+    w.i64(k.created_at_us);
     return w.take();
 }
 
 bool decode(std::string_view bytes, api_key_record& out)
 {
-    json_object doc;
-    if (doc.parse(bytes) != json_parse_error::ok)
+    record_reader r(bytes);
+    std::uint8_t scoped = 0, status = 0;
+    if (!r.ok() || !r.id(out.id) || !r.text(out.label) || !r.u8(scoped) || scoped > 1)
         return false;
-    std::string status, hash_hex;
-    if (!required_uuid(doc, "id", out.id) || !required_text(doc, "label", out.label) ||
-        !required_text(doc, "status", status) || !required_text(doc, "last4", out.last4) ||
-        !required_text(doc, "hash", hash_hex) || !hex_decode(hash_hex, out.hash) ||
-        !required_int(doc, "created_at_us", out.created_at_us))
-        return false;
-    out.status = status == "active" ? api_key_status::active : api_key_status::revoked;
     out.scoped_identity_id.reset();
-    if (auto scoped = optional_text(doc, "scoped_identity_id")) {
-        out.scoped_identity_id = uuid::parse(*scoped);
-        if (!out.scoped_identity_id)
+    if (scoped == 1) {
+        uuid u;
+        if (!r.id(u))
             return false;
+        out.scoped_identity_id = u;
     }
-    return true;
+    if (!r.u8(status) || status > 1)
+        return false;
+    out.status = status == 0 ? api_key_status::active : api_key_status::revoked;
+    return r.text(out.last4) && r.text(out.hash) && r.i64(out.created_at_us) && r.done();
 }
 
 void write_identity(json_writer& w, const identity_record& r)

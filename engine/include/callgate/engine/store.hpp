@@ -58,7 +58,7 @@ struct write_request {
 };
 
 struct store_options {
-    std::size_t block_cache_bytes = 128u << 20;
+    std::size_t block_cache_bytes = 256u << 20; // uncompressed blocks kept in memory
     std::size_t max_group = 512; // requests merged into one synced WriteBatch at most
     // Called with each group's write-and-sync latency, on the commit thread.
     std::function<void(double seconds, std::size_t requests)> on_group_commit;
@@ -90,6 +90,9 @@ public:
     // Writes without syncing the WAL (call records); blocks on the memtable only.
     virtual store_status write_unsynced(
         const std::vector<std::pair<column, std::pair<std::string, std::string>>>& puts) = 0;
+
+    // Compacts every column family fully; blocks, for tools and benchmarks.
+    virtual store_status compact() = 0;
 
     // Stops accepting writes, finishes queued ones, flushes.
     virtual void close() = 0;

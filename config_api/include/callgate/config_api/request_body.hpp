@@ -1,0 +1,41 @@
+#pragma once
+
+#include "callgate/engine/json_object.hpp"
+#include "callgate/engine/records.hpp"
+#include "callgate/engine/uuid.hpp"
+#include "callgate/engine/validation.hpp"
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace callgate::config_api {
+
+// A JSON field read as string-or-null.
+struct text_field {
+    bool present = false;
+    std::optional<std::string> value; // nullopt when absent or null
+};
+
+// Reads `name` as a string or null. Returns the 422 detail for another type.
+std::optional<std::string> read_text(const engine::json_object& doc, std::string_view name,
+                                     text_field& out);
+
+// Reads `name` as a URL of `kind` or null. Returns the 422 detail naming the field.
+std::optional<std::string> read_url(const engine::json_object& doc, std::string_view name,
+                                    engine::url_kind kind, bool allow_insecure, text_field& out);
+
+struct put_action_request {
+    std::optional<engine::uuid> agent_identity_id;
+    engine::incoming_call_action action;
+};
+
+// Reads a PUT /incoming-call-action body field by field in the spec's order:
+// incoming_call_action, agent_identity_id (required when `identity_required`,
+// i.e. for an admin key), client_websocket_url, incoming_call_webhook_url.
+// Returns false with the 422 detail of the first bad field. The "required
+// when" rules are not checked here: they come after scope and existence.
+bool read_put_action(const engine::json_object& doc, bool identity_required, bool allow_insecure_urls,
+                     put_action_request& out, std::string& detail);
+
+} // namespace callgate::config_api

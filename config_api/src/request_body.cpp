@@ -1,0 +1,110 @@
+#include "callgate/config_api/request_body.hpp"
+
+namespace callgate::config_api {
+
+using engine::json_field;
+using engine::json_object;
+using engine::json_type;
+
+namespace {
+
+std::string url_detail(std::string_view field, engine::url_error e, engine::url_kind kind, bool insecure)
+{
+    std::string f(field);
+    switch (e) {
+    case engine::url_error::too_long: return f + " must be at most 2048 bytes";
+    case engine::url_error::bad_scheme:
+        if (kind == engine::url_kind::websocket)
+            return f + (insecure ? " must be a wss:// or ws:// URL" : " must be a wss:// URL");
+        return f + (insecure ? " must be an https:// or http:// URL" : " must be an https:// URL");
+    case engine::url_error::no_host: return f + " must be an absolute URL with a host";
+    case engine::url_error::has_userinfo: return f + " must not contain userinfo";
+    case engine::url_error::has_fragment: return f + " must not contain a fragment";
+    case engine::url_error::bad_port: return f + " has an invalid port";
+    case engine::url_error::bad_character:
+        return f + " must not contain spaces, control or non-ASCII characters";
+    case engine::url_error::ok: break;
+    }
+    return f + " is not a valid URL";
+}
+
+} // namespace
+
+std::optional<std::string> read_text(const json_object& doc, std::string_view name, text_field& out)
+{
+    const json_field* f = doc.find(name);
+    if (f == nullptr)
+        return std::nullopt;
+    out.present = true;
+    if (f->type == json_type::null)
+        return std::nullopt;
+    if (f->type != json_type::string)
+        return std::string(name) + " must be a string or null";
+    out.value = f->text;
+    return std::nullopt;
+}
+
+std::optional<std::string> read_url(const json_object& doc, std::string_view name, engine::url_kind kind,
+                                    bool allow_insecure, text_field& out)
+{
+    if (auto e = read_text(doc, name, out))
+        return e;
+    if (out.value) {
+        auto check = engine::validate_url(*out.value, kind, allow_insecure);
+        if (check != engine::url_error::ok)
+            return url_detail(name, check, kind, allow_insecure);
+    }
+    return std::nullopt;
+}
+
+bool read_put_action(const json_object& doc, bool identity_required, bool allow_insecure_urls,
+                     put_action_request& out, std::string& detail)
+{
+    const json_field* kind = doc.find("incoming_call_action");
+    if (kind == nullptr || kind->type == json_type::null) {
+        detail = "incoming_call_action is required";
+        return false;
+    }
+    if (kind->type != json_type::string) {
+        detail = "incoming_call_action must be a string";
+        return false;
+    }
+    auto parsed = engine::parse_call_action(kind->text);
+    if (!parsed) {
+        detail = "incoming_call_action must be one of \"auto_accept\", \"auto_reject\", \"webhook\"";
+        return false;
+    }
+    out.action.action = *parsed;
+
+    out.agent_identity_id.reset();
+    const json_field* id = doc.find("agent_identity_id");
+    if (id != nullptr && id->type != json_type::null) {
+        if (id->type != json_type::string) {
+            detail = "agent_identity_id must be a UUID string or null";
+            return false;
+        }
+        out.agent_identity_id = engine::uuid::parse(id->text);
+        if (!out.agent_identity_id) {
+            detail = "agent_identity_id must be a valid UUID";
+            return false;
+        }
+    } else if (identity_required) {
+        detail = "agent_identity_id is required";
+        return false;
+    }
+
+    text_field ws, hook;
+    if (auto e = read_url(doc, "client_websocket_url", engine::url_kind::websocket, allow_insecure_urls, ws)) {
+        detail = *e;
+        return false;
+    }
+    if (auto e = read_url(doc, "incoming_call_webhook_url", engine::url_kind::https, allow_insecure_urls, hook)) {
+        detail = *e;
+        return false;
+    }
+    out.action.client_websocket_url = std::move(ws.value);
+    out.action.incoming_call_webhook_url = std::move(hook.value);
+    return true;
+}
+
+} // namespace callgate::config_api

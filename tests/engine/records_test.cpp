@@ -1,0 +1,77 @@
+#include "callgate/engine/records.hpp"
+
+#include "callgate/engine/json_writer.hpp"
+
+#include <gtest/gtest.h>
+
+namespace callgate::engine {
+namespace {
+
+identity_record sample_identity()
+{
+    return {*uuid::parse("123e4567-e89b-12d3-a456-426614174000"), "sales-bot", "Sales \"bot\"", "+15550100",
+            1'700'000'000'000'001, 1'700'000'000'000'002};
+}
+
+TEST(records, identity_round_trips)
+{
+    auto in = sample_identity();
+    identity_record out;
+    ASSERT_TRUE(decode(encode(in), out));
+    EXPECT_EQ(out.id, in.id);
+    EXPECT_EQ(out.agent_handle, in.agent_handle);
+    EXPECT_EQ(out.display_name, in.display_name);
+    EXPECT_EQ(out.phone_number, in.phone_number);
+    EXPECT_EQ(out.created_at_us, in.created_at_us);
+    EXPECT_EQ(out.updated_at_us, in.updated_at_us);
+    in.display_name.reset();
+    in.phone_number.reset();
+    ASSERT_TRUE(decode(encode(in), out));
+    EXPECT_FALSE(out.display_name);
+    EXPECT_FALSE(out.phone_number);
+}
+
+TEST(records, action_signing_key_and_api_key_round_trip)
+{
+    incoming_call_action a{call_action::webhook, "wss://a.example.com/ws", "https://h.example.com/x"};
+    incoming_call_action a2;
+    ASSERT_TRUE(decode(encode(a), a2));
+    EXPECT_EQ(a2, a);
+    signing_key_record k{"whsec_abc", 42}, k2;
+    ASSERT_TRUE(decode(encode(k), k2));
+    EXPECT_EQ(k2.key, k.key);
+    EXPECT_EQ(k2.created_at_us, 42);
+    api_key_record key{sample_identity().id, "ci", sample_identity().id, api_key_status::revoked, "abcd",
+                       std::string(32, '\x07'), 5};
+    api_key_record key2;
+    ASSERT_TRUE(decode(encode(key), key2));
+    EXPECT_EQ(key2.scoped_identity_id, key.scoped_identity_id);
+    EXPECT_EQ(key2.status, api_key_status::revoked);
+    EXPECT_EQ(key2.hash, key.hash);
+}
+
+TEST(records, every_truncation_and_extension_is_rejected)
+{
+    auto bytes = encode(sample_identity());
+    identity_record out;
+    for (std::size_t n = 0; n < bytes.size(); ++n)
+        EXPECT_FALSE(decode(bytes.substr(0, n), out)) << n;
+    EXPECT_FALSE(decode(bytes + "x", out));
+    auto bad_version = bytes;
+    bad_version[0] = 9;
+    EXPECT_FALSE(decode(bad_version, out));
+    incoming_call_action a;
+    EXPECT_FALSE(decode(std::string("\x01\x07\x00\x00", 4), a)); // action 7 does not exist
+}
+
+TEST(records, api_representations)
+{
+    json_writer w;
+    write_identity(w, sample_identity());
+    EXPECT_EQ(w.str(), R"({"id":"123e4567-e89b-12d3-a456-426614174000","agent_handle":"sales-bot",)"
+                       R"("display_name":"Sales \"bot\"","phone_number":"+15550100",)"
+                       R"("created_at":"2023-11-14T22:13:20.000001Z","updated_at":"2023-11-14T22:13:20.000002Z"})");
+}
+
+} // namespace
+} // namespace callgate::engine
