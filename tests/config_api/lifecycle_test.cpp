@@ -192,3 +192,33 @@ TEST(lifecycle, bad_tls_files_are_a_clear_error)
 
 } // namespace
 } // namespace callgate::testing
+
+namespace callgate::testing {
+namespace {
+
+TEST(lifecycle, cache_memory_is_bounded_by_cache_entries)
+{
+    temp_dir dir;
+    const std::string key = "cg_lifecycle_admin_key_0001";
+    server_process server(dir.path() + "/data", {"--cache-entries", "40"}, {{"CALLGATE_ADMIN_KEY", key}});
+    ASSERT_TRUE(server.start()) << server.log();
+    http_connection c(server.api_address());
+    header_list h{{"X-API-Key", key}, {"Content-Type", "application/json"}};
+    for (int i = 0; i < 400; ++i) {
+        auto r = c.request("POST", "/identities", h,
+                           "{\"agent_handle\":\"id-" + std::to_string(i) + "\",\"phone_number\":\"+1555" +
+                               std::to_string(1000000 + i) + "\"}");
+        ASSERT_EQ(r.status, 201) << r.body;
+        auto id = parse_json(r.body).find("id")->text;
+        ASSERT_EQ(c.request("GET", "/incoming-call-action?agent_identity_id=" + id, h).status, 404);
+    }
+    auto metrics = c.request("GET", "/metrics").body;
+    auto at = metrics.find("\ncallgate_cache_entries ");
+    ASSERT_NE(at, std::string::npos) << metrics;
+    auto entries = std::stoul(metrics.substr(at + 24));
+    EXPECT_GT(entries, 0u);
+    EXPECT_LE(entries, 2u * 64u) << "two caches (identity, number) of about 40 entries each";
+}
+
+} // namespace
+} // namespace callgate::testing
