@@ -8,12 +8,8 @@
 #include "callgate/engine/json_writer.hpp"
 #include "callgate/engine/secrets.hpp"
 #include "callgate/engine/validation.hpp"
+#include "callgate/net/async_glue.hpp"
 
-#include <boost/asio/associated_executor.hpp>
-#include <boost/asio/async_result.hpp>
-#include <boost/asio/post.hpp>
-#include <boost/asio/this_coro.hpp>
-#include <boost/asio/use_awaitable.hpp>
 
 #include <charconv>
 #include <memory>
@@ -290,45 +286,6 @@ bool valid_text_length(const std::optional<std::string>& v, std::size_t max)
     return !v || v->size() <= max;
 }
 
-// ---------------------------------------------------------------- async glue
-
-// Runs `fn` on the worker pool and resumes the coroutine on its own executor.
-template <class F>
-asio::awaitable<std::invoke_result_t<F>> on_workers(asio::any_io_executor workers, F fn)
-{
-    using result = std::invoke_result_t<F>;
-    return asio::async_initiate<decltype(asio::use_awaitable), void(result)>(
-        [workers](auto handler, F fn) {
-            asio::post(workers, [fn = std::move(fn), handler = std::move(handler)]() mutable {
-                auto value = fn();
-                auto ex = asio::get_associated_executor(handler);
-                asio::post(ex, [handler = std::move(handler), value = std::move(value)]() mutable {
-                    std::move(handler)(std::move(value));
-                });
-            });
-        },
-        asio::use_awaitable, std::move(fn));
-}
-
-// Starts a store write with a completion callback and awaits its result on
-// the coroutine's own executor.
-template <class R, class Start>
-asio::awaitable<R> await_write(Start start)
-{
-    return asio::async_initiate<decltype(asio::use_awaitable), void(R)>(
-        [](auto handler, Start start) {
-            using handler_t = decltype(handler);
-            auto shared = std::make_shared<handler_t>(std::move(handler));
-            start([shared](R value) {
-                auto ex = asio::get_associated_executor(*shared);
-                asio::post(ex, [shared, value = std::move(value)]() mutable {
-                    std::move(*shared)(std::move(value));
-                });
-            });
-        },
-        asio::use_awaitable, std::move(start));
-}
-
 } // namespace
 
 // ---------------------------------------------------------------- the handler
@@ -390,7 +347,7 @@ asio::awaitable<std::optional<http_response>> api_router::context::authenticate(
         found = *cached;
     } else {
         auto work = [this, hash] { return service().load_api_key(hash); };
-        auto op = on_workers(router.workers_, std::move(work));
+        auto op = net::on_workers(router.workers_, std::move(work));
         auto loaded = co_await std::move(op);
         if (!loaded.ok())
             co_return from_errc(loaded.error);
@@ -438,7 +395,7 @@ asio::awaitable<engine::config_result<engine::snapshot_ptr>> api_router::context
     if (auto cached = service().try_snapshot(id))
         co_return engine::config_result<engine::snapshot_ptr>{config_errc::ok, *cached};
     auto work = [this, id] { return service().load_snapshot(id); };
-    auto op = on_workers(router.workers_, std::move(work));
+    auto op = net::on_workers(router.workers_, std::move(work));
     co_return co_await std::move(op);
 }
 
@@ -479,7 +436,7 @@ asio::awaitable<http_response> api_router::context::put_action()
     }
     auto id = *identity_id;
     auto start = [this, id, action](auto done) { service().put_action(id, action, std::move(done)); };
-    auto op = await_write<engine::config_result<engine::incoming_call_action>>(std::move(start));
+    auto op = net::await_callback<engine::config_result<engine::incoming_call_action>>(std::move(start));
     auto result = co_await std::move(op);
     if (!result.ok())
         co_return from_errc(result.error);
@@ -512,7 +469,7 @@ asio::awaitable<http_response> api_router::context::delete_action()
         co_return std::move(*e);
     auto target = *id;
     auto start = [this, target](auto done) { service().delete_action(target, std::move(done)); };
-    auto op = await_write<config_errc>(std::move(start));
+    auto op = net::await_callback<config_errc>(std::move(start));
     auto result = co_await std::move(op);
     if (result != config_errc::ok)
         co_return from_errc(result);
@@ -545,7 +502,7 @@ asio::awaitable<http_response> api_router::context::create_identity()
     input.display_name = name.value;
     input.phone_number = phone.value;
     auto start = [this, input](auto done) { service().create_identity(input, std::move(done)); };
-    auto op = await_write<engine::config_result<engine::identity_record>>(std::move(start));
+    auto op = net::await_callback<engine::config_result<engine::identity_record>>(std::move(start));
     auto result = co_await std::move(op);
     if (!result.ok())
         co_return from_errc(result.error);
@@ -572,7 +529,7 @@ asio::awaitable<http_response> api_router::context::list_identities()
     auto work = [this, limit, offset] {
         return service().list_identities(limit, offset);
     };
-    auto op = on_workers(router.workers_, std::move(work));
+    auto op = net::on_workers(router.workers_, std::move(work));
     auto page = co_await std::move(op);
     if (!page.ok())
         co_return from_errc(page.error);
@@ -607,7 +564,7 @@ asio::awaitable<http_response> api_router::context::get_identity()
     auto work = [this, handle] {
         return service().load_identity_by_handle(handle);
     };
-    auto op = on_workers(router.workers_, std::move(work));
+    auto op = net::on_workers(router.workers_, std::move(work));
     auto found = co_await std::move(op);
     if (!found.ok())
         co_return from_errc(found.error);
@@ -639,7 +596,7 @@ asio::awaitable<http_response> api_router::context::patch_identity()
     if (!engine::is_valid_agent_handle(handle))
         co_return error(404, identity_not_found_detail);
     auto start = [this, handle, patch](auto done) { service().update_identity(handle, patch, std::move(done)); };
-    auto op = await_write<engine::config_result<engine::identity_record>>(std::move(start));
+    auto op = net::await_callback<engine::config_result<engine::identity_record>>(std::move(start));
     auto result = co_await std::move(op);
     if (!result.ok())
         co_return from_errc(result.error);
@@ -654,7 +611,7 @@ asio::awaitable<http_response> api_router::context::delete_identity()
     if (!engine::is_valid_agent_handle(handle))
         co_return error(404, identity_not_found_detail);
     auto start = [this, handle](auto done) { service().delete_identity(handle, std::move(done)); };
-    auto op = await_write<config_errc>(std::move(start));
+    auto op = net::await_callback<config_errc>(std::move(start));
     auto result = co_await std::move(op);
     if (result != config_errc::ok)
         co_return from_errc(result);
@@ -669,7 +626,7 @@ asio::awaitable<http_response> api_router::context::rotate_signing_key()
     if (!engine::is_valid_agent_handle(handle))
         co_return error(404, identity_not_found_detail);
     auto start = [this, handle](auto done) { service().rotate_signing_key(handle, std::move(done)); };
-    auto op = await_write<engine::config_result<engine::signing_key_record>>(std::move(start));
+    auto op = net::await_callback<engine::config_result<engine::signing_key_record>>(std::move(start));
     auto result = co_await std::move(op);
     if (!result.ok())
         co_return from_errc(result.error);
@@ -701,7 +658,7 @@ asio::awaitable<http_response> api_router::context::create_api_key()
     std::string text = label.value.value_or("");
     auto target = *id;
     auto start = [this, text, target](auto done) { service().create_api_key(text, target, std::move(done)); };
-    auto op = await_write<engine::config_result<engine::created_api_key>>(std::move(start));
+    auto op = net::await_callback<engine::config_result<engine::created_api_key>>(std::move(start));
     auto result = co_await std::move(op);
     if (!result.ok())
         co_return from_errc(result.error);
@@ -715,7 +672,7 @@ asio::awaitable<http_response> api_router::context::create_api_key()
 asio::awaitable<http_response> api_router::context::list_api_keys()
 {
     auto work = [this] { return service().list_api_keys(); };
-    auto op = on_workers(router.workers_, std::move(work));
+    auto op = net::on_workers(router.workers_, std::move(work));
     auto keys = co_await std::move(op);
     if (!keys.ok())
         co_return from_errc(keys.error);
@@ -741,7 +698,7 @@ asio::awaitable<http_response> api_router::context::revoke_api_key()
         co_return error(404, "API key not found");
     auto target = *id;
     auto start = [this, target](auto done) { service().revoke_api_key(target, std::move(done)); };
-    auto op = await_write<config_errc>(std::move(start));
+    auto op = net::await_callback<config_errc>(std::move(start));
     auto result = co_await std::move(op);
     if (result != config_errc::ok)
         co_return from_errc(result);

@@ -17,7 +17,7 @@ namespace {
 
 constexpr const char* column_names[] = {
     "identities", "handles", "phones", "actions", "signing_keys", "api_keys", "api_key_ids",
-    "api_keys_by_identity", "calls", "calls_by_identity", "meta",
+    "api_keys_by_identity", "calls", "calls_by_identity", "meta", "calls_by_time",
 };
 static_assert(std::size(column_names) == static_cast<std::size_t>(column::count_));
 
@@ -45,12 +45,24 @@ private:
 };
 
 class rocks_store final : public store {
+    // A queue of write requests with the one thread that commits them.
+    struct lane {
+        bool sync = true;
+        std::mutex mutex;
+        std::condition_variable wake;
+        std::deque<write_request> queue;
+        bool closing = false;
+        std::thread thread;
+    };
+
 public:
     rocks_store(rocksdb::DB* db, std::vector<rocksdb::ColumnFamilyHandle*> handles,
                 store_options options)
         : db_(db), handles_(std::move(handles)), options_(std::move(options))
     {
-        committer_ = std::thread([this] { commit_loop(); });
+        unsynced_.sync = false;
+        synced_.thread = std::thread([this] { commit_loop(synced_); });
+        unsynced_.thread = std::thread([this] { commit_loop(unsynced_); });
     }
 
     ~rocks_store() override { close(); }
@@ -85,30 +97,9 @@ public:
         return {};
     }
 
-    void submit(write_request request) override
-    {
-        {
-            std::lock_guard lock(mutex_);
-            if (!closing_) {
-                queue_.push_back(std::move(request));
-                wake_.notify_one();
-                return;
-            }
-        }
-        request.complete(store_status::failure("store is closed"));
-    }
+    void submit(write_request request) override { enqueue(synced_, std::move(request)); }
 
-    store_status write_unsynced(
-        const std::vector<std::pair<column, std::pair<std::string, std::string>>>& puts) override
-    {
-        rocksdb::WriteBatch batch;
-        for (const auto& [c, kv] : puts)
-            batch.Put(handle(c), kv.first, kv.second);
-        rocksdb::WriteOptions wo;
-        wo.sync = false;
-        auto s = db_->Write(wo, &batch);
-        return s.ok() ? store_status{} : store_status::failure(s.ToString());
-    }
+    void submit_unsynced(write_request request) override { enqueue(unsynced_, std::move(request)); }
 
     store_status compact() override
     {
@@ -122,15 +113,15 @@ public:
 
     void close() override
     {
-        {
-            std::lock_guard lock(mutex_);
-            if (closing_ && !committer_.joinable())
-                return;
-            closing_ = true;
-            wake_.notify_all();
+        for (lane* l : {&synced_, &unsynced_}) {
+            {
+                std::lock_guard lock(l->mutex);
+                l->closing = true;
+                l->wake.notify_all();
+            }
+            if (l->thread.joinable())
+                l->thread.join();
         }
-        if (committer_.joinable())
-            committer_.join();
         if (db_ != nullptr) {
             db_->FlushWAL(true);
             for (auto* h : handles_)
@@ -143,26 +134,39 @@ public:
     }
 
 private:
-    void commit_loop()
+    void enqueue(lane& l, write_request request)
+    {
+        {
+            std::lock_guard lock(l.mutex);
+            if (!l.closing) {
+                l.queue.push_back(std::move(request));
+                l.wake.notify_one();
+                return;
+            }
+        }
+        request.complete(store_status::failure("store is closed"));
+    }
+
+    void commit_loop(lane& l)
     {
         std::vector<write_request> group;
         for (;;) {
             {
-                std::unique_lock lock(mutex_);
-                wake_.wait(lock, [this] { return closing_ || !queue_.empty(); });
-                if (queue_.empty() && closing_)
+                std::unique_lock lock(l.mutex);
+                l.wake.wait(lock, [&l] { return l.closing || !l.queue.empty(); });
+                if (l.queue.empty() && l.closing)
                     return;
-                while (!queue_.empty() && group.size() < options_.max_group) {
-                    group.push_back(std::move(queue_.front()));
-                    queue_.pop_front();
+                while (!l.queue.empty() && group.size() < options_.max_group) {
+                    group.push_back(std::move(l.queue.front()));
+                    l.queue.pop_front();
                 }
             }
-            commit_group(group);
+            commit_group(group, l.sync);
             group.clear();
         }
     }
 
-    void commit_group(std::vector<write_request>& group)
+    void commit_group(std::vector<write_request>& group, bool sync)
     {
         rocksdb::WriteBatchWithIndex batch(rocksdb::BytewiseComparator(), 0, true);
         rocks_txn txn(*this, batch);
@@ -180,11 +184,11 @@ private:
         if (batch.GetWriteBatch()->Count() > 0) {
             auto started = std::chrono::steady_clock::now();
             rocksdb::WriteOptions wo;
-            wo.sync = true;
+            wo.sync = sync;
             auto s = db_->Write(wo, batch.GetWriteBatch());
             if (!s.ok())
                 status = store_status::failure(s.ToString());
-            if (options_.on_group_commit) {
+            if (sync && options_.on_group_commit) {
                 std::chrono::duration<double> took = std::chrono::steady_clock::now() - started;
                 options_.on_group_commit(took.count(), staged);
             }
@@ -196,11 +200,8 @@ private:
     rocksdb::DB* db_;
     std::vector<rocksdb::ColumnFamilyHandle*> handles_;
     store_options options_;
-    std::mutex mutex_;
-    std::condition_variable wake_;
-    std::deque<write_request> queue_;
-    bool closing_ = false;
-    std::thread committer_;
+    lane synced_;
+    lane unsynced_;
 };
 
 read_result rocks_txn::get(column c, std::string_view key, std::string& value)

@@ -22,6 +22,7 @@ enum class column : int {
     calls,                // call id → call record
     calls_by_identity,    // identity id + reversed time + call id → ""
     meta,                 // counters
+    calls_by_time,        // created time + call id → "" (retention)
     count_
 };
 
@@ -87,9 +88,10 @@ public:
     // Queues a durable write; `complete` is called once it is synced or failed.
     virtual void submit(write_request request) = 0;
 
-    // Writes without syncing the WAL (call records); blocks on the memtable only.
-    virtual store_status write_unsynced(
-        const std::vector<std::pair<column, std::pair<std::string, std::string>>>& puts) = 0;
+    // Queues a write that is not synced (call records): committed in groups by
+    // a second thread, readable once `complete` runs, lost only with the
+    // machine (not with the process) on a crash.
+    virtual void submit_unsynced(write_request request) = 0;
 
     // Compacts every column family fully; blocks, for tools and benchmarks.
     virtual store_status compact() = 0;

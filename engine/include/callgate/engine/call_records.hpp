@@ -1,0 +1,84 @@
+#pragma once
+
+#include "callgate/engine/config_service.hpp"
+#include "callgate/engine/records.hpp"
+#include "callgate/engine/uuid.hpp"
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace callgate::engine {
+
+class clock_source;
+class json_writer;
+class store;
+
+enum class call_status { initiated, ringing, answered, completed, failed, canceled };
+enum class hangup_reason { none, local, remote, max_duration, rejected };
+
+std::string_view to_string(call_status s);
+std::optional<call_status> parse_call_status(std::string_view text);
+std::string_view to_string(hangup_reason r); // "" for none
+std::optional<hangup_reason> parse_hangup_reason(std::string_view text);
+
+struct media_counts {
+    std::uint64_t frames = 0, bytes = 0, dropped = 0;
+};
+
+// One inbound call, as config-api.md's call record object.
+struct call_record {
+    uuid id;
+    std::optional<uuid> agent_identity_id;
+    std::optional<std::string> local_phone_number;
+    std::string remote_phone_number;
+    call_status status = call_status::initiated;
+    hangup_reason hangup = hangup_reason::none;
+    std::optional<std::string> client_websocket_url;
+    bool answered_decision = false; // decision.action: "answer" or "reject"
+    std::string decision_source;   // "config", "webhook" or "engine"
+    std::optional<std::string> decision_reason;
+    std::int64_t decided_in_us = 0;
+    bool has_media = false;
+    media_counts edge_to_client, client_to_edge;
+    std::int64_t started_at_us = 0; // 0: null
+    std::int64_t ended_at_us = 0;   // 0: null
+    std::int64_t created_at_us = 0;
+    std::int64_t updated_at_us = 0;
+};
+
+std::string encode(const call_record& r);
+bool decode(std::string_view bytes, call_record& out);
+void write_call_record(json_writer& w, const call_record& r);
+
+// Call records in the store: written without sync by the store's second
+// commit thread, indexed per identity (newest first) and by time (retention).
+//
+// record()/update() never block; `done` runs on the store's thread once the
+// write is readable. get()/list()/purge() block on the store: worker threads only.
+class call_log {
+public:
+    call_log(store& db, clock_source& clock);
+
+    void record(call_record record, std::function<void(bool ok)> done);
+    // Applies `change` to the stored record (read-modify-write on the commit
+    // thread). `change` returns false to leave it unchanged.
+    void update(const uuid& call_id, std::function<bool(call_record&)> change,
+                std::function<void(config_errc)> done);
+
+    config_result<call_record> get(const uuid& call_id);
+    // Newest first; all calls, or one identity's.
+    config_result<std::vector<call_record>> list(std::optional<uuid> identity, std::size_t limit,
+                                                 std::size_t offset);
+    // Removes records created before `cutoff_us`; returns how many.
+    config_result<std::size_t> purge_older_than(std::int64_t cutoff_us);
+
+private:
+    store& db_;
+    clock_source& clock_;
+};
+
+} // namespace callgate::engine

@@ -1,0 +1,341 @@
+#include "callgate/engine/call_records.hpp"
+
+#include "callgate/engine/clock.hpp"
+#include "callgate/engine/json_writer.hpp"
+#include "callgate/engine/store.hpp"
+#include "record_codec.hpp"
+
+#include <future>
+#include <memory>
+
+namespace callgate::engine {
+
+using detail::record_reader;
+using detail::record_writer;
+
+namespace {
+
+void put_big_endian(std::string& out, std::uint64_t v)
+{
+    for (int i = 7; i >= 0; --i)
+        out.push_back(static_cast<char>((v >> (8 * i)) & 0xFF));
+}
+
+// identity + (max - created) + call id: iterating forward is newest first.
+std::string identity_index_key(const uuid& identity, std::int64_t created_us, const uuid& call)
+{
+    std::string key(identity.as_key());
+    put_big_endian(key, ~static_cast<std::uint64_t>(created_us));
+    key += call.as_key();
+    return key;
+}
+
+std::string time_index_key(std::int64_t created_us, const uuid& call)
+{
+    std::string key;
+    put_big_endian(key, static_cast<std::uint64_t>(created_us));
+    key += call.as_key();
+    return key;
+}
+
+const uuid& all_calls_identity()
+{
+    static const uuid none{}; // the all-zero id groups every call for the admin's list
+    return none;
+}
+
+void write_counts(record_writer& w, const media_counts& c)
+{
+    w.i64(static_cast<std::int64_t>(c.frames));
+    w.i64(static_cast<std::int64_t>(c.bytes));
+    w.i64(static_cast<std::int64_t>(c.dropped));
+}
+
+bool read_counts(record_reader& r, media_counts& c)
+{
+    std::int64_t f, b, d;
+    if (!r.i64(f) || !r.i64(b) || !r.i64(d))
+        return false;
+    c = {static_cast<std::uint64_t>(f), static_cast<std::uint64_t>(b), static_cast<std::uint64_t>(d)};
+    return true;
+}
+
+} // namespace
+
+std::string_view to_string(call_status s)
+{
+    switch (s) {
+    case call_status::initiated: return "initiated";
+    case call_status::ringing: return "ringing";
+    case call_status::answered: return "answered";
+    case call_status::completed: return "completed";
+    case call_status::failed: return "failed";
+    case call_status::canceled: return "canceled";
+    }
+    return "initiated";
+}
+
+std::optional<call_status> parse_call_status(std::string_view text)
+{
+    for (auto s : {call_status::initiated, call_status::ringing, call_status::answered, call_status::completed,
+                   call_status::failed, call_status::canceled})
+        if (to_string(s) == text)
+            return s;
+    return std::nullopt;
+}
+
+std::string_view to_string(hangup_reason r)
+{
+    switch (r) {
+    case hangup_reason::none: return "";
+    case hangup_reason::local: return "local";
+    case hangup_reason::remote: return "remote";
+    case hangup_reason::max_duration: return "max_duration";
+    case hangup_reason::rejected: return "rejected";
+    }
+    return "";
+}
+
+std::optional<hangup_reason> parse_hangup_reason(std::string_view text)
+{
+    for (auto r : {hangup_reason::local, hangup_reason::remote, hangup_reason::max_duration,
+                   hangup_reason::rejected})
+        if (to_string(r) == text)
+            return r;
+    return std::nullopt;
+}
+
+std::string encode(const call_record& r)
+{
+    record_writer w;
+    w.id(r.id);
+    w.u8(r.agent_identity_id ? 1 : 0);
+    if (r.agent_identity_id)
+        w.id(*r.agent_identity_id);
+    w.optional_text(r.local_phone_number);
+    w.text(r.remote_phone_number);
+    w.u8(static_cast<std::uint8_t>(r.status));
+    w.u8(static_cast<std::uint8_t>(r.hangup));
+    w.optional_text(r.client_websocket_url);
+    w.u8(r.answered_decision ? 1 : 0);
+    w.text(r.decision_source);
+    w.optional_text(r.decision_reason);
+    w.i64(r.decided_in_us);
+    w.u8(r.has_media ? 1 : 0);
+    write_counts(w, r.edge_to_client);
+    write_counts(w, r.client_to_edge);
+    w.i64(r.started_at_us);
+    w.i64(r.ended_at_us);
+    w.i64(r.created_at_us);
+    w.i64(r.updated_at_us);
+    return w.take();
+}
+
+bool decode(std::string_view bytes, call_record& out)
+{
+    record_reader r(bytes);
+    std::uint8_t has_identity = 0, status = 0, hangup = 0, answered = 0, media = 0;
+    if (!r.ok() || !r.id(out.id) || !r.u8(has_identity) || has_identity > 1)
+        return false;
+    out.agent_identity_id.reset();
+    if (has_identity == 1) {
+        uuid u;
+        if (!r.id(u))
+            return false;
+        out.agent_identity_id = u;
+    }
+    if (!r.optional_text(out.local_phone_number) || !r.text(out.remote_phone_number) || !r.u8(status) ||
+        status > static_cast<std::uint8_t>(call_status::canceled) || !r.u8(hangup) ||
+        hangup > static_cast<std::uint8_t>(hangup_reason::rejected) || !r.optional_text(out.client_websocket_url) ||
+        !r.u8(answered) || !r.text(out.decision_source) || !r.optional_text(out.decision_reason) ||
+        !r.i64(out.decided_in_us) || !r.u8(media) || !read_counts(r, out.edge_to_client) ||
+        !read_counts(r, out.client_to_edge) || !r.i64(out.started_at_us) || !r.i64(out.ended_at_us) ||
+        !r.i64(out.created_at_us) || !r.i64(out.updated_at_us))
+        return false;
+    out.status = static_cast<call_status>(status);
+    out.hangup = static_cast<hangup_reason>(hangup);
+    out.answered_decision = answered == 1;
+    out.has_media = media == 1;
+    return r.done();
+}
+
+void write_call_record(json_writer& w, const call_record& r)
+{
+    auto time_or_null = [&w](std::string_view key, std::int64_t us) {
+        w.key(key);
+        if (us != 0)
+            w.value(format_rfc3339(us));
+        else
+            w.null();
+    };
+    w.begin_object().field("id", r.id.to_string()).key("agent_identity_id");
+    if (r.agent_identity_id)
+        w.value(r.agent_identity_id->to_string());
+    else
+        w.null();
+    w.field("local_phone_number", r.local_phone_number)
+        .field("remote_phone_number", r.remote_phone_number)
+        .field("direction", "inbound")
+        .field("status", to_string(r.status))
+        .key("hangup_reason");
+    if (r.hangup == hangup_reason::none)
+        w.null();
+    else
+        w.value(to_string(r.hangup));
+    w.field("client_websocket_url", r.client_websocket_url)
+        .key("decision")
+        .begin_object()
+        .field("action", r.answered_decision ? "answer" : "reject")
+        .field("source", r.decision_source)
+        .field("reason", r.decision_reason)
+        .field("decided_in_us", r.decided_in_us)
+        .end_object()
+        .key("media");
+    if (r.has_media) {
+        auto counts = [&w](std::string_view key, const media_counts& c) {
+            w.key(key)
+                .begin_object()
+                .field("frames", static_cast<std::int64_t>(c.frames))
+                .field("bytes", static_cast<std::int64_t>(c.bytes))
+                .field("dropped", static_cast<std::int64_t>(c.dropped))
+                .end_object();
+        };
+        w.begin_object();
+        counts("edge_to_client", r.edge_to_client);
+        counts("client_to_edge", r.client_to_edge);
+        w.end_object();
+    } else {
+        w.null();
+    }
+    time_or_null("started_at", r.started_at_us);
+    time_or_null("ended_at", r.ended_at_us);
+    time_or_null("created_at", r.created_at_us);
+    time_or_null("updated_at", r.updated_at_us);
+    w.end_object();
+}
+
+call_log::call_log(store& db, clock_source& clock) : db_(db), clock_(clock) {}
+
+void call_log::record(call_record record, std::function<void(bool ok)> done)
+{
+    auto shared = std::make_shared<call_record>(std::move(record));
+    db_.submit_unsynced({[shared](write_txn& txn) {
+                             const auto& r = *shared;
+                             txn.put(column::calls, r.id.as_key(), encode(r));
+                             txn.put(column::calls_by_identity,
+                                     identity_index_key(r.agent_identity_id.value_or(all_calls_identity()),
+                                                        r.created_at_us, r.id),
+                                     "");
+                             if (r.agent_identity_id)
+                                 txn.put(column::calls_by_identity,
+                                         identity_index_key(all_calls_identity(), r.created_at_us, r.id), "");
+                             txn.put(column::calls_by_time, time_index_key(r.created_at_us, r.id), "");
+                             return true;
+                         },
+                         [done = std::move(done)](const store_status& s) { done(s.ok); }});
+}
+
+void call_log::update(const uuid& call_id, std::function<bool(call_record&)> change,
+                      std::function<void(config_errc)> done)
+{
+    auto error = std::make_shared<config_errc>(config_errc::ok);
+    db_.submit_unsynced({[this, call_id, change = std::move(change), error](write_txn& txn) {
+                             std::string value;
+                             auto r = txn.get(column::calls, call_id.as_key(), value);
+                             call_record record;
+                             if (r != read_result::found || !decode(value, record)) {
+                                 *error = r == read_result::not_found ? config_errc::no_config
+                                                                      : config_errc::store_failure;
+                                 return false;
+                             }
+                             if (!change(record))
+                                 return false;
+                             record.updated_at_us = clock_.now_us();
+                             txn.put(column::calls, call_id.as_key(), encode(record));
+                             return true;
+                         },
+                         [error, done = std::move(done)](const store_status& s) {
+                             done(*error == config_errc::ok && !s.ok ? config_errc::store_failure : *error);
+                         }});
+}
+
+config_result<call_record> call_log::get(const uuid& call_id)
+{
+    std::string value;
+    auto r = db_.get(column::calls, call_id.as_key(), value);
+    if (r == read_result::not_found)
+        return {config_errc::no_config, {}};
+    call_record record;
+    if (r == read_result::error || !decode(value, record))
+        return {config_errc::store_failure, {}};
+    return {config_errc::ok, std::move(record)};
+}
+
+config_result<std::vector<call_record>> call_log::list(std::optional<uuid> identity, std::size_t limit,
+                                                       std::size_t offset)
+{
+    config_result<std::vector<call_record>> out;
+    std::vector<uuid> ids;
+    const uuid& prefix = identity ? *identity : all_calls_identity();
+    auto status = db_.scan(column::calls_by_identity, prefix.as_key(), offset,
+                           [&](std::string_view key, std::string_view) {
+                               if (auto id = uuid::from_key(key.substr(24)))
+                                   ids.push_back(*id);
+                               return ids.size() < limit;
+                           });
+    if (!status.ok)
+        return {config_errc::store_failure, {}};
+    for (const auto& id : ids) {
+        auto record = get(id);
+        if (record.error == config_errc::no_config)
+            continue; // purged between the index read and now
+        if (!record.ok())
+            return {record.error, {}};
+        out.value.push_back(std::move(record.value));
+    }
+    return out;
+}
+
+config_result<std::size_t> call_log::purge_older_than(std::int64_t cutoff_us)
+{
+    std::vector<std::pair<std::int64_t, uuid>> old;
+    std::string limit_key;
+    put_big_endian(limit_key, static_cast<std::uint64_t>(cutoff_us));
+    auto status = db_.scan(column::calls_by_time, "", 0, [&](std::string_view key, std::string_view) {
+        if (key.substr(0, 8) >= std::string_view(limit_key) || old.size() >= 10'000)
+            return false;
+        std::uint64_t t = 0;
+        for (int i = 0; i < 8; ++i)
+            t = t << 8 | static_cast<std::uint8_t>(key[i]);
+        if (auto id = uuid::from_key(key.substr(8)))
+            old.emplace_back(static_cast<std::int64_t>(t), *id);
+        return true;
+    });
+    if (!status.ok)
+        return {config_errc::store_failure, 0};
+    if (old.empty())
+        return {config_errc::ok, 0};
+    auto shared = std::make_shared<std::vector<std::pair<std::int64_t, uuid>>>(std::move(old));
+    auto done = std::make_shared<std::promise<bool>>();
+    auto future = done->get_future();
+    db_.submit_unsynced({[shared](write_txn& txn) {
+                             for (const auto& [created, id] : *shared) {
+                                 std::string value;
+                                 call_record record;
+                                 if (txn.get(column::calls, id.as_key(), value) == read_result::found &&
+                                     decode(value, record) && record.agent_identity_id)
+                                     txn.del(column::calls_by_identity,
+                                             identity_index_key(*record.agent_identity_id, created, id));
+                                 txn.del(column::calls_by_identity, identity_index_key(all_calls_identity(), created, id));
+                                 txn.del(column::calls, id.as_key());
+                                 txn.del(column::calls_by_time, time_index_key(created, id));
+                             }
+                             return true;
+                         },
+                         [done](const store_status& s) { done->set_value(s.ok); }});
+    if (!future.get())
+        return {config_errc::store_failure, 0};
+    return {config_errc::ok, shared->size()};
+}
+
+} // namespace callgate::engine
