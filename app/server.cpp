@@ -1,6 +1,11 @@
 #include "server.hpp"
 
 #include "callgate/config_api/api_router.hpp"
+#include "callgate/dispatch/call_decider.hpp"
+#include "callgate/dispatch/dispatch_metrics.hpp"
+#include "callgate/dispatch/edge_router.hpp"
+#include "callgate/dispatch/webhook_client.hpp"
+#include "callgate/engine/call_records.hpp"
 #include "callgate/engine/clock.hpp"
 #include "callgate/engine/config_service.hpp"
 #include "callgate/engine/metrics.hpp"
@@ -9,6 +14,7 @@
 #include "callgate/engine/store.hpp"
 #include "callgate/net/http_server.hpp"
 #include "callgate/net/log.hpp"
+#include "callgate/net/outbound_client.hpp"
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
@@ -22,6 +28,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -127,23 +134,65 @@ bool bootstrap_admin_key(const std::string& data_dir, engine::clock_source& cloc
     return true;
 }
 
+// The accepted edge tokens: from --edge-token-file, else <data-dir>/edge.token
+// (created with a random token on first start, mode 0600).
+bool load_edge_tokens(const serve_options& options, engine::random_source& random,
+                      std::vector<std::string>& tokens, std::string& error)
+{
+    std::string path = options.edge_token_file;
+    if (path.empty()) {
+        path = options.data_dir + "/edge.token";
+        if (!fs::exists(path)) {
+            std::string token = "et_" + engine::generate_api_key(random).substr(3);
+            if (!write_file_atomic(path, token + "\n", 0600, error))
+                return false;
+            log(log_level::info, "edge_token_created", {{"file", path}});
+        }
+    }
+    std::ifstream in(path);
+    if (!in) {
+        error = "cannot read edge token file " + path;
+        return false;
+    }
+    std::string line;
+    while (std::getline(in, line)) {
+        while (!line.empty() && (line.back() == '\r' || line.back() == ' ' || line.back() == '\t'))
+            line.pop_back();
+        auto first = line.find_first_not_of(" \t");
+        if (first == std::string::npos || line[first] == '#')
+            continue;
+        tokens.push_back(line.substr(first));
+    }
+    if (tokens.empty()) {
+        error = "edge token file " + path + " holds no token";
+        return false;
+    }
+    return true;
+}
+
 struct server_metrics {
     engine::histogram store_write{engine::histogram::latency_bounds()};
     engine::counter store_writes;
 };
 
 std::string render_metrics(const server_metrics& m, const engine::config_service& service,
-                           const net::http_server& api)
+                           const net::http_server& api, const net::http_server& edge,
+                           const dispatch::dispatch_metrics& dispatch_metrics)
 {
     std::string out;
     engine::render_header(out, "callgate_http_requests_total", "counter",
                           "HTTP responses sent, by listener and status code.");
-    for (unsigned code = 100; code < 600; ++code) {
-        auto n = api.responses_with_status(code);
-        if (n > 0)
-            engine::render_sample(out, "callgate_http_requests_total",
-                                  "listener=\"api\",code=\"" + std::to_string(code) + "\"", n);
+    for (const net::http_server* server : {&api, &edge}) {
+        for (unsigned code = 100; code < 600; ++code) {
+            auto n = server->responses_with_status(code);
+            if (n > 0)
+                engine::render_sample(out, "callgate_http_requests_total",
+                                      "listener=\"" + server->options().name + "\",code=\"" +
+                                          std::to_string(code) + "\"",
+                                      n);
+        }
     }
+    dispatch_metrics.render(out);
     engine::render_header(out, "callgate_store_write_duration_seconds", "histogram",
                           "Time to write and sync one group commit of config writes.");
     m.store_write.render(out, "callgate_store_write_duration_seconds", "");
@@ -215,36 +264,90 @@ int run_server(const serve_options& options)
 
     engine::config_service service(*db, clock, random, options.data_dir + "/admin_keys",
                                    options.cache_entries);
+    engine::call_log calls(*db, clock);
+
+    std::vector<std::string> edge_tokens;
+    if (!load_edge_tokens(options, random, edge_tokens, error))
+        return fail_usage(error);
+    net::outbound_options outbound;
+    outbound.ca_file = options.ca_file;
+    outbound.allow_private_destinations = options.allow_private_destinations;
+    outbound.allow_insecure = options.allow_insecure_urls;
+    outbound.connect_timeout = std::chrono::milliseconds(std::min<std::int64_t>(1000, options.webhook_timeout_ms));
+    outbound.user_agent = std::string("callgate/") + CALLGATE_VERSION;
+    std::unique_ptr<net::outbound_client> outbound_client;
+    try {
+        outbound_client = std::make_unique<net::outbound_client>(outbound);
+    } catch (const std::exception& e) {
+        return fail_usage(e.what());
+    }
+    dispatch::dispatch_metrics dispatch_metrics;
+    dispatch::webhook_client webhooks(*outbound_client, clock, random, dispatch_metrics, options.allow_insecure_urls);
+    dispatch::call_decider decider(service, calls, webhooks, workers.get_executor(), dispatch_metrics, clock, random,
+                                   std::chrono::milliseconds(options.webhook_timeout_ms));
 
     std::atomic<int> state{0}; // 0 starting, 1 ready, 2 draining
-    net::http_server* api_ptr = nullptr;
-    config_api::api_router_options router_options;
-    router_options.allow_insecure_urls = options.allow_insecure_urls;
-    router_options.readiness = [&state] {
+    auto readiness = [&state] {
         switch (state.load()) {
         case 1: return std::string("ready");
         case 2: return std::string("draining");
         default: return std::string("starting");
         }
     };
-    router_options.render_metrics = [&] { return render_metrics(metrics, service, *api_ptr); };
-    config_api::api_router router(service, workers.get_executor(), router_options);
+    net::http_server* api_ptr = nullptr;
+    net::http_server* edge_ptr = nullptr;
+    config_api::api_router_options router_options;
+    router_options.allow_insecure_urls = options.allow_insecure_urls;
+    router_options.readiness = readiness;
+    router_options.render_metrics = [&] {
+        return render_metrics(metrics, service, *api_ptr, *edge_ptr, dispatch_metrics);
+    };
+    config_api::api_router router(service, calls, workers.get_executor(), router_options);
+    dispatch::edge_router edge_routes(decider, clock, {edge_tokens, readiness});
 
-    net::http_server_options api_options;
-    api_options.name = "api";
-    api_options.listen = options.api_listen;
-    api_options.read_timeout = std::chrono::milliseconds(options.read_timeout_ms);
-    api_options.idle_timeout = std::chrono::milliseconds(options.idle_timeout_ms);
-    if (!options.tls_cert.empty())
-        api_options.tls = net::tls_files{options.tls_cert, options.tls_key};
-    net::http_server api(context_ptrs, api_options,
+    auto listener_options = [&](std::string name, std::string listen) {
+        net::http_server_options o;
+        o.name = std::move(name);
+        o.listen = std::move(listen);
+        o.read_timeout = std::chrono::milliseconds(options.read_timeout_ms);
+        o.idle_timeout = std::chrono::milliseconds(options.idle_timeout_ms);
+        if (!options.tls_cert.empty())
+            o.tls = net::tls_files{options.tls_cert, options.tls_key};
+        return o;
+    };
+    net::http_server api(context_ptrs, listener_options("api", options.api_listen),
                          [&router](net::http_request& request) { return router.handle(request); });
+    net::http_server edge(context_ptrs, listener_options("edge", options.edge_listen),
+                          [&edge_routes](net::http_request& request) { return edge_routes.handle(request); });
     api_ptr = &api;
-    if (!api.listen(error)) {
+    edge_ptr = &edge;
+    if (!api.listen(error) || !edge.listen(error)) {
         std::fprintf(stderr, "callgate: %s\n", error.c_str());
         return 1;
     }
     api.start();
+    edge.start();
+
+    // Retention: drop call records older than --call-retention, checked every few minutes.
+    std::mutex retention_mutex;
+    std::condition_variable retention_wake;
+    bool retention_stop = false;
+    std::thread retention([&] {
+        auto period = std::min<std::chrono::seconds>(std::chrono::seconds(300), options.call_retention / 10 + std::chrono::seconds(1));
+        std::unique_lock lock(retention_mutex);
+        while (!retention_stop) {
+            lock.unlock();
+            auto cutoff = clock.now_us() - std::chrono::duration_cast<std::chrono::microseconds>(options.call_retention).count();
+            for (;;) {
+                auto purged = calls.purge_older_than(cutoff);
+                if (!purged.ok() || purged.value == 0)
+                    break;
+                log(log_level::info, "call_records_purged", {{"count", std::to_string(purged.value)}});
+            }
+            lock.lock();
+            retention_wake.wait_for(lock, period, [&] { return retention_stop; });
+        }
+    });
 
     std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;
     std::vector<std::thread> io_threads;
@@ -254,14 +357,17 @@ int run_server(const serve_options& options)
     }
 
     std::string api_address = api.local_address();
+    std::string edge_address = edge.local_address();
     std::string scheme = options.tls_cert.empty() ? "http" : "https";
     if (!write_file_atomic(options.data_dir + "/listen.json",
-                           "{\"api\": \"" + api_address + "\"}\n", 0644, error)) {
+                           "{\"api\": \"" + api_address + "\", \"edge\": \"" + edge_address + "\"}\n", 0644,
+                           error)) {
         log(log_level::error, "listen_file_failed", {{"error", error}});
     }
     state.store(1);
     log(log_level::info, "ready",
         {{"api", scheme + "://" + api_address},
+         {"edge", scheme + "://" + edge_address},
          {"threads", std::to_string(threads)},
          {"data_dir", options.data_dir}});
 
@@ -274,11 +380,19 @@ int run_server(const serve_options& options)
     log(log_level::info, "draining", {{"signal", received == SIGTERM ? "SIGTERM" : "SIGINT"}});
     state.store(2);
     api.drain();
+    edge.drain();
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(8);
-    while (api.active_connections() > 0 && std::chrono::steady_clock::now() < deadline)
+    auto active = [&] { return api.active_connections() + edge.active_connections(); };
+    while (active() > 0 && std::chrono::steady_clock::now() < deadline)
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    if (api.active_connections() > 0)
-        log(log_level::warn, "drain_timeout", {{"connections", std::to_string(api.active_connections())}});
+    if (active() > 0)
+        log(log_level::warn, "drain_timeout", {{"connections", std::to_string(active())}});
+    {
+        std::lock_guard lock(retention_mutex);
+        retention_stop = true;
+        retention_wake.notify_all();
+    }
+    retention.join();
     guards.clear();
     for (auto& ctx : contexts)
         ctx->stop();

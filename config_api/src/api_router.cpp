@@ -2,6 +2,7 @@
 
 #include "callgate/config_api/request_body.hpp"
 
+#include "callgate/engine/call_records.hpp"
 #include "callgate/engine/clock.hpp"
 #include "callgate/engine/config_service.hpp"
 #include "callgate/engine/json_object.hpp"
@@ -153,6 +154,8 @@ enum class route_id {
     api_keys,
     api_key_self,
     api_key,
+    calls,
+    call,
     healthz,
     readyz,
     metrics,
@@ -175,6 +178,8 @@ std::string_view allowed_methods(route_id id)
     case route_id::api_keys: return "GET, POST";
     case route_id::api_key_self: return "GET";
     case route_id::api_key: return "DELETE";
+    case route_id::calls:
+    case route_id::call: return "GET";
     case route_id::healthz:
     case route_id::readyz:
     case route_id::metrics:
@@ -233,6 +238,8 @@ bool match_route(std::string_view raw_path, route_match& out)
             out.id = route_id::identities;
         else if (is(0, "api-keys"))
             out.id = route_id::api_keys;
+        else if (is(0, "calls"))
+            out.id = route_id::calls;
         else if (is(0, "healthz"))
             out.id = route_id::healthz;
         else if (is(0, "readyz"))
@@ -247,12 +254,41 @@ bool match_route(std::string_view raw_path, route_match& out)
     } else if (n == 3 && is(0, "identities") && is(2, "signing-key") && !segments[1].empty()) {
         out.id = route_id::signing_key;
         out.param = segments[1];
+    } else if (n == 2 && is(0, "calls") && !segments[1].empty()) {
+        out.id = route_id::call;
+        out.param = segments[1];
     } else if (n == 2 && is(0, "api-keys") && is(1, "self")) {
         out.id = route_id::api_key_self;
     } else if (n == 2 && is(0, "api-keys") && !segments[1].empty()) {
         out.id = route_id::api_key;
         out.param = segments[1];
     }
+    return true;
+}
+
+bool parse_number(const std::string& text, std::size_t& out)
+{
+    auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
+    return ec == std::errc{} && ptr == text.data() + text.size() && !text.empty();
+}
+
+// Whether ?limit= is absent or an integer from 1 to 200.
+bool parse_page_limit_ok(const query_params& query)
+{
+    std::size_t limit = 0;
+    const auto* v = query.find("limit");
+    return v == nullptr || (parse_number(*v, limit) && limit >= 1 && limit <= 200);
+}
+
+// Reads ?limit= and ?offset=; false if either is malformed.
+bool parse_page(const query_params& query, std::size_t& limit, std::size_t& offset)
+{
+    if (!parse_page_limit_ok(query))
+        return false;
+    if (const auto* v = query.find("limit"))
+        parse_number(*v, limit);
+    if (const auto* v = query.find("offset"); v != nullptr && !parse_number(*v, offset))
+        return false;
     return true;
 }
 
@@ -319,12 +355,14 @@ struct api_router::context {
     asio::awaitable<http_response> list_api_keys();
     asio::awaitable<http_response> api_key_self();
     asio::awaitable<http_response> revoke_api_key();
+    asio::awaitable<http_response> list_calls();
+    asio::awaitable<http_response> get_call();
     asio::awaitable<std::optional<http_response>> check_own_handle(std::string handle);
 };
 
-api_router::api_router(engine::config_service& service, asio::any_io_executor workers,
+api_router::api_router(engine::config_service& service, engine::call_log& calls, asio::any_io_executor workers,
                        api_router_options options)
-    : service_(service), workers_(std::move(workers)), options_(std::move(options))
+    : service_(service), calls_(calls), workers_(std::move(workers)), options_(std::move(options))
 {
 }
 
@@ -514,18 +552,10 @@ asio::awaitable<http_response> api_router::context::create_identity()
 asio::awaitable<http_response> api_router::context::list_identities()
 {
     std::size_t limit = 50, offset = 0;
-    auto parse_number = [](const std::string& text, std::size_t& out) {
-        auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
-        return ec == std::errc{} && ptr == text.data() + text.size() && !text.empty();
-    };
-    if (const auto* v = query.find("limit")) {
-        if (!parse_number(*v, limit) || limit < 1 || limit > 200)
-            co_return error(422, "limit must be an integer from 1 to 200");
-    }
-    if (const auto* v = query.find("offset")) {
-        if (!parse_number(*v, offset))
-            co_return error(422, "offset must be a non-negative integer");
-    }
+    if (!parse_page_limit_ok(query))
+        co_return error(422, "limit must be an integer from 1 to 200");
+    if (!parse_page(query, limit, offset))
+        co_return error(422, "offset must be a non-negative integer");
     auto work = [this, limit, offset] {
         return service().list_identities(limit, offset);
     };
@@ -705,6 +735,57 @@ asio::awaitable<http_response> api_router::context::revoke_api_key()
     co_return no_content();
 }
 
+asio::awaitable<http_response> api_router::context::list_calls()
+{
+    std::size_t limit = 50, offset = 0;
+    if (!parse_page_limit_ok(query))
+        co_return error(422, "limit must be an integer from 1 to 200");
+    if (!parse_page(query, limit, offset))
+        co_return error(422, "offset must be a non-negative integer");
+    std::optional<uuid> identity;
+    if (const auto* given = query.find("agent_identity_id"); given != nullptr && !given->empty()) {
+        identity = uuid::parse(*given);
+        if (!identity)
+            co_return error(422, "agent_identity_id must be a valid UUID");
+    }
+    if (!admin()) {
+        if (identity && *identity != *caller->scoped_identity_id)
+            co_return error(403, scope_detail);
+        identity = caller->scoped_identity_id;
+    }
+    auto work = [this, identity, limit, offset] { return router.calls_.list(identity, limit, offset); };
+    auto op = net::on_workers(router.workers_, std::move(work));
+    auto calls = co_await std::move(op);
+    if (!calls.ok())
+        co_return from_errc(calls.error);
+    json_writer w;
+    w.begin_object().key("items").begin_array();
+    for (const auto& call : calls.value)
+        engine::write_call_record(w, call);
+    w.end_array().end_object();
+    co_return json_response(200, w.take());
+}
+
+asio::awaitable<http_response> api_router::context::get_call()
+{
+    auto id = uuid::parse(route.param);
+    if (!id)
+        co_return error(404, "Call not found");
+    auto target = *id;
+    auto work = [this, target] { return router.calls_.get(target); };
+    auto op = net::on_workers(router.workers_, std::move(work));
+    auto call = co_await std::move(op);
+    if (call.error == config_errc::no_config)
+        co_return error(404, "Call not found");
+    if (!call.ok())
+        co_return from_errc(call.error);
+    if (!admin() && call.value.agent_identity_id != caller->scoped_identity_id)
+        co_return error(404, "Call not found");
+    json_writer w;
+    engine::write_call_record(w, call.value);
+    co_return json_response(200, w.take());
+}
+
 asio::awaitable<http_response> api_router::handle(http_request& request)
 {
     context ctx{*this, request, request.method(), {}, {}, nullptr};
@@ -771,6 +852,8 @@ asio::awaitable<http_response> api_router::handle(http_request& request)
         co_return co_await ctx.list_api_keys();
     case route_id::api_key_self: co_return co_await ctx.api_key_self();
     case route_id::api_key: co_return co_await ctx.revoke_api_key();
+    case route_id::calls: co_return co_await ctx.list_calls();
+    case route_id::call: co_return co_await ctx.get_call();
     default: break;
     }
     co_return error(404, "Not Found");
@@ -786,6 +869,7 @@ std::vector<route_spec> api_router::routes()
         {"POST", "/identities/{agent_handle}/signing-key"},
         {"GET", "/api-keys"},                 {"POST", "/api-keys"},
         {"GET", "/api-keys/self"},            {"DELETE", "/api-keys/{id}"},
+        {"GET", "/calls"},                    {"GET", "/calls/{id}"},
         {"GET", "/healthz"},                  {"GET", "/readyz"},
         {"GET", "/metrics"},                  {"GET", "/openapi.json"},
     };

@@ -10,8 +10,9 @@
 #include <vector>
 
 namespace callgate::engine {
+class call_log;
 class config_service;
-}
+} // namespace callgate::engine
 
 namespace callgate::config_api {
 
@@ -35,7 +36,7 @@ struct route_spec {
 // that miss the caches run on `workers`, writes go to the store's commit thread.
 class api_router {
 public:
-    api_router(engine::config_service& service, boost::asio::any_io_executor workers,
+    api_router(engine::config_service& service, engine::call_log& calls, boost::asio::any_io_executor workers,
                api_router_options options);
 
     boost::asio::awaitable<net::http_response> handle(net::http_request& request);
@@ -49,6 +50,7 @@ public:
 
 private:
     engine::config_service& service_;
+    engine::call_log& calls_;
     boost::asio::any_io_executor workers_;
     api_router_options options_;
 };

@@ -1,0 +1,84 @@
+#pragma once
+
+#include "callgate/dispatch/outcome.hpp"
+#include "callgate/dispatch/webhook_client.hpp"
+#include "callgate/engine/call_records.hpp"
+#include "callgate/engine/records.hpp"
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace callgate::engine {
+class config_service;
+class call_log;
+class clock_source;
+class random_source;
+} // namespace callgate::engine
+
+namespace callgate::dispatch {
+
+struct dispatch_metrics;
+
+// A new inbound call as an edge reports it.
+struct call_event {
+    std::optional<engine::uuid> call_id; // generated when absent
+    std::optional<engine::uuid> agent_identity_id;
+    std::optional<std::string> local_phone_number; // the dialed number
+    std::string remote_phone_number;
+};
+
+struct call_decision {
+    outcome kind = outcome::overloaded;
+    std::optional<engine::uuid> agent_identity_id;
+    std::optional<std::string> client_websocket_url;              // for an answer
+    std::vector<std::pair<std::string, std::string>> client_headers; // handshake headers for an answer
+    std::int64_t decided_in_us = 0;
+    engine::snapshot_ptr identity;
+    call_context call;
+};
+
+// The one decision function of dispatch.md: identity by id or dialed number,
+// action from the cache (a miss is read on a worker thread, never on the I/O
+// thread), then reject, answer, or ask the webhook; and the call record.
+//
+// decide() runs on the caller's I/O thread; many decisions run at once and a
+// slow webhook holds only its own call.
+class call_decider {
+public:
+    call_decider(engine::config_service& config, engine::call_log& calls, webhook_client& webhooks,
+                 boost::asio::any_io_executor workers, dispatch_metrics& metrics, engine::clock_source& clock,
+                 engine::random_source& random, std::chrono::milliseconds webhook_budget);
+
+    // Decides the call and writes its record (ringing for an answer, canceled
+    // with hangup_reason "rejected" for a reject) before returning, so the
+    // record is readable as soon as the decision is answered.
+    boost::asio::awaitable<call_decision> decide(call_event event);
+
+    // The client WebSocket handshake headers of media-stream.md: X-Call-Context,
+    // and its signature when the identity has a signing key.
+    std::vector<std::pair<std::string, std::string>> handshake_headers(const engine::identity_snapshot& identity,
+                                                                       const call_context& call);
+
+    engine::call_log& calls() { return calls_; }
+
+private:
+    boost::asio::awaitable<engine::config_result<engine::snapshot_ptr>> snapshot(engine::uuid id);
+    boost::asio::awaitable<engine::config_result<std::optional<engine::uuid>>> identity_by_number(std::string number);
+
+    engine::config_service& config_;
+    engine::call_log& calls_;
+    webhook_client& webhooks_;
+    boost::asio::any_io_executor workers_;
+    dispatch_metrics& metrics_;
+    engine::clock_source& clock_;
+    engine::random_source& random_;
+    std::chrono::milliseconds webhook_budget_;
+};
+
+} // namespace callgate::dispatch

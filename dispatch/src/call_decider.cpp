@@ -1,0 +1,164 @@
+#include "callgate/dispatch/call_decider.hpp"
+
+#include "callgate/dispatch/dispatch_metrics.hpp"
+#include "callgate/dispatch/signatures.hpp"
+#include "callgate/engine/call_records.hpp"
+#include "callgate/engine/clock.hpp"
+#include "callgate/engine/config_service.hpp"
+#include "callgate/engine/json_writer.hpp"
+#include "callgate/engine/random_source.hpp"
+#include "callgate/net/async_glue.hpp"
+#include "callgate/net/log.hpp"
+
+namespace callgate::dispatch {
+
+using steady = std::chrono::steady_clock;
+using engine::config_errc;
+
+call_decider::call_decider(engine::config_service& config, engine::call_log& calls, webhook_client& webhooks,
+                           boost::asio::any_io_executor workers, dispatch_metrics& metrics,
+                           engine::clock_source& clock, engine::random_source& random,
+                           std::chrono::milliseconds webhook_budget)
+    : config_(config),
+      calls_(calls),
+      webhooks_(webhooks),
+      workers_(std::move(workers)),
+      metrics_(metrics),
+      clock_(clock),
+      random_(random),
+      webhook_budget_(webhook_budget)
+{
+}
+
+boost::asio::awaitable<engine::config_result<engine::snapshot_ptr>> call_decider::snapshot(engine::uuid id)
+{
+    if (auto cached = config_.try_snapshot(id))
+        co_return engine::config_result<engine::snapshot_ptr>{config_errc::ok, *cached};
+    auto op = net::on_workers(workers_, [this, id] { return config_.load_snapshot(id); });
+    co_return co_await std::move(op);
+}
+
+boost::asio::awaitable<engine::config_result<std::optional<engine::uuid>>> call_decider::identity_by_number(
+    std::string number)
+{
+    if (auto cached = config_.try_phone(number))
+        co_return engine::config_result<std::optional<engine::uuid>>{config_errc::ok, *cached};
+    auto op = net::on_workers(workers_, [this, number] { return config_.load_phone(number); });
+    co_return co_await std::move(op);
+}
+
+std::vector<std::pair<std::string, std::string>> call_decider::handshake_headers(
+    const engine::identity_snapshot& identity, const call_context& call)
+{
+    engine::json_writer w;
+    w.begin_object()
+        .field("call_id", call.call_id.to_string())
+        .field("phone_number", call.local_phone_number.value_or(""))
+        .field("direction", "inbound")
+        .end_object();
+    std::vector<std::pair<std::string, std::string>> headers{{"X-Call-Context", w.take()}};
+    if (identity.signing_key) {
+        std::string request_id = engine::uuid::generate(random_).to_string();
+        std::string timestamp = std::to_string(clock_.now_us() / 1'000'000);
+        std::string signature = inkbox_signature(identity.signing_key->key, request_id, timestamp, headers[0].second);
+        headers.emplace_back("X-Inkbox-Request-ID", std::move(request_id));
+        headers.emplace_back("X-Inkbox-Timestamp", std::move(timestamp));
+        headers.emplace_back("X-Inkbox-Signature", std::move(signature));
+    }
+    return headers;
+}
+
+boost::asio::awaitable<call_decision> call_decider::decide(call_event event)
+{
+    auto started = steady::now();
+    call_decision d;
+    d.call.call_id = event.call_id ? *event.call_id : engine::uuid::generate(random_);
+    d.call.remote_phone_number = std::move(event.remote_phone_number);
+    d.call.local_phone_number = event.local_phone_number;
+    d.call.created_at_us = clock_.now_us();
+
+    // 1. The identity: by id, else by the dialed number.
+    std::optional<engine::uuid> identity_id = event.agent_identity_id;
+    bool resolved = true;
+    if (!identity_id) {
+        auto op = identity_by_number(event.local_phone_number.value_or(""));
+        auto found = co_await std::move(op);
+        if (!found.ok()) {
+            d.kind = outcome::overloaded;
+            resolved = false;
+        } else if (!found.value) {
+            d.kind = outcome::unknown_number;
+            resolved = false;
+        } else {
+            identity_id = found.value;
+        }
+    }
+    if (resolved) {
+        auto op = snapshot(*identity_id);
+        auto found = co_await std::move(op);
+        if (!found.ok()) {
+            d.kind = outcome::overloaded;
+        } else if (!found.value) {
+            d.kind = event.agent_identity_id ? outcome::unknown_identity : outcome::unknown_number;
+        } else {
+            d.identity = found.value;
+            d.agent_identity_id = identity_id;
+            if (!d.call.local_phone_number)
+                d.call.local_phone_number = d.identity->identity.phone_number;
+            // 2-3. The action.
+            const auto& action = d.identity->action;
+            if (!action) {
+                d.kind = outcome::no_config;
+            } else if (action->action == engine::call_action::auto_reject) {
+                d.kind = outcome::auto_reject;
+            } else if (action->action == engine::call_action::auto_accept) {
+                d.kind = outcome::answer_config;
+                d.client_websocket_url = action->client_websocket_url;
+            } else {
+                auto op = webhooks_.ask(d.identity, d.call, started + webhook_budget_);
+                auto reply = co_await std::move(op);
+                d.kind = reply.kind;
+                d.client_websocket_url = std::move(reply.client_websocket_url);
+                if (!is_answer(d.kind))
+                    net::log(net::log_level::info, "webhook_declined",
+                             {{"call_id", d.call.call_id.to_string()},
+                              {"reason", labels_of(d.kind).reason},
+                              {"detail", reply.detail}});
+            }
+        }
+    }
+    if (is_answer(d.kind) && d.identity)
+        d.client_headers = handshake_headers(*d.identity, d.call);
+    std::chrono::duration<double> took = steady::now() - started;
+    d.decided_in_us = std::chrono::duration_cast<std::chrono::microseconds>(took).count();
+    metrics_.count(d.kind);
+    metrics_.decision_duration.observe(took.count());
+
+    // 4. The record, readable before the edge hears the decision.
+    engine::call_record record;
+    record.id = d.call.call_id;
+    record.agent_identity_id = d.agent_identity_id;
+    record.local_phone_number = d.call.local_phone_number;
+    record.remote_phone_number = d.call.remote_phone_number;
+    bool answer = is_answer(d.kind);
+    record.status = answer ? engine::call_status::ringing : engine::call_status::canceled;
+    record.hangup = answer ? engine::hangup_reason::none : engine::hangup_reason::rejected;
+    record.client_websocket_url = d.client_websocket_url;
+    record.answered_decision = answer;
+    auto labels = labels_of(d.kind);
+    record.decision_source = std::string(labels.source);
+    if (!labels.reason.empty())
+        record.decision_reason = std::string(labels.reason);
+    record.decided_in_us = d.decided_in_us;
+    record.created_at_us = d.call.created_at_us;
+    record.updated_at_us = d.call.created_at_us;
+    if (!answer)
+        record.ended_at_us = record.created_at_us;
+    auto start = [this, record = std::move(record)](auto done) mutable { calls_.record(std::move(record), done); };
+    auto op = net::await_callback<bool>(std::move(start));
+    if (!co_await std::move(op))
+        net::log(net::log_level::warn, "call_record_failed", {{"call_id", d.call.call_id.to_string()}});
+    co_return d;
+}
+
+} // namespace callgate::dispatch

@@ -1,0 +1,42 @@
+#include "callgate/dispatch/dispatch_metrics.hpp"
+
+namespace callgate::dispatch {
+
+std::string_view to_string(webhook_result r)
+{
+    switch (r) {
+    case webhook_result::answer: return "answer";
+    case webhook_result::reject: return "reject";
+    case webhook_result::timeout: return "timeout";
+    case webhook_result::error: return "error";
+    case webhook_result::blocked: return "blocked";
+    case webhook_result::circuit_open: return "circuit_open";
+    case webhook_result::overloaded: return "overloaded";
+    case webhook_result::count_: break;
+    }
+    return "error";
+}
+
+void dispatch_metrics::render(std::string& out) const
+{
+    engine::render_header(out, "callgate_decisions_total", "counter", "Call decisions, by action, source and reason.");
+    for (std::size_t i = 0; i < decisions.size(); ++i) {
+        auto l = labels_of(static_cast<outcome>(i));
+        std::string labels = "action=\"" + std::string(l.action) + "\",source=\"" + std::string(l.source) +
+                             "\",reason=\"" + std::string(l.reason) + "\"";
+        engine::render_sample(out, "callgate_decisions_total", labels, decisions[i].value());
+    }
+    engine::render_header(out, "callgate_decision_duration_seconds", "histogram",
+                          "Time from an edge's request to its decision.");
+    decision_duration.render(out, "callgate_decision_duration_seconds", "");
+    engine::render_header(out, "callgate_webhook_requests_total", "counter", "Webhook requests, by outcome.");
+    for (std::size_t i = 0; i < webhooks.size(); ++i)
+        engine::render_sample(out, "callgate_webhook_requests_total",
+                              "outcome=\"" + std::string(to_string(static_cast<webhook_result>(i))) + "\"",
+                              webhooks[i].value());
+    engine::render_header(out, "callgate_webhook_duration_seconds", "histogram",
+                          "Time from sending a webhook to its reply or failure.");
+    webhook_duration.render(out, "callgate_webhook_duration_seconds", "");
+}
+
+} // namespace callgate::dispatch

@@ -1,0 +1,258 @@
+#include "callgate/dispatch/edge_router.hpp"
+
+#include "callgate/dispatch/call_decider.hpp"
+#include "callgate/engine/call_records.hpp"
+#include "callgate/engine/clock.hpp"
+#include "callgate/engine/json_object.hpp"
+#include "callgate/engine/json_writer.hpp"
+#include "callgate/engine/secrets.hpp"
+#include "callgate/net/async_glue.hpp"
+
+namespace callgate::dispatch {
+
+using engine::json_type;
+using net::http_response;
+
+namespace {
+
+http_response json_response(unsigned status, std::string body)
+{
+    http_response r;
+    r.status = status;
+    r.body = std::move(body);
+    return r;
+}
+
+http_response error(unsigned status, std::string_view detail)
+{
+    engine::json_writer w;
+    w.begin_object().field("detail", detail).end_object();
+    return json_response(status, w.take());
+}
+
+bool is_json_or_absent(std::string_view type)
+{
+    if (type.empty())
+        return true;
+    type = type.substr(0, type.find(';'));
+    while (!type.empty() && type.back() == ' ')
+        type.remove_suffix(1);
+    if (type.size() != 16)
+        return false;
+    for (std::size_t i = 0; i < 16; ++i)
+        if (std::tolower(static_cast<unsigned char>(type[i])) != "application/json"[i])
+            return false;
+    return true;
+}
+
+// Reads a JSON object body (64 KiB at most); on failure fills `failure`.
+boost::asio::awaitable<bool> read_object(net::http_request& request, engine::json_object& doc,
+                                         http_response& failure)
+{
+    auto length = request.content_length();
+    if (length && *length > 64 * 1024) {
+        failure = error(413, "Request body too large (limit 64 KiB)");
+        co_return false;
+    }
+    if (!is_json_or_absent(request.header("Content-Type"))) {
+        failure = error(415, "Content-Type must be application/json");
+        co_return false;
+    }
+    std::string body;
+    auto status = co_await request.read_body(body);
+    if (status == net::body_status::too_large) {
+        failure = error(413, "Request body too large (limit 64 KiB)");
+        co_return false;
+    }
+    if (status == net::body_status::failed) {
+        failure = error(400, "Request body could not be read");
+        failure.close = true;
+        co_return false;
+    }
+    if (doc.parse(body) != engine::json_parse_error::ok) {
+        failure = error(422, "Invalid JSON body");
+        co_return false;
+    }
+    co_return true;
+}
+
+// An optional string field; false (with the detail) when it has another type.
+bool optional_string(const engine::json_object& doc, std::string_view name, std::optional<std::string>& out,
+                     std::string& detail)
+{
+    const auto* f = doc.find(name);
+    if (f == nullptr || f->type == json_type::null)
+        return true;
+    if (f->type != json_type::string || f->text.size() > 256) {
+        detail = std::string(name) + " must be a string";
+        return false;
+    }
+    out = f->text;
+    return true;
+}
+
+bool optional_uuid(const engine::json_object& doc, std::string_view name, std::optional<engine::uuid>& out,
+                   std::string& detail)
+{
+    std::optional<std::string> text;
+    if (!optional_string(doc, name, text, detail))
+        return false;
+    if (text) {
+        out = engine::uuid::parse(*text);
+        if (!out) {
+            detail = std::string(name) + " must be a UUID";
+            return false;
+        }
+    }
+    return true;
+}
+
+} // namespace
+
+edge_router::edge_router(call_decider& decider, engine::clock_source& clock, edge_router_options options)
+    : decider_(decider), clock_(clock), options_(std::move(options))
+{
+}
+
+bool edge_router::token_allowed(std::string_view token) const
+{
+    bool ok = false;
+    for (const auto& t : options_.tokens)
+        ok = engine::constant_time_equal(t, token) || ok;
+    return ok;
+}
+
+boost::asio::awaitable<http_response> edge_router::decide(net::http_request& request)
+{
+    engine::json_object doc;
+    http_response failure;
+    if (!co_await read_object(request, doc, failure))
+        co_return failure;
+    call_event event;
+    std::string detail;
+    std::optional<std::string> remote;
+    if (!optional_uuid(doc, "call_id", event.call_id, detail) ||
+        !optional_string(doc, "local_phone_number", event.local_phone_number, detail) ||
+        !optional_uuid(doc, "agent_identity_id", event.agent_identity_id, detail) ||
+        !optional_string(doc, "remote_phone_number", remote, detail))
+        co_return error(422, detail);
+    if (!event.local_phone_number && !event.agent_identity_id)
+        co_return error(422, "local_phone_number or agent_identity_id is required");
+    if (!remote || remote->empty())
+        co_return error(422, "remote_phone_number is required");
+    event.remote_phone_number = std::move(*remote);
+
+    auto op = decider_.decide(std::move(event));
+    auto d = co_await std::move(op);
+    auto labels = labels_of(d.kind);
+    engine::json_writer w;
+    w.begin_object().field("call_id", d.call.call_id.to_string()).key("agent_identity_id");
+    if (d.agent_identity_id)
+        w.value(d.agent_identity_id->to_string());
+    else
+        w.null();
+    w.field("action", labels.action).field("source", labels.source);
+    if (is_answer(d.kind)) {
+        w.field("client_websocket_url", d.client_websocket_url).key("client_websocket_headers").begin_object();
+        for (const auto& [name, value] : d.client_headers)
+            w.field(name, value);
+        w.end_object();
+    } else {
+        w.field("reason", labels.reason);
+    }
+    w.field("decided_in_us", d.decided_in_us).end_object();
+    co_return json_response(200, w.take());
+}
+
+boost::asio::awaitable<http_response> edge_router::update_status(net::http_request& request, std::string call_id)
+{
+    engine::json_object doc;
+    http_response failure;
+    if (!co_await read_object(request, doc, failure))
+        co_return failure;
+    const auto* status_field = doc.find("status");
+    std::optional<engine::call_status> status;
+    if (status_field != nullptr && status_field->type == json_type::string)
+        status = engine::parse_call_status(status_field->text);
+    if (!status || *status == engine::call_status::initiated || *status == engine::call_status::ringing)
+        co_return error(422, "status must be one of \"answered\", \"completed\", \"failed\", \"canceled\"");
+    std::optional<engine::hangup_reason> hangup;
+    const auto* hangup_field = doc.find("hangup_reason");
+    if (hangup_field != nullptr && hangup_field->type != json_type::null) {
+        if (hangup_field->type == json_type::string)
+            hangup = engine::parse_hangup_reason(hangup_field->text);
+        if (!hangup || *hangup == engine::hangup_reason::rejected)
+            co_return error(422, "hangup_reason must be one of \"local\", \"remote\", \"max_duration\" or null");
+    }
+    auto id = engine::uuid::parse(call_id);
+    if (!id)
+        co_return error(404, "Call not found");
+    auto now = clock_.now_us();
+    auto change = [status = *status, hangup, now](engine::call_record& r) {
+        r.status = status;
+        if (hangup)
+            r.hangup = *hangup;
+        if (status == engine::call_status::answered && r.started_at_us == 0)
+            r.started_at_us = now;
+        if (status != engine::call_status::answered && r.ended_at_us == 0)
+            r.ended_at_us = now;
+        return true;
+    };
+    auto target = *id;
+    auto start = [this, target, change](auto done) { decider_.calls().update(target, change, done); };
+    auto op = net::await_callback<engine::config_errc>(std::move(start));
+    auto result = co_await std::move(op);
+    if (result == engine::config_errc::no_config)
+        co_return error(404, "Call not found");
+    if (result != engine::config_errc::ok)
+        co_return error(503, "Store unavailable, try again");
+    http_response r;
+    r.status = 204;
+    co_return r;
+}
+
+boost::asio::awaitable<http_response> edge_router::handle(net::http_request& request)
+{
+    std::string_view target = request.target();
+    std::string_view path = target.substr(0, target.find('?'));
+    std::string_view method = request.method();
+    if (path == "/healthz" || path == "/readyz") {
+        if (method != "GET") {
+            auto r = error(405, "Method Not Allowed");
+            r.headers.emplace_back("Allow", "GET");
+            co_return r;
+        }
+        if (path == "/healthz")
+            co_return json_response(200, "{\"status\":\"ok\"}");
+        std::string state = options_.readiness ? options_.readiness() : "ready";
+        co_return json_response(state == "ready" ? 200 : 503, "{\"status\":\"" + state + "\"}");
+    }
+    bool is_decide = path == "/v1/calls/decide";
+    std::string call_id;
+    constexpr std::string_view calls_prefix = "/v1/calls/";
+    if (!is_decide && path.starts_with(calls_prefix) && path.ends_with("/status")) {
+        call_id = std::string(path.substr(calls_prefix.size(), path.size() - calls_prefix.size() - 7));
+        if (call_id.empty() || call_id.find('/') != std::string::npos)
+            co_return error(404, "Not Found");
+    } else if (!is_decide) {
+        co_return error(404, "Not Found");
+    }
+    if (method != "POST") {
+        auto r = error(405, "Method Not Allowed");
+        r.headers.emplace_back("Allow", "POST");
+        co_return r;
+    }
+    std::string_view token = request.header("X-Edge-Token");
+    if (token.empty())
+        co_return error(401, "Missing edge token");
+    if (!token_allowed(token))
+        co_return error(401, "Invalid edge token");
+    if (is_decide) {
+        auto op = decide(request);
+        co_return co_await std::move(op);
+    }
+    auto op = update_status(request, std::move(call_id));
+    co_return co_await std::move(op);
+}
+
+} // namespace callgate::dispatch
