@@ -89,6 +89,14 @@ std::vector<flag_spec> flag_specs()
          "a number from 1 to 1000000000"},
         {"webhook-timeout-ms", false, integer(&serve_options::webhook_timeout_ms, 100, 60'000),
          "milliseconds from 100 to 60000"},
+        {"webhook-connect-timeout-ms", false, integer(&serve_options::webhook_connect_timeout_ms, 10, 60'000),
+         "milliseconds from 10 to 60000"},
+        {"webhook-max-in-flight", false, integer(&serve_options::webhook_max_in_flight, 1, 1'000'000),
+         "a number from 1 to 1000000"},
+        {"webhook-breaker-failures", false, integer(&serve_options::webhook_breaker_failures, 1, 1000),
+         "a number from 1 to 1000"},
+        {"webhook-breaker-open-ms", false, integer(&serve_options::webhook_breaker_open_ms, 10, 3'600'000),
+         "milliseconds from 10 to 3600000"},
         {"max-call-duration", false, duration(&serve_options::max_call_duration),
          "a duration such as 4h, 90m or 3600s"},
         {"call-retention", false, duration(&serve_options::call_retention),
@@ -215,7 +223,7 @@ Every flag can also be set as an environment variable CALLGATE_<FLAG>
 
   --data-dir DIR              store, admin key and listen.json (default ./data)
   --api-listen HOST:PORT      config API listener (default 127.0.0.1:8080; port 0 picks one)
-  --edge-listen HOST:PORT     edge listener (default 127.0.0.1:8081; arrives with dispatch)
+  --edge-listen HOST:PORT     edge listener for telephony edges (default 127.0.0.1:8081)
   --threads N                 I/O threads (default: one per core)
   --tls-cert FILE             serve TLS with this PEM certificate chain (with --tls-key)
   --tls-key FILE              PEM private key for --tls-cert
@@ -223,6 +231,11 @@ Every flag can also be set as an environment variable CALLGATE_<FLAG>
   --edge-token-file FILE      edge tokens, one a line (default <data-dir>/edge.token)
   --cache-entries N           in-memory cache bound, per cache (default 1000000)
   --webhook-timeout-ms MS     whole webhook decision budget (default 4000)
+  --webhook-connect-timeout-ms MS  connect + TLS handshake limit (default 1000)
+  --webhook-max-in-flight N   per-origin cap on webhook requests in flight (default 256)
+  --webhook-breaker-failures N  consecutive transport failures that open an origin's
+                              circuit breaker (default 5)
+  --webhook-breaker-open-ms MS  how long a breaker stays open before one trial (default 30000)
   --max-call-duration DUR     longest bridged call (default 4h)
   --call-retention DUR        how long call records are kept (default 30d)
   --allow-insecure-urls       accept ws:// and http:// URLs (labs and tests only)

@@ -21,6 +21,10 @@ struct serve_options {
     std::string edge_token_file;
     std::size_t cache_entries = 1'000'000;
     std::int64_t webhook_timeout_ms = 4000;
+    std::int64_t webhook_connect_timeout_ms = 1000;
+    std::int64_t webhook_max_in_flight = 256; // per origin
+    std::int64_t webhook_breaker_failures = 5;
+    std::int64_t webhook_breaker_open_ms = 30'000;
     std::chrono::seconds max_call_duration{4 * 3600};
     std::chrono::seconds call_retention{30 * 24 * 3600};
     bool allow_insecure_urls = false;

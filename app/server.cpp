@@ -273,7 +273,10 @@ int run_server(const serve_options& options)
     outbound.ca_file = options.ca_file;
     outbound.allow_private_destinations = options.allow_private_destinations;
     outbound.allow_insecure = options.allow_insecure_urls;
-    outbound.connect_timeout = std::chrono::milliseconds(std::min<std::int64_t>(1000, options.webhook_timeout_ms));
+    outbound.connect_timeout = std::chrono::milliseconds(options.webhook_connect_timeout_ms);
+    outbound.max_in_flight_per_origin = static_cast<std::size_t>(options.webhook_max_in_flight);
+    outbound.breaker_failures = static_cast<int>(options.webhook_breaker_failures);
+    outbound.breaker_open_for = std::chrono::milliseconds(options.webhook_breaker_open_ms);
     outbound.user_agent = std::string("callgate/") + CALLGATE_VERSION;
     std::unique_ptr<net::outbound_client> outbound_client;
     try {

@@ -50,8 +50,9 @@ protected:
         const auto& r_ = (reply);                                                          \
         EXPECT_EQ(r_.status, status_code) << r_.body;                                      \
         EXPECT_EQ(r_.header("Content-Type"), "application/json") << r_.body;              \
-        if (std::string(message).size() > 0)                                               \
+        if (std::string(message).size() > 0) {                                             \
             EXPECT_EQ(::callgate::testing::detail_of(r_), message) << r_.body;            \
+        }                                                                                  \
     } while (0)
 
 } // namespace callgate::testing

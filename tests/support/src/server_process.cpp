@@ -167,6 +167,12 @@ std::string server_process::admin_key() const
     return key;
 }
 
+std::string server_process::edge_token() const
+{
+    std::string token = read_file(data_dir_ + "/edge.token");
+    return token.substr(0, token.find('\n'));
+}
+
 std::string server_process::log() const { return read_file(log_path_); }
 
 int server_process::run_command(const std::vector<std::string>& args, std::string& out,

@@ -27,6 +27,7 @@ public:
     const std::string& edge_address() const { return edge_; }
     const std::string& data_dir() const { return data_dir_; }
     std::string admin_key() const; // contents of admin.key, or the CALLGATE_ADMIN_KEY given
+    std::string edge_token() const; // the first line of <data-dir>/edge.token
     std::string log() const;        // what the process wrote to stderr and stdout so far
 
     // Runs the binary to completion with these arguments; returns exit code, output in `out`.
