@@ -11,7 +11,7 @@ trap 'if [ -n "$pid" ]; then kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null ||
 
 "$binary" serve --data-dir "$work/data" --api-listen 127.0.0.1:0 --edge-listen 127.0.0.1:0 >"$work/log" 2>&1 &
 pid=$!
-for _ in $(seq 1 1000); do [ -s "$work/data/listen.json" ] && break; sleep 0.01; done
+for _ in $(seq 1 3000); do [ -s "$work/data/listen.json" ] && break; sleep 0.01; done
 api=$(sed -n 's/.*"api": "\([^"]*\)".*/\1/p' "$work/data/listen.json")
 [ -n "$api" ] || { cat "$work/log"; exit 1; }
 

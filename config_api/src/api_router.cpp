@@ -356,6 +356,7 @@ struct api_router::context {
     asio::awaitable<http_response> api_key_self();
     asio::awaitable<http_response> revoke_api_key();
     asio::awaitable<http_response> list_calls();
+    asio::awaitable<bool> flush_calls();
     asio::awaitable<http_response> get_call();
     asio::awaitable<std::optional<http_response>> check_own_handle(std::string handle);
 };
@@ -735,6 +736,14 @@ asio::awaitable<http_response> api_router::context::revoke_api_key()
     co_return no_content();
 }
 
+// Waits until every call record queued so far is readable.
+asio::awaitable<bool> api_router::context::flush_calls()
+{
+    auto start = [this](auto done) { router.calls_.flush(done); };
+    auto op = net::await_callback<bool>(std::move(start));
+    co_return co_await std::move(op);
+}
+
 asio::awaitable<http_response> api_router::context::list_calls()
 {
     std::size_t limit = 50, offset = 0;
@@ -753,6 +762,8 @@ asio::awaitable<http_response> api_router::context::list_calls()
             co_return error(403, scope_detail);
         identity = caller->scoped_identity_id;
     }
+    if (!co_await flush_calls())
+        co_return from_errc(config_errc::store_failure);
     auto work = [this, identity, limit, offset] { return router.calls_.list(identity, limit, offset); };
     auto op = net::on_workers(router.workers_, std::move(work));
     auto calls = co_await std::move(op);
@@ -772,6 +783,8 @@ asio::awaitable<http_response> api_router::context::get_call()
     if (!id)
         co_return error(404, "Call not found");
     auto target = *id;
+    if (!co_await flush_calls())
+        co_return from_errc(config_errc::store_failure);
     auto work = [this, target] { return router.calls_.get(target); };
     auto op = net::on_workers(router.workers_, std::move(work));
     auto call = co_await std::move(op);

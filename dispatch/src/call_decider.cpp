@@ -72,10 +72,11 @@ boost::asio::awaitable<call_decision> call_decider::decide(call_event event)
 {
     auto started = steady::now();
     call_decision d;
-    d.call.call_id = event.call_id ? *event.call_id : engine::uuid::generate(random_);
+    d.call.created_at_us = clock_.now_us();
+    // Time-ordered (version 7) ids keep the record writes append-like.
+    d.call.call_id = event.call_id ? *event.call_id : engine::uuid::generate_v7(random_, d.call.created_at_us / 1000);
     d.call.remote_phone_number = std::move(event.remote_phone_number);
     d.call.local_phone_number = event.local_phone_number;
-    d.call.created_at_us = clock_.now_us();
 
     // 1. The identity: by id, else by the dialed number.
     std::optional<engine::uuid> identity_id = event.agent_identity_id;
@@ -134,7 +135,8 @@ boost::asio::awaitable<call_decision> call_decider::decide(call_event event)
     metrics_.count(d.kind);
     metrics_.decision_duration.observe(took.count());
 
-    // 4. The record, readable before the edge hears the decision.
+    // 4. The record: queued now, so a reader that flushes the log first sees it
+    //    as soon as the edge has its decision.
     engine::call_record record;
     record.id = d.call.call_id;
     record.agent_identity_id = d.agent_identity_id;
@@ -154,10 +156,7 @@ boost::asio::awaitable<call_decision> call_decider::decide(call_event event)
     record.updated_at_us = d.call.created_at_us;
     if (!answer)
         record.ended_at_us = record.created_at_us;
-    auto start = [this, record = std::move(record)](auto done) mutable { calls_.record(std::move(record), done); };
-    auto op = net::await_callback<bool>(std::move(start));
-    if (!co_await std::move(op))
-        net::log(net::log_level::warn, "call_record_failed", {{"call_id", d.call.call_id.to_string()}});
+    calls_.record(std::move(record));
     co_return d;
 }
 

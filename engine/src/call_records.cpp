@@ -38,12 +38,6 @@ std::string time_index_key(std::int64_t created_us, const uuid& call)
     return key;
 }
 
-const uuid& all_calls_identity()
-{
-    static const uuid none{}; // the all-zero id groups every call for the admin's list
-    return none;
-}
-
 void write_counts(record_writer& w, const media_counts& c)
 {
     w.i64(static_cast<std::int64_t>(c.frames));
@@ -216,20 +210,42 @@ void write_call_record(json_writer& w, const call_record& r)
 
 call_log::call_log(store& db, clock_source& clock) : db_(db), clock_(clock) {}
 
-void call_log::record(call_record record, std::function<void(bool ok)> done)
+void call_log::write_pending_in(write_txn& txn)
 {
-    auto shared = std::make_shared<call_record>(std::move(record));
-    db_.submit_unsynced({[shared](write_txn& txn) {
-                             const auto& r = *shared;
-                             txn.put(column::calls, r.id.as_key(), encode(r));
-                             txn.put(column::calls_by_identity,
-                                     identity_index_key(r.agent_identity_id.value_or(all_calls_identity()),
-                                                        r.created_at_us, r.id),
-                                     "");
-                             if (r.agent_identity_id)
-                                 txn.put(column::calls_by_identity,
-                                         identity_index_key(all_calls_identity(), r.created_at_us, r.id), "");
-                             txn.put(column::calls_by_time, time_index_key(r.created_at_us, r.id), "");
+    std::vector<call_record> batch;
+    {
+        std::lock_guard lock(pending_mutex_);
+        batch.swap(pending_);
+    }
+    for (const auto& r : batch) {
+        txn.put(column::calls, r.id.as_key(), encode(r));
+        if (r.agent_identity_id)
+            txn.put(column::calls_by_identity, identity_index_key(*r.agent_identity_id, r.created_at_us, r.id), "");
+        txn.put(column::calls_by_time, time_index_key(r.created_at_us, r.id), "");
+    }
+}
+
+void call_log::record(call_record record)
+{
+    bool first;
+    {
+        std::lock_guard lock(pending_mutex_);
+        pending_.push_back(std::move(record));
+        first = pending_.size() == 1;
+    }
+    // Only the first record of a batch queues a write; the rest ride along.
+    if (first)
+        db_.submit_unsynced({[this](write_txn& txn) {
+                                 write_pending_in(txn);
+                                 return true;
+                             },
+                             [](const store_status&) {}});
+}
+
+void call_log::flush(std::function<void(bool ok)> done)
+{
+    db_.submit_unsynced({[this](write_txn& txn) {
+                             write_pending_in(txn);
                              return true;
                          },
                          [done = std::move(done)](const store_status& s) { done(s.ok); }});
@@ -276,13 +292,18 @@ config_result<std::vector<call_record>> call_log::list(std::optional<uuid> ident
 {
     config_result<std::vector<call_record>> out;
     std::vector<uuid> ids;
-    const uuid& prefix = identity ? *identity : all_calls_identity();
-    auto status = db_.scan(column::calls_by_identity, prefix.as_key(), offset,
-                           [&](std::string_view key, std::string_view) {
-                               if (auto id = uuid::from_key(key.substr(24)))
-                                   ids.push_back(*id);
-                               return ids.size() < limit;
-                           });
+    auto collect = [&](std::string_view id_bytes) {
+        if (auto id = uuid::from_key(id_bytes))
+            ids.push_back(*id);
+        return ids.size() < limit;
+    };
+    store_status status;
+    if (identity)
+        status = db_.scan(column::calls_by_identity, identity->as_key(), offset,
+                          [&](std::string_view key, std::string_view) { return collect(key.substr(24)); });
+    else
+        status = db_.scan_reverse(column::calls_by_time, offset,
+                                  [&](std::string_view key, std::string_view) { return collect(key.substr(8)); });
     if (!status.ok)
         return {config_errc::store_failure, {}};
     for (const auto& id : ids) {
@@ -326,7 +347,6 @@ config_result<std::size_t> call_log::purge_older_than(std::int64_t cutoff_us)
                                      decode(value, record) && record.agent_identity_id)
                                      txn.del(column::calls_by_identity,
                                              identity_index_key(*record.agent_identity_id, created, id));
-                                 txn.del(column::calls_by_identity, identity_index_key(all_calls_identity(), created, id));
                                  txn.del(column::calls, id.as_key());
                                  txn.del(column::calls_by_time, time_index_key(created, id));
                              }

@@ -97,6 +97,23 @@ public:
         return {};
     }
 
+    store_status scan_reverse(column c, std::size_t skip,
+                              const std::function<bool(std::string_view, std::string_view)>& visit) override
+    {
+        std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), handle(c)));
+        for (it->SeekToLast(); it->Valid(); it->Prev()) {
+            if (skip > 0) {
+                --skip;
+                continue;
+            }
+            if (!visit({it->key().data(), it->key().size()}, {it->value().data(), it->value().size()}))
+                break;
+        }
+        if (!it->status().ok())
+            return store_status::failure(it->status().ToString());
+        return {};
+    }
+
     void submit(write_request request) override { enqueue(synced_, std::move(request)); }
 
     void submit_unsynced(write_request request) override { enqueue(unsynced_, std::move(request)); }

@@ -50,6 +50,18 @@ uuid uuid::generate(random_source& random)
     return out;
 }
 
+uuid uuid::generate_v7(random_source& random, std::int64_t unix_ms)
+{
+    uuid out;
+    random.fill({out.bytes.data() + 6, 10});
+    auto ms = static_cast<std::uint64_t>(unix_ms);
+    for (int i = 0; i < 6; ++i)
+        out.bytes[static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(ms >> (8 * (5 - i)));
+    out.bytes[6] = static_cast<std::uint8_t>((out.bytes[6] & 0x0F) | 0x70);
+    out.bytes[8] = static_cast<std::uint8_t>((out.bytes[8] & 0x3F) | 0x80);
+    return out;
+}
+
 std::string uuid::to_string() const
 {
     static constexpr char digits[] = "0123456789abcdef";

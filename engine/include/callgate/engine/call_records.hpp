@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -16,6 +17,7 @@ namespace callgate::engine {
 class clock_source;
 class json_writer;
 class store;
+class write_txn;
 
 enum class call_status { initiated, ringing, answered, completed, failed, canceled };
 enum class hangup_reason { none, local, remote, max_duration, rejected };
@@ -55,15 +57,21 @@ bool decode(std::string_view bytes, call_record& out);
 void write_call_record(json_writer& w, const call_record& r);
 
 // Call records in the store: written without sync by the store's second
-// commit thread, indexed per identity (newest first) and by time (retention).
+// commit thread, indexed per identity (newest first) and by time (newest
+// first for the admin's list; oldest first for retention).
 //
-// record()/update() never block; `done` runs on the store's thread once the
-// write is readable. get()/list()/purge() block on the store: worker threads only.
+// record() only queues the record (no wait, no wake-up per call): records
+// queued while a group is being written go out together in the next group.
+// flush() completes once everything queued before it is readable; readers
+// that must see the latest calls call it first. update() runs after every
+// record queued before it. get()/list()/purge() block on the store: worker
+// threads only.
 class call_log {
 public:
     call_log(store& db, clock_source& clock);
 
-    void record(call_record record, std::function<void(bool ok)> done);
+    void record(call_record record);
+    void flush(std::function<void(bool ok)> done);
     // Applies `change` to the stored record (read-modify-write on the commit
     // thread). `change` returns false to leave it unchanged.
     void update(const uuid& call_id, std::function<bool(call_record&)> change,
@@ -77,8 +85,12 @@ public:
     config_result<std::size_t> purge_older_than(std::int64_t cutoff_us);
 
 private:
+    void write_pending_in(write_txn& txn);
+
     store& db_;
     clock_source& clock_;
+    std::mutex pending_mutex_;
+    std::vector<call_record> pending_;
 };
 
 } // namespace callgate::engine

@@ -85,6 +85,10 @@ public:
     virtual store_status scan(column c, std::string_view prefix, std::size_t skip,
                               const std::function<bool(std::string_view, std::string_view)>& visit) = 0;
 
+    // Like scan() over a whole column family, from the last key backwards.
+    virtual store_status scan_reverse(column c, std::size_t skip,
+                                      const std::function<bool(std::string_view, std::string_view)>& visit) = 0;
+
     // Queues a durable write; `complete` is called once it is synced or failed.
     virtual void submit(write_request request) = 0;
 

@@ -1,0 +1,53 @@
+#include "callgate/net/destination_policy.hpp"
+
+#include "callgate/net/outbound_client.hpp"
+
+#include <gtest/gtest.h>
+
+namespace callgate::net {
+namespace {
+
+TEST(destination_policy, refuses_every_private_range_of_the_spec)
+{
+    const char* refused[] = {
+        "127.0.0.1",       "127.255.255.254", "10.0.0.1",      "10.255.255.255", "172.16.0.1",
+        "172.31.255.255",  "192.168.1.1",     "169.254.169.254", "169.254.0.1",  "100.64.0.1",
+        "100.127.255.254", "0.0.0.0",         "224.0.0.1",     "239.255.255.250", "255.255.255.255",
+        "::1",             "::",              "fc00::1",       "fd12:3456::1",   "fe80::1",
+        "ff02::1",         "::ffff:127.0.0.1", "::ffff:10.0.0.1", "::ffff:169.254.169.254", "::127.0.0.1",
+    };
+    for (const char* a : refused)
+        EXPECT_FALSE(is_public_address(boost::asio::ip::make_address(a))) << a;
+}
+
+TEST(destination_policy, allows_public_addresses)
+{
+    const char* allowed[] = {"8.8.8.8",     "1.1.1.1",       "172.15.255.255", "172.32.0.1",
+                             "100.63.255.255", "100.128.0.1", "192.169.0.1",    "2001:4860:4860::8888",
+                             "::ffff:8.8.8.8", "2606:4700::1111"};
+    for (const char* a : allowed)
+        EXPECT_TRUE(is_public_address(boost::asio::ip::make_address(a))) << a;
+}
+
+TEST(outbound_url, parses_scheme_host_port_and_target)
+{
+    url_target t;
+    ASSERT_TRUE(parse_url("https://hooks.example.com/in?x=1", t));
+    EXPECT_EQ(t.scheme, "https");
+    EXPECT_EQ(t.host, "hooks.example.com");
+    EXPECT_EQ(t.port, 443);
+    EXPECT_EQ(t.target, "/in?x=1");
+    ASSERT_TRUE(parse_url("HTTP://[::1]:8080", t));
+    EXPECT_EQ(t.scheme, "http");
+    EXPECT_EQ(t.host, "::1");
+    EXPECT_EQ(t.port, 8080);
+    EXPECT_EQ(t.target, "/");
+    ASSERT_TRUE(parse_url("wss://a.example.com?q", t));
+    EXPECT_EQ(t.target, "/?q");
+    EXPECT_FALSE(parse_url("https://user@host/", t));
+    EXPECT_FALSE(parse_url("https://host:0/", t));
+    EXPECT_FALSE(parse_url("no-scheme", t));
+}
+
+} // namespace
+} // namespace callgate::net
