@@ -402,6 +402,7 @@ int run_server(const serve_options& options)
     for (auto& t : io_threads)
         t.join();
     workers.join();
+    calls.stop();
     db->close();
     ::unlink((options.data_dir + "/listen.json").c_str());
     log(log_level::info, "stopped");

@@ -58,7 +58,7 @@ std::vector<std::pair<std::string, std::string>> call_decider::handshake_headers
         .end_object();
     std::vector<std::pair<std::string, std::string>> headers{{"X-Call-Context", w.take()}};
     if (identity.signing_key) {
-        std::string request_id = engine::uuid::generate(random_).to_string();
+        std::string request_id = engine::uuid::generate(ids_).to_string();
         std::string timestamp = std::to_string(clock_.now_us() / 1'000'000);
         std::string signature = inkbox_signature(identity.signing_key->key, request_id, timestamp, headers[0].second);
         headers.emplace_back("X-Inkbox-Request-ID", std::move(request_id));
@@ -74,7 +74,7 @@ boost::asio::awaitable<call_decision> call_decider::decide(call_event event)
     call_decision d;
     d.call.created_at_us = clock_.now_us();
     // Time-ordered (version 7) ids keep the record writes append-like.
-    d.call.call_id = event.call_id ? *event.call_id : engine::uuid::generate_v7(random_, d.call.created_at_us / 1000);
+    d.call.call_id = event.call_id ? *event.call_id : engine::uuid::generate_v7(ids_, d.call.created_at_us / 1000);
     d.call.remote_phone_number = std::move(event.remote_phone_number);
     d.call.local_phone_number = event.local_phone_number;
 

@@ -208,7 +208,42 @@ void write_call_record(json_writer& w, const call_record& r)
     w.end_object();
 }
 
-call_log::call_log(store& db, clock_source& clock) : db_(db), clock_(clock) {}
+call_log::call_log(store& db, clock_source& clock) : db_(db), clock_(clock)
+{
+    writer_ = std::thread([this] {
+        std::unique_lock lock(pending_mutex_);
+        while (!stopping_) {
+            wake_.wait_for(lock, std::chrono::milliseconds(2),
+                           [this] { return stopping_ || pending_.size() >= 1024; });
+            if (pending_.empty())
+                continue;
+            lock.unlock();
+            db_.submit_unsynced({[this](write_txn& txn) {
+                                     write_pending_in(txn);
+                                     return true;
+                                 },
+                                 [](const store_status&) {}});
+            lock.lock();
+        }
+    });
+}
+
+call_log::~call_log() { stop(); }
+
+void call_log::stop()
+{
+    {
+        std::lock_guard lock(pending_mutex_);
+        if (stopping_)
+            return;
+        stopping_ = true;
+    }
+    wake_.notify_all();
+    writer_.join();
+    std::promise<bool> done;
+    flush([&done](bool ok) { done.set_value(ok); });
+    done.get_future().wait();
+}
 
 void call_log::write_pending_in(write_txn& txn)
 {
@@ -227,19 +262,14 @@ void call_log::write_pending_in(write_txn& txn)
 
 void call_log::record(call_record record)
 {
-    bool first;
+    bool many;
     {
         std::lock_guard lock(pending_mutex_);
         pending_.push_back(std::move(record));
-        first = pending_.size() == 1;
+        many = pending_.size() >= 1024;
     }
-    // Only the first record of a batch queues a write; the rest ride along.
-    if (first)
-        db_.submit_unsynced({[this](write_txn& txn) {
-                                 write_pending_in(txn);
-                                 return true;
-                             },
-                             [](const store_status&) {}});
+    if (many)
+        wake_.notify_one();
 }
 
 void call_log::flush(std::function<void(bool ok)> done)
@@ -256,6 +286,7 @@ void call_log::update(const uuid& call_id, std::function<bool(call_record&)> cha
 {
     auto error = std::make_shared<config_errc>(config_errc::ok);
     db_.submit_unsynced({[this, call_id, change = std::move(change), error](write_txn& txn) {
+                             write_pending_in(txn); // the record may still be queued
                              std::string value;
                              auto r = txn.get(column::calls, call_id.as_key(), value);
                              call_record record;

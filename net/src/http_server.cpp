@@ -125,10 +125,8 @@ public:
 
     asio::awaitable<body_status> read_body(std::string& out) override
     {
-        if (state_ == body_state::read) {
-            out = parser_.get().body();
-            co_return body_status::ok;
-        }
+        if (state_ == body_state::read)
+            co_return body_status::failed; // the body was handed out already
         if (state_ == body_state::failed)
             co_return body_status::failed;
         auto length = parser_.content_length();
@@ -154,7 +152,7 @@ public:
             }
         }
         state_ = body_state::read;
-        out = parser_.get().body();
+        out = std::move(parser_.get().body());
         co_return body_status::ok;
     }
 
@@ -170,7 +168,7 @@ private:
     body_state state_ = body_state::unread;
 };
 
-http::response<http::string_body> make_response(const http_response& r, unsigned version, bool keep)
+http::response<http::string_body> make_response(http_response& r, unsigned version, bool keep)
 {
     http::response<http::string_body> res{static_cast<http::status>(r.status), version};
     res.set(http::field::server, "callgate");
@@ -178,7 +176,7 @@ http::response<http::string_body> make_response(const http_response& r, unsigned
         res.set(http::field::content_type, r.content_type);
     for (const auto& [name, value] : r.headers)
         res.set(name, value);
-    res.body() = r.body;
+    res.body() = std::move(r.body);
     res.keep_alive(keep);
     res.prepare_payload();
     return res;

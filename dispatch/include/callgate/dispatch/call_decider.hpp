@@ -3,6 +3,7 @@
 #include "callgate/dispatch/outcome.hpp"
 #include "callgate/dispatch/webhook_client.hpp"
 #include "callgate/engine/call_records.hpp"
+#include "callgate/engine/random_source.hpp"
 #include "callgate/engine/records.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
@@ -78,6 +79,7 @@ private:
     dispatch_metrics& metrics_;
     engine::clock_source& clock_;
     engine::random_source& random_;
+    engine::fast_random ids_; // call and request ids: unique, not secret
     std::chrono::milliseconds webhook_budget_;
 };
 

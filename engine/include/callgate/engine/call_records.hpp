@@ -5,8 +5,10 @@
 #include "callgate/engine/uuid.hpp"
 
 #include <cstdint>
+#include <condition_variable>
 #include <functional>
 #include <mutex>
+#include <thread>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -60,15 +62,18 @@ void write_call_record(json_writer& w, const call_record& r);
 // commit thread, indexed per identity (newest first) and by time (newest
 // first for the admin's list; oldest first for retention).
 //
-// record() only queues the record (no wait, no wake-up per call): records
-// queued while a group is being written go out together in the next group.
-// flush() completes once everything queued before it is readable; readers
-// that must see the latest calls call it first. update() runs after every
-// record queued before it. get()/list()/purge() block on the store: worker
-// threads only.
+// record() only queues the record — no wait and no wake-up per call: a
+// writer thread hands what has queued to the store every couple of
+// milliseconds (or at once when a thousand are waiting). flush() completes
+// once everything queued before it is readable; readers that must see the
+// latest calls call it first. update() sees every record queued before it.
+// get()/list()/purge() block on the store: worker threads only. stop()
+// writes what is queued and ends the writer; call it before closing the store.
 class call_log {
 public:
     call_log(store& db, clock_source& clock);
+    ~call_log();
+    void stop();
 
     void record(call_record record);
     void flush(std::function<void(bool ok)> done);
@@ -90,7 +95,10 @@ private:
     store& db_;
     clock_source& clock_;
     std::mutex pending_mutex_;
+    std::condition_variable wake_;
     std::vector<call_record> pending_;
+    bool stopping_ = false;
+    std::thread writer_;
 };
 
 } // namespace callgate::engine

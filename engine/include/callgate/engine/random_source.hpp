@@ -21,4 +21,12 @@ public:
     void fill(std::span<std::uint8_t> out) override;
 };
 
+// Fast, well-distributed bytes for identifiers that must be unique but need
+// not be secret (call ids, request ids): xoshiro256** per thread, seeded from
+// OpenSSL's CSPRNG. Never use it for keys or tokens.
+class fast_random final : public random_source {
+public:
+    void fill(std::span<std::uint8_t> out) override;
+};
+
 } // namespace callgate::engine

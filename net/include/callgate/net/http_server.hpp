@@ -39,7 +39,8 @@ public:
     virtual bool has_body() const = 0;
     // The declared Content-Length, if any.
     virtual std::optional<std::uint64_t> content_length() const = 0;
-    // Reads the whole body into `out`, within the body limit and the request's deadline.
+    // Reads the whole body into `out`, within the body limit and the request's
+    // deadline. Call it once: the body is moved out.
     virtual boost::asio::awaitable<body_status> read_body(std::string& out) = 0;
 };
 
