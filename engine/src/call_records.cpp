@@ -222,7 +222,7 @@ call_log::call_log(store& db, clock_source& clock) : db_(db), clock_(clock)
                                      write_pending_in(txn);
                                      return true;
                                  },
-                                 [](const store_status&) {}});
+                                 [](const store_status&) {}, false});
             lock.lock();
         }
     });
@@ -278,7 +278,7 @@ void call_log::flush(std::function<void(bool ok)> done)
                              write_pending_in(txn);
                              return true;
                          },
-                         [done = std::move(done)](const store_status& s) { done(s.ok); }});
+                         [done = std::move(done)](const store_status& s) { done(s.ok); }, false});
 }
 
 void call_log::update(const uuid& call_id, std::function<bool(call_record&)> change,
@@ -286,7 +286,18 @@ void call_log::update(const uuid& call_id, std::function<bool(call_record&)> cha
 {
     auto error = std::make_shared<config_errc>(config_errc::ok);
     db_.submit_unsynced({[this, call_id, change = std::move(change), error](write_txn& txn) {
-                             write_pending_in(txn); // the record may still be queued
+                             // A record still queued is changed in the queue, where the writer
+                             // will pick it up; otherwise it is read, changed and written back.
+                             {
+                                 std::lock_guard lock(pending_mutex_);
+                                 for (auto& queued : pending_) {
+                                     if (queued.id == call_id) {
+                                         if (change(queued))
+                                             queued.updated_at_us = clock_.now_us();
+                                         return false;
+                                     }
+                                 }
+                             }
                              std::string value;
                              auto r = txn.get(column::calls, call_id.as_key(), value);
                              call_record record;

@@ -44,6 +44,21 @@ private:
     rocksdb::WriteBatchWithIndex& batch_;
 };
 
+// A transaction over a plain WriteBatch: reads go to the store only.
+class plain_txn final : public write_txn {
+public:
+    plain_txn(rocks_store& store, rocksdb::WriteBatch& batch) : store_(store), batch_(batch) {}
+    read_result get(column c, std::string_view key, std::string& value) override;
+    void put(column c, std::string_view key, std::string_view value) override;
+    void del(column c, std::string_view key) override;
+    read_result scan(column c, std::string_view prefix,
+                     const std::function<bool(std::string_view, std::string_view)>& visit) override;
+
+private:
+    rocks_store& store_;
+    rocksdb::WriteBatch& batch_;
+};
+
 class rocks_store final : public store {
     // A queue of write requests with the one thread that commits them.
     struct lane {
@@ -185,6 +200,10 @@ private:
 
     void commit_group(std::vector<write_request>& group, bool sync)
     {
+        if (!sync) {
+            commit_unsynced(group);
+            return;
+        }
         rocksdb::WriteBatchWithIndex batch(rocksdb::BytewiseComparator(), 0, true);
         rocks_txn txn(*this, batch);
         std::size_t staged = 0;
@@ -201,17 +220,53 @@ private:
         if (batch.GetWriteBatch()->Count() > 0) {
             auto started = std::chrono::steady_clock::now();
             rocksdb::WriteOptions wo;
-            wo.sync = sync;
+            wo.sync = true;
             auto s = db_->Write(wo, batch.GetWriteBatch());
             if (!s.ok())
                 status = store_status::failure(s.ToString());
-            if (sync && options_.on_group_commit) {
+            if (options_.on_group_commit) {
                 std::chrono::duration<double> took = std::chrono::steady_clock::now() - started;
                 options_.on_group_commit(took.count(), staged);
             }
         }
         for (auto& request : group)
             request.complete(status);
+    }
+
+    // The unsynced lane: write-only requests share a plain batch; a request
+    // that reads commits the staged writes first and then reads the store.
+    void commit_unsynced(std::vector<write_request>& group)
+    {
+        rocksdb::WriteBatch batch;
+        plain_txn txn(*this, batch);
+        store_status status;
+        std::size_t completed = 0;
+        for (std::size_t i = 0; i < group.size(); ++i) {
+            auto& request = group[i];
+            if (request.reads && batch.Count() > 0) {
+                rocksdb::WriteOptions wo;
+                wo.sync = false;
+                auto s = db_->Write(wo, &batch);
+                status = s.ok() ? store_status{} : store_status::failure(s.ToString());
+                batch.Clear();
+                for (; completed < i; ++completed)
+                    group[completed].complete(status);
+                status = {};
+            }
+            batch.SetSavePoint();
+            if (request.prepare(txn))
+                batch.PopSavePoint();
+            else
+                batch.RollbackToSavePoint();
+        }
+        if (batch.Count() > 0) {
+            rocksdb::WriteOptions wo;
+            wo.sync = false;
+            auto s = db_->Write(wo, &batch);
+            status = s.ok() ? store_status{} : store_status::failure(s.ToString());
+        }
+        for (; completed < group.size(); ++completed)
+            group[completed].complete(status);
     }
 
     rocksdb::DB* db_;
@@ -239,6 +294,27 @@ void rocks_txn::put(column c, std::string_view key, std::string_view value)
 void rocks_txn::del(column c, std::string_view key)
 {
     batch_.Delete(store_.handle(c), rocksdb::Slice(key.data(), key.size()));
+}
+
+read_result plain_txn::get(column c, std::string_view key, std::string& value)
+{
+    return store_.get(c, key, value);
+}
+
+void plain_txn::put(column c, std::string_view key, std::string_view value)
+{
+    batch_.Put(store_.handle(c), rocksdb::Slice(key.data(), key.size()), rocksdb::Slice(value.data(), value.size()));
+}
+
+void plain_txn::del(column c, std::string_view key)
+{
+    batch_.Delete(store_.handle(c), rocksdb::Slice(key.data(), key.size()));
+}
+
+read_result plain_txn::scan(column c, std::string_view prefix,
+                            const std::function<bool(std::string_view, std::string_view)>& visit)
+{
+    return store_.scan(c, prefix, 0, visit).ok ? read_result::found : read_result::error;
 }
 
 read_result rocks_txn::scan(column c, std::string_view prefix,

@@ -56,6 +56,10 @@ public:
 struct write_request {
     std::function<bool(write_txn&)> prepare;
     std::function<void(const store_status&)> complete;
+    // False when `prepare` only writes. On the unsynced lane such requests
+    // share a plain WriteBatch with no read index; a request that reads first
+    // commits what is staged, then reads the store.
+    bool reads = true;
 };
 
 struct store_options {
