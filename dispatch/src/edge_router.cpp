@@ -8,6 +8,8 @@
 #include "callgate/engine/secrets.hpp"
 #include "callgate/net/async_glue.hpp"
 
+#include <array>
+
 namespace callgate::dispatch {
 
 using engine::json_type;
@@ -45,9 +47,8 @@ bool is_json_or_absent(std::string_view type)
     return true;
 }
 
-// Reads a JSON object body (64 KiB at most); on failure fills `failure`.
-boost::asio::awaitable<bool> read_object(net::http_request& request, engine::json_object& doc,
-                                         http_response& failure)
+// Reads a JSON body (64 KiB at most); on failure fills `failure`.
+boost::asio::awaitable<bool> read_body(net::http_request& request, std::string& body, http_response& failure)
 {
     auto length = request.content_length();
     if (length && *length > 64 * 1024) {
@@ -58,7 +59,6 @@ boost::asio::awaitable<bool> read_object(net::http_request& request, engine::jso
         failure = error(415, "Content-Type must be application/json");
         co_return false;
     }
-    std::string body;
     auto status = co_await request.read_body(body);
     if (status == net::body_status::too_large) {
         failure = error(413, "Request body too large (limit 64 KiB)");
@@ -69,42 +69,21 @@ boost::asio::awaitable<bool> read_object(net::http_request& request, engine::jso
         failure.close = true;
         co_return false;
     }
+    co_return true;
+}
+
+// Reads a JSON object body; on failure fills `failure`.
+boost::asio::awaitable<bool> read_object(net::http_request& request, engine::json_object& doc,
+                                         http_response& failure)
+{
+    std::string body;
+    if (!co_await read_body(request, body, failure))
+        co_return false;
     if (doc.parse(body) != engine::json_parse_error::ok) {
         failure = error(422, "Invalid JSON body");
         co_return false;
     }
     co_return true;
-}
-
-// An optional string field; false (with the detail) when it has another type.
-bool optional_string(const engine::json_object& doc, std::string_view name, std::optional<std::string>& out,
-                     std::string& detail)
-{
-    const auto* f = doc.find(name);
-    if (f == nullptr || f->type == json_type::null)
-        return true;
-    if (f->type != json_type::string || f->text.size() > 256) {
-        detail = std::string(name) + " must be a string";
-        return false;
-    }
-    out = f->text;
-    return true;
-}
-
-bool optional_uuid(const engine::json_object& doc, std::string_view name, std::optional<engine::uuid>& out,
-                   std::string& detail)
-{
-    std::optional<std::string> text;
-    if (!optional_string(doc, name, text, detail))
-        return false;
-    if (text) {
-        out = engine::uuid::parse(*text);
-        if (!out) {
-            detail = std::string(name) + " must be a UUID";
-            return false;
-        }
-    }
-    return true;
 }
 
 } // namespace
@@ -124,18 +103,42 @@ bool edge_router::token_allowed(std::string_view token) const
 
 boost::asio::awaitable<http_response> edge_router::decide(net::http_request& request)
 {
-    engine::json_object doc;
     http_response failure;
-    if (!co_await read_object(request, doc, failure))
+    std::string body;
+    if (!co_await read_body(request, body, failure))
         co_return failure;
+    static constexpr std::string_view keys[] = {"call_id", "local_phone_number", "agent_identity_id",
+                                                "remote_phone_number"};
+    std::array<engine::picked_field, 4> fields;
+    if (engine::parse_fields(body, keys, fields) != engine::json_parse_error::ok)
+        co_return error(422, "Invalid JSON body");
     call_event event;
-    std::string detail;
+    auto text = [&](std::size_t i, std::optional<std::string>& out) {
+        const auto& f = fields[i];
+        if (!f.present || f.type == json_type::null)
+            return true;
+        if (f.type != json_type::string || f.text.size() > 256)
+            return false;
+        out = f.text;
+        return true;
+    };
+    auto id = [&](std::size_t i, std::optional<engine::uuid>& out) {
+        std::optional<std::string> t;
+        if (!text(i, t))
+            return false;
+        if (t)
+            out = engine::uuid::parse(*t);
+        return !t || out.has_value();
+    };
     std::optional<std::string> remote;
-    if (!optional_uuid(doc, "call_id", event.call_id, detail) ||
-        !optional_string(doc, "local_phone_number", event.local_phone_number, detail) ||
-        !optional_uuid(doc, "agent_identity_id", event.agent_identity_id, detail) ||
-        !optional_string(doc, "remote_phone_number", remote, detail))
-        co_return error(422, detail);
+    if (!id(0, event.call_id))
+        co_return error(422, "call_id must be a UUID");
+    if (!text(1, event.local_phone_number))
+        co_return error(422, "local_phone_number must be a string");
+    if (!id(2, event.agent_identity_id))
+        co_return error(422, "agent_identity_id must be a UUID");
+    if (!text(3, remote))
+        co_return error(422, "remote_phone_number must be a string");
     if (!event.local_phone_number && !event.agent_identity_id)
         co_return error(422, "local_phone_number or agent_identity_id is required");
     if (!remote || remote->empty())
@@ -146,6 +149,7 @@ boost::asio::awaitable<http_response> edge_router::decide(net::http_request& req
     auto d = co_await std::move(op);
     auto labels = labels_of(d.kind);
     engine::json_writer w;
+    w.reserve(512);
     w.begin_object().field("call_id", d.call.call_id.to_string()).key("agent_identity_id");
     if (d.agent_identity_id)
         w.value(d.agent_identity_id->to_string());

@@ -84,4 +84,37 @@ json_parse_error json_object::parse(std::string_view body)
     return json_parse_error::ok;
 }
 
+json_parse_error parse_fields(std::string_view body, std::span<const std::string_view> keys,
+                              std::span<picked_field> out)
+{
+    for (auto& f : out)
+        f = {};
+    simdjson::padded_string padded(body);
+    simdjson::dom::element element;
+    auto error = thread_parser().parse(padded).get(element);
+    if (error == simdjson::UTF8_ERROR)
+        return json_parse_error::invalid_utf8;
+    if (error)
+        return json_parse_error::invalid;
+    simdjson::dom::object object;
+    if (element.get_object().get(object) != simdjson::SUCCESS)
+        return json_parse_error::not_an_object;
+    for (auto [key, value] : object) {
+        for (std::size_t i = 0; i < keys.size() && i < out.size(); ++i) {
+            if (key != keys[i] || out[i].present)
+                continue;
+            json_field converted;
+            out[i].present = true;
+            if (value.type() == simdjson::dom::element_type::STRING) {
+                out[i].type = json_type::string;
+                out[i].text = std::string(value.get_string().value_unsafe());
+            } else {
+                convert(value, converted, max_depth); // the type only, no children
+                out[i].type = converted.type;
+            }
+        }
+    }
+    return json_parse_error::ok;
+}
+
 } // namespace callgate::engine

@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -43,5 +44,18 @@ public:
 private:
     json_field root_;
 };
+
+// One top-level field picked out by parse_fields().
+struct picked_field {
+    bool present = false;
+    json_type type = json_type::null;
+    std::string text; // for strings
+};
+
+// For hot paths: parses a JSON object and copies out only the top-level
+// fields named in `keys` (out[i] for keys[i]), without building a tree.
+// Same validation and errors as json_object::parse.
+json_parse_error parse_fields(std::string_view body, std::span<const std::string_view> keys,
+                              std::span<picked_field> out);
 
 } // namespace callgate::engine

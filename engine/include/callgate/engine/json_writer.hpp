@@ -37,6 +37,7 @@ public:
         return value(v);
     }
 
+    void reserve(std::size_t bytes) { out_.reserve(bytes); }
     const std::string& str() const { return out_; }
     std::string take() { return std::move(out_); }
 
