@@ -15,11 +15,12 @@ for _ in $(seq 1 3000); do [ -s "$work/data/listen.json" ] && break; sleep 0.01;
 api=$(sed -n 's/.*"api": "\([^"]*\)".*/\1/p' "$work/data/listen.json")
 [ -n "$api" ] || { cat "$work/log"; exit 1; }
 
-# The first sh block after the tour's heading.
-awk '/^## Five-minute tour/ {found=1} found && /^```sh/ {inblock=1; next} inblock && /^```/ {exit} inblock {print}' \
+# Every sh block of the tour's section, in order.
+awk '/^## / {found = ($0 ~ /^## Five-minute tour/)} found && /^```sh/ {inblock=1; next} inblock && /^```/ {inblock=0; next} inblock {print}' \
   "$readme" >"$work/tour.sh"
 [ -s "$work/tour.sh" ] || { echo "no tour found in README"; exit 1; }
-sed -i "s#http://127.0.0.1:8080#http://$api#g" "$work/tour.sh"
+edge=$(sed -n 's/.*"edge": "\([^"]*\)".*/\1/p' "$work/data/listen.json")
+sed -i "s#http://127.0.0.1:8080#http://$api#g; s#http://127.0.0.1:8081#http://$edge#g" "$work/tour.sh"
 (cd "$work" && bash -euo pipefail tour.sh) >"$work/out" 2>&1 || { cat "$work/out"; exit 1; }
 
 expect() { grep -qF -- "$1" "$work/out" || { echo "tour output lacks: $1"; cat "$work/out"; exit 1; }; }
@@ -31,4 +32,6 @@ expect '"signing_key":"whsec_'
 expect '{"status":"ready"}'
 expect 'callgate_http_requests_total{listener="api",code="200"}'
 expect '"openapi": "3.1.0"'
+expect '"action":"answer","source":"config","client_websocket_url":"wss://agent.example.com/ws"'
+expect '"decision":{"action":"answer","source":"config","reason":null'
 echo "1 passed, 0 failed"
