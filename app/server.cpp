@@ -4,6 +4,7 @@
 #include "callgate/dispatch/call_decider.hpp"
 #include "callgate/dispatch/dispatch_metrics.hpp"
 #include "callgate/dispatch/edge_router.hpp"
+#include "callgate/dispatch/media_bridge.hpp"
 #include "callgate/dispatch/webhook_client.hpp"
 #include "callgate/engine/call_records.hpp"
 #include "callgate/engine/clock.hpp"
@@ -306,7 +307,10 @@ int run_server(const serve_options& options)
         return render_metrics(metrics, service, *api_ptr, *edge_ptr, dispatch_metrics);
     };
     config_api::api_router router(service, calls, workers.get_executor(), router_options);
-    dispatch::edge_router edge_routes(decider, clock, {edge_tokens, readiness});
+    dispatch::media_bridge_options bridge_options;
+    bridge_options.max_call_duration = options.max_call_duration;
+    dispatch::media_bridge bridge(decider, *outbound_client, dispatch_metrics, clock, bridge_options);
+    dispatch::edge_router edge_routes(decider, &bridge, clock, {edge_tokens, readiness});
 
     auto listener_options = [&](std::string name, std::string listen) {
         net::http_server_options o;
@@ -384,6 +388,7 @@ int run_server(const serve_options& options)
     state.store(2);
     api.drain();
     edge.drain();
+    bridge.shutdown(); // every bridged call gets stop (engine_shutdown)
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(8);
     auto active = [&] { return api.active_connections() + edge.active_connections(); };
     while (active() > 0 && std::chrono::steady_clock::now() < deadline)

@@ -70,6 +70,52 @@ std::vector<std::pair<std::string, std::string>> call_decider::handshake_headers
 
 boost::asio::awaitable<call_decision> call_decider::decide(call_event event)
 {
+    auto op = decide_only(std::move(event));
+    auto d = co_await std::move(op);
+    record(d, is_answer(d.kind) ? engine::call_status::ringing : engine::call_status::canceled);
+    co_return d;
+}
+
+call_decision call_decider::engine_reject(call_event event, outcome kind)
+{
+    call_decision d;
+    d.call.created_at_us = clock_.now_us();
+    d.call.call_id = event.call_id ? *event.call_id : engine::uuid::generate_v7(ids_, d.call.created_at_us / 1000);
+    d.call.remote_phone_number = std::move(event.remote_phone_number);
+    d.call.local_phone_number = std::move(event.local_phone_number);
+    d.agent_identity_id = event.agent_identity_id;
+    d.kind = kind;
+    return d;
+}
+
+void call_decider::record(const call_decision& d, engine::call_status status, std::int64_t started_at_us)
+{
+    engine::call_record record;
+    record.id = d.call.call_id;
+    record.agent_identity_id = d.agent_identity_id;
+    record.local_phone_number = d.call.local_phone_number;
+    record.remote_phone_number = d.call.remote_phone_number;
+    bool answer = is_answer(d.kind);
+    record.status = status;
+    record.hangup = answer ? engine::hangup_reason::none : engine::hangup_reason::rejected;
+    record.client_websocket_url = d.client_websocket_url;
+    record.answered_decision = answer;
+    auto labels = labels_of(d.kind);
+    record.decision_source = std::string(labels.source);
+    if (!labels.reason.empty())
+        record.decision_reason = std::string(labels.reason);
+    record.decided_in_us = d.decided_in_us;
+    record.created_at_us = d.call.created_at_us;
+    record.updated_at_us = d.call.created_at_us;
+    record.started_at_us = started_at_us;
+    if (!answer)
+        record.ended_at_us = record.created_at_us;
+    calls_.record(std::move(record));
+    metrics_.count(d.kind);
+}
+
+boost::asio::awaitable<call_decision> call_decider::decide_only(call_event event)
+{
     auto started = steady::now();
     call_decision d;
     d.call.created_at_us = clock_.now_us();
@@ -132,31 +178,8 @@ boost::asio::awaitable<call_decision> call_decider::decide(call_event event)
         d.client_headers = handshake_headers(*d.identity, d.call);
     std::chrono::duration<double> took = steady::now() - started;
     d.decided_in_us = std::chrono::duration_cast<std::chrono::microseconds>(took).count();
-    metrics_.count(d.kind);
     metrics_.decision_duration.observe(took.count());
 
-    // 4. The record: queued now, so a reader that flushes the log first sees it
-    //    as soon as the edge has its decision.
-    engine::call_record record;
-    record.id = d.call.call_id;
-    record.agent_identity_id = d.agent_identity_id;
-    record.local_phone_number = d.call.local_phone_number;
-    record.remote_phone_number = d.call.remote_phone_number;
-    bool answer = is_answer(d.kind);
-    record.status = answer ? engine::call_status::ringing : engine::call_status::canceled;
-    record.hangup = answer ? engine::hangup_reason::none : engine::hangup_reason::rejected;
-    record.client_websocket_url = d.client_websocket_url;
-    record.answered_decision = answer;
-    auto labels = labels_of(d.kind);
-    record.decision_source = std::string(labels.source);
-    if (!labels.reason.empty())
-        record.decision_reason = std::string(labels.reason);
-    record.decided_in_us = d.decided_in_us;
-    record.created_at_us = d.call.created_at_us;
-    record.updated_at_us = d.call.created_at_us;
-    if (!answer)
-        record.ended_at_us = record.created_at_us;
-    calls_.record(std::move(record));
     co_return d;
 }
 

@@ -1,5 +1,7 @@
 #include "callgate/dispatch/dispatch_metrics.hpp"
 
+#include <algorithm>
+
 namespace callgate::dispatch {
 
 std::string_view to_string(webhook_result r)
@@ -37,6 +39,19 @@ void dispatch_metrics::render(std::string& out) const
     engine::render_header(out, "callgate_webhook_duration_seconds", "histogram",
                           "Time from sending a webhook to its reply or failure.");
     webhook_duration.render(out, "callgate_webhook_duration_seconds", "");
+    engine::render_header(out, "callgate_bridged_calls_active", "gauge", "Calls being bridged now.");
+    engine::render_sample(out, "callgate_bridged_calls_active", "",
+                          static_cast<std::uint64_t>(std::max<std::int64_t>(0, bridged_calls_active.load())));
+    const char* directions[] = {"edge_to_client", "client_to_edge"};
+    engine::render_header(out, "callgate_media_frames_total", "counter", "Media and control frames relayed.");
+    for (int i = 0; i < 2; ++i)
+        engine::render_sample(out, "callgate_media_frames_total", std::string("direction=\"") + directions[i] + "\"",
+                              media_frames[i].value());
+    engine::render_header(out, "callgate_media_frames_dropped_total", "counter",
+                          "Media frames dropped because the reader was slower than real time.");
+    for (int i = 0; i < 2; ++i)
+        engine::render_sample(out, "callgate_media_frames_dropped_total",
+                              std::string("direction=\"") + directions[i] + "\"", media_frames_dropped[i].value());
 }
 
 } // namespace callgate::dispatch

@@ -1,6 +1,7 @@
 #include "callgate/dispatch/edge_router.hpp"
 
 #include "callgate/dispatch/call_decider.hpp"
+#include "callgate/dispatch/media_bridge.hpp"
 #include "callgate/engine/call_records.hpp"
 #include "callgate/engine/clock.hpp"
 #include "callgate/engine/json_object.hpp"
@@ -88,8 +89,9 @@ boost::asio::awaitable<bool> read_object(net::http_request& request, engine::jso
 
 } // namespace
 
-edge_router::edge_router(call_decider& decider, engine::clock_source& clock, edge_router_options options)
-    : decider_(decider), clock_(clock), options_(std::move(options))
+edge_router::edge_router(call_decider& decider, media_bridge* bridge, engine::clock_source& clock,
+                         edge_router_options options)
+    : decider_(decider), bridge_(bridge), clock_(clock), options_(std::move(options))
 {
 }
 
@@ -230,6 +232,23 @@ boost::asio::awaitable<http_response> edge_router::handle(net::http_request& req
             co_return json_response(200, "{\"status\":\"ok\"}");
         std::string state = options_.readiness ? options_.readiness() : "ready";
         co_return json_response(state == "ready" ? 200 : 503, "{\"status\":\"" + state + "\"}");
+    }
+    if (path == "/v1/calls/stream" && bridge_ != nullptr) {
+        if (method != "GET") {
+            auto r = error(405, "Method Not Allowed");
+            r.headers.emplace_back("Allow", "GET");
+            co_return r;
+        }
+        std::string_view token = request.header("X-Edge-Token");
+        if (token.empty())
+            co_return error(401, "Missing edge token");
+        if (!token_allowed(token))
+            co_return error(401, "Invalid edge token");
+        if (!request.is_websocket_upgrade())
+            co_return error(426, "WebSocket upgrade required");
+        http_response upgrade;
+        upgrade.websocket = [bridge = bridge_](net::ws_connection& ws) { return bridge->run(ws); };
+        co_return upgrade;
     }
     bool is_decide = path == "/v1/calls/decide";
     std::string call_id;

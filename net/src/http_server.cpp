@@ -1,6 +1,7 @@
 #include "callgate/net/http_server.hpp"
 
 #include "callgate/net/log.hpp"
+#include "ws_stream_connection.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -14,6 +15,8 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+#include <boost/beast/websocket.hpp>
+#include <boost/beast/websocket/ssl.hpp>
 
 #include <charconv>
 #include <list>
@@ -89,7 +92,12 @@ struct http_server::impl {
     template <class Stream>
     asio::awaitable<void> run_session(Stream stream, std::shared_ptr<session_token> token);
     template <class Stream>
-    asio::awaitable<void> serve_requests(Stream& stream, session_token& token);
+    asio::awaitable<void> run_websocket(Stream& stream, http::request<http::string_body> request,
+                                        std::function<asio::awaitable<void>(ws_connection&)> session);
+    // Serves requests until the connection should close; returns true if it
+    // was upgraded to a WebSocket (and `stream` was moved away).
+    template <class Stream>
+    asio::awaitable<bool> serve_requests(Stream& stream, session_token& token);
     void spawn_session(tcp::socket socket);
 };
 
@@ -112,6 +120,7 @@ public:
         auto it = fields.find(beast::string_view(name.data(), name.size()));
         return it == fields.end() ? std::string_view{} : std::string_view(it->value());
     }
+    bool is_websocket_upgrade() const override { return beast::websocket::is_upgrade(parser_.get()); }
     bool has_body() const override
     {
         auto length = parser_.content_length();
@@ -194,20 +203,20 @@ http_response plain_error(unsigned status, std::string_view detail)
 } // namespace
 
 template <class Stream>
-asio::awaitable<void> http_server::impl::serve_requests(Stream& stream, session_token& token)
+asio::awaitable<bool> http_server::impl::serve_requests(Stream& stream, session_token& token)
 {
     auto& lowest = beast::get_lowest_layer(stream);
     beast::flat_buffer buffer(options.header_limit + options.body_limit + 16 * 1024);
     for (;;) {
         if (buffer.size() == 0) {
             if (draining.load())
-                co_return;
+                co_return false;
             token.idle = true;
             lowest.expires_after(options.idle_timeout);
             auto [ec, n] = co_await stream.async_read_some(buffer.prepare(4096), use_tuple);
             token.idle = false;
             if (ec)
-                co_return;
+                co_return false;
             buffer.commit(n);
         }
         lowest.expires_after(options.read_timeout);
@@ -225,7 +234,7 @@ asio::awaitable<void> http_server::impl::serve_requests(Stream& stream, session_
         } else if (ec == beast::error::timeout || ec == http::error::end_of_stream ||
                    ec == asio::error::eof || ec == asio::error::connection_reset ||
                    ec == asio::error::operation_aborted || ec == asio::ssl::error::stream_truncated) {
-            co_return;
+            co_return false;
         } else if (ec) {
             response = plain_error(400, "Malformed HTTP request");
         } else {
@@ -236,6 +245,10 @@ asio::awaitable<void> http_server::impl::serve_requests(Stream& stream, session_
             } catch (const std::exception& e) {
                 log(log_level::error, "handler_failed", {{"listener", options.name}, {"error", e.what()}});
                 response = plain_error(500, "Internal Server Error");
+            }
+            if (response.websocket && view.is_websocket_upgrade()) {
+                co_await run_websocket(stream, parser.release(), std::move(response.websocket));
+                co_return true;
             }
             keep = parser.get().keep_alive() && !response.close && !draining.load();
             if (view.body_failed()) {
@@ -256,12 +269,40 @@ asio::awaitable<void> http_server::impl::serve_requests(Stream& stream, session_
         lowest.expires_after(options.read_timeout);
         auto [wec, wn] = co_await http::async_write(stream, res, use_tuple);
         if (wec)
-            co_return;
+            co_return false;
         if (response.status < status_counts.size())
             status_counts[response.status].fetch_add(1, std::memory_order_relaxed);
         if (!keep)
-            co_return;
+            co_return false;
     }
+}
+
+template <class Stream>
+asio::awaitable<void> http_server::impl::run_websocket(
+    Stream& stream, http::request<http::string_body> request,
+    std::function<asio::awaitable<void>(ws_connection&)> session)
+{
+    namespace websocket = beast::websocket;
+    auto& lowest = beast::get_lowest_layer(stream);
+    lowest.expires_never(); // the websocket stream keeps its own timeouts
+    beast::error_code ignored;
+    lowest.socket().set_option(asio::socket_base::send_buffer_size(options.websocket_send_buffer), ignored);
+    websocket::stream<Stream> ws(std::move(stream));
+    websocket::stream_base::timeout timeouts{};
+    timeouts.handshake_timeout = std::chrono::seconds(5);
+    timeouts.idle_timeout = options.websocket_idle_timeout;
+    timeouts.keep_alive_pings = false;
+    ws.set_option(timeouts);
+    ws.read_message_max(options.websocket_message_limit);
+    ws.auto_fragment(false);
+    ws.set_option(websocket::stream_base::decorator(
+        [](websocket::response_type& res) { res.set(http::field::server, "callgate"); }));
+    auto [ec] = co_await ws.async_accept(request, use_tuple);
+    if (ec)
+        co_return;
+    status_counts[101].fetch_add(1, std::memory_order_relaxed);
+    detail::ws_stream_connection<Stream> connection(std::move(ws));
+    co_await session(connection);
 }
 
 template <class Stream>
@@ -277,11 +318,13 @@ asio::awaitable<void> http_server::impl::run_session(Stream stream, std::shared_
         auto [ec] = co_await stream.async_handshake(asio::ssl::stream_base::server, use_tuple);
         if (ec)
             co_return;
-        co_await serve_requests(stream, *token);
+        if (co_await serve_requests(stream, *token))
+            co_return; // upgraded: the WebSocket session owned and closed the stream
         lowest.expires_after(std::chrono::seconds(2));
         auto [sec] = co_await stream.async_shutdown(use_tuple);
     } else {
-        co_await serve_requests(stream, *token);
+        if (co_await serve_requests(stream, *token))
+            co_return; // upgraded: the WebSocket session owned and closed the stream
         // Lingering close: stop sending, then read and discard what the client
         // still sends for a moment, so our last response is not lost to a reset.
         beast::error_code ignored;

@@ -1,6 +1,7 @@
 #include "callgate/net/outbound_client.hpp"
 
 #include "callgate/net/destination_policy.hpp"
+#include "ws_stream_connection.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
@@ -12,6 +13,8 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+#include <boost/beast/websocket.hpp>
+#include <boost/beast/websocket/ssl.hpp>
 
 #include <charconv>
 #include <mutex>
@@ -195,7 +198,82 @@ struct outbound_client::impl {
                                               steady::time_point deadline);
     asio::awaitable<outbound_response> post(std::string url, std::vector<std::pair<std::string, std::string>> headers,
                                             std::string body, steady::time_point deadline);
+    asio::awaitable<websocket_result> open_websocket(std::string url,
+                                                     std::vector<std::pair<std::string, std::string>> headers,
+                                                     steady::time_point deadline, std::size_t message_limit,
+                                                     int send_buffer);
 };
+
+namespace {
+
+template <class NextLayer>
+asio::awaitable<outbound_client::websocket_result> websocket_handshake(
+    NextLayer stream, const url_target& t, const std::vector<std::pair<std::string, std::string>>& headers,
+    steady::time_point deadline, std::size_t message_limit)
+{
+    namespace websocket = beast::websocket;
+    outbound_client::websocket_result out;
+    websocket::stream<NextLayer> ws(std::move(stream));
+    websocket::stream_base::timeout timeouts{};
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - steady::now());
+    timeouts.handshake_timeout = std::max(left, std::chrono::milliseconds(1));
+    timeouts.idle_timeout = websocket::stream_base::none();
+    timeouts.keep_alive_pings = false;
+    ws.set_option(timeouts);
+    ws.read_message_max(message_limit);
+    ws.auto_fragment(false);
+    ws.set_option(websocket::stream_base::decorator([headers](websocket::request_type& req) {
+        for (const auto& [name, value] : headers)
+            req.set(name, value);
+    }));
+    bool default_port = t.port == 443 || t.port == 80;
+    std::string host = t.host.find(':') != std::string::npos ? "[" + t.host + "]" : t.host;
+    if (!default_port)
+        host += ":" + std::to_string(t.port);
+    websocket::response_type res;
+    auto [ec] = co_await ws.async_handshake(res, host, t.target, use_tuple);
+    if (ec) {
+        out.error = steady::now() >= deadline ? outbound_error::timeout : outbound_error::protocol;
+        out.detail = "WebSocket handshake with " + t.host + " failed: " + ec.message();
+        co_return out;
+    }
+    for (const auto& field : res)
+        out.response_headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
+    out.connection = std::make_unique<detail::ws_stream_connection<NextLayer>>(std::move(ws));
+    co_return out;
+}
+
+} // namespace
+
+asio::awaitable<outbound_client::websocket_result> outbound_client::impl::open_websocket(
+    std::string url, std::vector<std::pair<std::string, std::string>> headers, steady::time_point deadline,
+    std::size_t message_limit, int send_buffer)
+{
+    websocket_result out;
+    url_target t;
+    if (!parse_url(url, t) || !(t.scheme == "wss" || (t.scheme == "ws" && options.allow_insecure))) {
+        out.error = outbound_error::bad_url;
+        out.detail = "cannot dial " + url;
+        co_return out;
+    }
+    bool secure = t.scheme == "wss";
+    outbound_response failure;
+    auto c = co_await connect(t, secure, deadline, failure);
+    if (!c) {
+        out.error = failure.error;
+        out.detail = failure.detail;
+        co_return out;
+    }
+    beast::error_code ignored;
+    c->lowest().socket().set_option(asio::socket_base::send_buffer_size(send_buffer), ignored);
+    c->lowest().expires_never();
+    if (secure) {
+        auto op = websocket_handshake(std::move(*c->secure), t, headers, deadline, message_limit);
+        co_return co_await std::move(op);
+    }
+    auto op = websocket_handshake(std::move(*c->plain), t, headers, deadline, message_limit);
+    co_return co_await std::move(op);
+}
 
 asio::awaitable<connection_ptr> outbound_client::impl::connect(const url_target& t, bool secure,
                                                                steady::time_point deadline,
@@ -409,6 +487,15 @@ outbound_client::outbound_client(outbound_options options) : impl_(std::make_sha
 }
 
 outbound_client::~outbound_client() = default;
+
+asio::awaitable<outbound_client::websocket_result> outbound_client::open_websocket(
+    std::string url, std::vector<std::pair<std::string, std::string>> headers, steady::time_point deadline,
+    std::size_t message_limit, int send_buffer)
+{
+    auto self = impl_;
+    auto op = self->open_websocket(std::move(url), std::move(headers), deadline, message_limit, send_buffer);
+    co_return co_await std::move(op);
+}
 
 asio::awaitable<outbound_response> outbound_client::post(std::string url,
                                                          std::vector<std::pair<std::string, std::string>> headers,

@@ -56,10 +56,21 @@ public:
                  boost::asio::any_io_executor workers, dispatch_metrics& metrics, engine::clock_source& clock,
                  engine::random_source& random, std::chrono::milliseconds webhook_budget);
 
-    // Decides the call and writes its record (ringing for an answer, canceled
+    // Decides the call and queues its record (ringing for an answer, canceled
     // with hangup_reason "rejected" for a reject) before returning, so the
     // record is readable as soon as the decision is answered.
     boost::asio::awaitable<call_decision> decide(call_event event);
+
+    // Decides without recording (the media bridge records once the client
+    // WebSocket answered or failed).
+    boost::asio::awaitable<call_decision> decide_only(call_event event);
+
+    // Queues the record of a decision with the given status.
+    void record(const call_decision& d, engine::call_status status, std::int64_t started_at_us = 0);
+
+    // A decision the engine makes without looking anything up (e.g. an
+    // unsupported media format), counted like any other.
+    call_decision engine_reject(call_event event, outcome kind);
 
     // The client WebSocket handshake headers of media-stream.md: X-Call-Context,
     // and its signature when the identity has a signing key.
@@ -67,6 +78,7 @@ public:
                                                                        const call_context& call);
 
     engine::call_log& calls() { return calls_; }
+    engine::random_source& ids() { return ids_; }
 
 private:
     boost::asio::awaitable<engine::config_result<engine::snapshot_ptr>> snapshot(engine::uuid id);

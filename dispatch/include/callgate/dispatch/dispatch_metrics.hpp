@@ -4,6 +4,7 @@
 #include "callgate/engine/metrics.hpp"
 
 #include <array>
+#include <atomic>
 #include <string>
 
 namespace callgate::dispatch {
@@ -19,6 +20,11 @@ struct dispatch_metrics {
     engine::histogram decision_duration{engine::histogram::latency_bounds()};
     std::array<engine::counter, static_cast<std::size_t>(webhook_result::count_)> webhooks;
     engine::histogram webhook_duration{engine::histogram::latency_bounds()};
+
+    // Media of bridged calls; index 0 is edge_to_client, 1 client_to_edge.
+    std::atomic<std::int64_t> bridged_calls_active{0};
+    std::array<engine::counter, 2> media_frames;
+    std::array<engine::counter, 2> media_frames_dropped;
 
     void count(outcome o) { decisions[static_cast<std::size_t>(o)].inc(); }
     void count(webhook_result r) { webhooks[static_cast<std::size_t>(r)].inc(); }

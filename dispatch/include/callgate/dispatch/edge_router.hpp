@@ -15,18 +15,21 @@ class clock_source;
 namespace callgate::dispatch {
 
 class call_decider;
+class media_bridge;
 
 struct edge_router_options {
     std::vector<std::string> tokens; // accepted X-Edge-Token values
     std::function<std::string()> readiness;
 };
 
-// The edge listener's HTTP routes (edge-protocol.md, section 1):
-// POST /v1/calls/decide and POST /v1/calls/{call_id}/status, behind
-// X-Edge-Token; /healthz and /readyz without it.
+// The edge listener's routes (edge-protocol.md): POST /v1/calls/decide,
+// POST /v1/calls/{call_id}/status and the bridged WebSocket GET
+// /v1/calls/stream, behind X-Edge-Token; /healthz and /readyz without it.
 class edge_router {
 public:
-    edge_router(call_decider& decider, engine::clock_source& clock, edge_router_options options);
+    // `bridge` serves GET /v1/calls/stream; without one that route is 404.
+    edge_router(call_decider& decider, media_bridge* bridge, engine::clock_source& clock,
+                edge_router_options options);
 
     boost::asio::awaitable<net::http_response> handle(net::http_request& request);
 
@@ -38,6 +41,7 @@ private:
     boost::asio::awaitable<net::http_response> update_status(net::http_request& request, std::string call_id);
 
     call_decider& decider_;
+    media_bridge* bridge_;
     engine::clock_source& clock_;
     edge_router_options options_;
 };

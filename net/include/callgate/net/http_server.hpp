@@ -39,10 +39,14 @@ public:
     virtual bool has_body() const = 0;
     // The declared Content-Length, if any.
     virtual std::optional<std::uint64_t> content_length() const = 0;
+    // Whether this is a WebSocket upgrade request.
+    virtual bool is_websocket_upgrade() const = 0;
     // Reads the whole body into `out`, within the body limit and the request's
     // deadline. Call it once: the body is moved out.
     virtual boost::asio::awaitable<body_status> read_body(std::string& out) = 0;
 };
+
+class ws_connection;
 
 struct http_response {
     unsigned status = 200;
@@ -50,6 +54,10 @@ struct http_response {
     std::string content_type = "application/json";
     std::vector<std::pair<std::string, std::string>> headers;
     bool close = false; // close the connection after this response
+    // When set (on a WebSocket upgrade request), the server accepts the
+    // upgrade instead of sending this response and runs `websocket` on the
+    // connection until it returns.
+    std::function<boost::asio::awaitable<void>(ws_connection&)> websocket;
 };
 
 using http_handler = std::function<boost::asio::awaitable<http_response>(http_request&)>;
@@ -69,6 +77,10 @@ struct http_server_options {
     std::chrono::milliseconds read_timeout{10'000};
     // A keep-alive connection with no request for this long is closed.
     std::chrono::milliseconds idle_timeout{60'000};
+    // WebSocket connections accepted on this listener.
+    std::size_t websocket_message_limit = 64 * 1024; // larger messages fail the connection with 1009
+    std::chrono::milliseconds websocket_idle_timeout{30'000}; // no frame for this long ends it
+    int websocket_send_buffer = 32 * 1024;                  // SO_SNDBUF: backpressure within ~1 s of audio
 };
 
 // An HTTP/1.1 server: one acceptor, connections spread over the given

@@ -12,6 +12,8 @@
 
 namespace callgate::net {
 
+class ws_connection;
+
 enum class outbound_error {
     none,
     blocked,      // every resolved address is refused by the destination policy
@@ -65,6 +67,22 @@ public:
     // Throws std::runtime_error if the CA file cannot be loaded (a start-up error).
     explicit outbound_client(outbound_options options);
     ~outbound_client();
+
+    struct websocket_result {
+        outbound_error error = outbound_error::none;
+        std::string detail;
+        std::unique_ptr<ws_connection> connection;
+        std::vector<std::pair<std::string, std::string>> response_headers;
+    };
+
+    // Opens a WebSocket (wss://, or ws:// when insecure URLs are allowed) with
+    // the same TLS checks and destination policy as post(); no breaker or
+    // bulkhead. The handshake must complete by `deadline`. Messages over
+    // `message_limit` fail the connection with 1009.
+    boost::asio::awaitable<websocket_result> open_websocket(std::string url,
+                                                             std::vector<std::pair<std::string, std::string>> headers,
+                                                             std::chrono::steady_clock::time_point deadline,
+                                                             std::size_t message_limit, int send_buffer);
 
     boost::asio::awaitable<outbound_response> post(std::string url,
                                                    std::vector<std::pair<std::string, std::string>> headers,

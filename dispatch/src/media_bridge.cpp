@@ -1,0 +1,490 @@
+#include "callgate/dispatch/media_bridge.hpp"
+
+#include "callgate/dispatch/call_decider.hpp"
+#include "callgate/dispatch/dispatch_metrics.hpp"
+#include "callgate/engine/call_records.hpp"
+#include "callgate/engine/clock.hpp"
+#include "callgate/engine/json_object.hpp"
+#include "callgate/engine/json_writer.hpp"
+#include "callgate/engine/secrets.hpp"
+#include "callgate/net/log.hpp"
+#include "callgate/net/outbound_client.hpp"
+#include "callgate/net/websocket.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <array>
+#include <deque>
+
+namespace callgate::dispatch {
+
+namespace asio = boost::asio;
+using steady = std::chrono::steady_clock;
+using engine::json_type;
+
+namespace {
+
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+constexpr std::uint16_t close_normal = 1000;
+constexpr std::uint16_t close_policy = 1008;
+
+std::string decision_reject_frame(outcome kind)
+{
+    engine::json_writer w;
+    w.begin_object()
+        .field("event", "decision")
+        .field("action", "reject")
+        .field("reason", labels_of(kind).reason)
+        .end_object();
+    return w.take();
+}
+
+bool header_flag(const std::vector<std::pair<std::string, std::string>>& headers, std::string_view name)
+{
+    for (const auto& [k, v] : headers) {
+        if (k.size() != name.size())
+            continue;
+        bool same = true;
+        for (std::size_t i = 0; i < k.size() && same; ++i)
+            same = std::tolower(static_cast<unsigned char>(k[i])) == std::tolower(static_cast<unsigned char>(name[i]));
+        if (same) {
+            std::string value = v;
+            for (auto& c : value)
+                c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+            return value != "false" && value != "0";
+        }
+    }
+    return true; // absent: true, as Inkbox does
+}
+
+} // namespace
+
+// One bridged call. Everything runs on the edge connection's executor.
+struct media_bridge::call : std::enable_shared_from_this<media_bridge::call> {
+    struct frame {
+        std::string data;
+        bool binary = false;
+        bool media = false;
+    };
+    struct direction {
+        explicit direction(asio::any_io_executor ex) : wake(ex) {}
+        std::deque<frame> queue;
+        std::size_t media_queued = 0;
+        asio::steady_timer wake;
+        engine::media_counts counts;
+    };
+
+    call(net::ws_connection& edge_connection, dispatch_metrics& m, std::size_t queue_limit)
+        : edge(edge_connection),
+          executor(edge_connection.executor()),
+          to_client(executor),
+          to_edge(executor),
+          done(executor),
+          duration(executor),
+          metrics(m),
+          limit(queue_limit)
+    {
+    }
+
+    net::ws_connection& edge;
+    std::unique_ptr<net::ws_connection> client;
+    asio::any_io_executor executor;
+    direction to_client;
+    direction to_edge;
+    asio::steady_timer done;
+    asio::steady_timer duration;
+    dispatch_metrics& metrics;
+    std::size_t limit;
+    int running = 0;
+    bool ended = false;
+    engine::hangup_reason hangup = engine::hangup_reason::none;
+    std::string stream_id;
+    std::string call_id;
+    steady::time_point started = steady::now();
+    std::uint64_t chunk = 0;
+
+    std::size_t index_of(const direction& d) const { return &d == &to_client ? 0 : 1; }
+
+    // Queues a frame; when the queue holds its limit of media, the oldest media goes.
+    void push(direction& d, frame f)
+    {
+        if (f.media) {
+            if (d.media_queued >= limit) {
+                for (auto it = d.queue.begin(); it != d.queue.end(); ++it) {
+                    if (it->media) {
+                        d.queue.erase(it);
+                        --d.media_queued;
+                        ++d.counts.dropped;
+                        metrics.media_frames_dropped[index_of(d)].inc();
+                        break;
+                    }
+                }
+            }
+            ++d.media_queued;
+        }
+        d.queue.push_back(std::move(f));
+        d.wake.cancel();
+    }
+
+    std::string stop_frame_for_client(std::string_view reason) const
+    {
+        engine::json_writer w;
+        w.begin_object().field("event", "stop").field("stream_id", stream_id).field("reason", reason).end_object();
+        return w.take();
+    }
+
+    static std::string stop_frame_for_edge(std::string_view reason)
+    {
+        engine::json_writer w;
+        w.begin_object().field("event", "stop").field("reason", reason).end_object();
+        return w.take();
+    }
+
+    // Ends the call once: tells the side(s) that did not hang up, then the
+    // writers drain their queues and close both connections.
+    void end(engine::hangup_reason why, std::string_view client_reason, std::string_view edge_reason)
+    {
+        if (ended)
+            return;
+        ended = true;
+        hangup = why;
+        if (!client_reason.empty())
+            push(to_client, {stop_frame_for_client(client_reason), false, false});
+        if (!edge_reason.empty())
+            push(to_edge, {stop_frame_for_edge(edge_reason), false, false});
+        to_client.wake.cancel();
+        to_edge.wake.cancel();
+        duration.cancel();
+    }
+
+    asio::awaitable<void> writer(direction& d, net::ws_connection& target)
+    {
+        for (;;) {
+            while (!d.queue.empty()) {
+                frame f = std::move(d.queue.front());
+                d.queue.pop_front();
+                if (f.media)
+                    --d.media_queued;
+                if (!co_await target.write(f.data, f.binary)) {
+                    end(&target == client.get() ? engine::hangup_reason::local : engine::hangup_reason::remote,
+                        &target == client.get() ? "" : "remote_hang_up", &target == client.get() ? "local" : "");
+                    d.queue.clear();
+                    co_return;
+                }
+                ++d.counts.frames;
+                d.counts.bytes += f.data.size();
+                metrics.media_frames[index_of(d)].inc();
+            }
+            if (ended) {
+                co_await target.close(close_normal);
+                co_return;
+            }
+            d.wake.expires_at(steady::time_point::max());
+            co_await d.wake.async_wait(use_tuple);
+        }
+    }
+
+    // Edge → client: media re-wrapped in the client's format, dtmf, stop.
+    asio::awaitable<void> edge_reader()
+    {
+        std::string data;
+        bool binary = false;
+        while (!ended) {
+            auto status = co_await edge.read(data, binary);
+            if (status != net::ws_read_status::ok) {
+                end(engine::hangup_reason::remote, "remote_hang_up", "");
+                co_return;
+            }
+            if (binary) {
+                push(to_client, {client_media(engine::base64_encode(data)), false, true});
+                continue;
+            }
+            engine::json_object doc;
+            if (doc.parse(data) != engine::json_parse_error::ok) {
+                ++to_client.counts.dropped;
+                continue;
+            }
+            const auto* event = doc.find("event");
+            std::string_view name = event != nullptr && event->type == json_type::string ? event->text : "";
+            if (name == "media") {
+                const auto* media = doc.find("media");
+                const auto* payload = media != nullptr ? media->find("payload") : nullptr;
+                if (payload != nullptr && payload->type == json_type::string)
+                    push(to_client, {client_media(payload->text), false, true});
+                else
+                    ++to_client.counts.dropped;
+            } else if (name == "dtmf") {
+                const auto* dtmf = doc.find("dtmf");
+                const auto* digit = dtmf != nullptr ? dtmf->find("digit") : nullptr;
+                engine::json_writer w;
+                w.begin_object().field("event", "dtmf").field("stream_id", stream_id).key("dtmf").begin_object();
+                w.field("digit", digit != nullptr && digit->type == json_type::string ? digit->text : std::string());
+                w.end_object().end_object();
+                push(to_client, {w.take(), false, false});
+            } else if (name == "stop") {
+                end(engine::hangup_reason::remote, "remote_hang_up", "");
+                co_return;
+            } else {
+                push(to_client, {data, false, false}); // unknown events are relayed unchanged
+            }
+        }
+    }
+
+    std::string client_media(std::string_view payload_base64)
+    {
+        auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(steady::now() - started).count();
+        std::string out;
+        out.reserve(payload_base64.size() + 160);
+        out += "{\"event\":\"media\",\"stream_id\":\"";
+        out += stream_id;
+        out += "\",\"media\":{\"track\":\"inbound\",\"chunk\":";
+        out += std::to_string(++chunk);
+        out += ",\"timestamp\":\"";
+        out += std::to_string(ms);
+        out += "\",\"payload\":\"";
+        out += payload_base64; // already base64: no escaping needed
+        out += "\"}}";
+        return out;
+    }
+
+    // Client → edge: frames forwarded unchanged; only `event` is looked at.
+    asio::awaitable<void> client_reader()
+    {
+        std::string data;
+        bool binary = false;
+        static constexpr std::string_view keys[] = {"event"};
+        std::array<engine::picked_field, 1> event;
+        while (!ended) {
+            auto status = co_await client->read(data, binary);
+            if (status != net::ws_read_status::ok) {
+                end(engine::hangup_reason::local, "", "local");
+                co_return;
+            }
+            if (binary) {
+                push(to_edge, {data, true, true});
+                continue;
+            }
+            if (engine::parse_fields(data, keys, event) != engine::json_parse_error::ok) {
+                ++to_edge.counts.dropped; // not a JSON object
+                metrics.media_frames_dropped[1].inc();
+                continue;
+            }
+            std::string_view name = event[0].type == json_type::string ? event[0].text : "";
+            if (name == "stop") {
+                end(engine::hangup_reason::local, "", "local");
+                co_return;
+            }
+            push(to_edge, {data, false, name == "media"});
+        }
+    }
+
+    asio::awaitable<void> duration_limit(std::chrono::seconds limit_for)
+    {
+        duration.expires_after(limit_for);
+        auto [ec] = co_await duration.async_wait(use_tuple);
+        if (!ec)
+            end(engine::hangup_reason::max_duration, "max_duration", "max_duration");
+    }
+
+    void spawn(asio::awaitable<void> task)
+    {
+        ++running;
+        asio::co_spawn(executor, std::move(task), [self = shared_from_this()](std::exception_ptr) {
+            --self->running;
+            self->done.cancel();
+        });
+    }
+
+    // Waits until every spawned coroutine ended; after `grace`, cuts both connections.
+    asio::awaitable<void> join(std::chrono::milliseconds grace)
+    {
+        auto deadline = steady::now() + grace;
+        bool aborted = false;
+        while (running > 0) {
+            done.expires_at(aborted ? steady::time_point::max() : deadline);
+            auto [ec] = co_await done.async_wait(use_tuple);
+            if (!ec && !aborted) {
+                edge.abort();
+                if (client)
+                    client->abort();
+                to_client.wake.cancel();
+                to_edge.wake.cancel();
+                aborted = true;
+            }
+        }
+    }
+};
+
+media_bridge::media_bridge(call_decider& decider, net::outbound_client& client, dispatch_metrics& metrics,
+                           engine::clock_source& clock, media_bridge_options options)
+    : decider_(decider), client_(client), metrics_(metrics), clock_(clock), options_(options)
+{
+}
+
+media_bridge::~media_bridge() = default;
+
+std::size_t media_bridge::active() const
+{
+    std::lock_guard lock(mutex_);
+    return calls_.size();
+}
+
+void media_bridge::shutdown()
+{
+    std::lock_guard lock(mutex_);
+    for (auto& c : calls_)
+        asio::post(c->executor, [c] { c->end(engine::hangup_reason::local, "engine_shutdown", "engine_shutdown"); });
+}
+
+asio::awaitable<void> media_bridge::run(net::ws_connection& edge)
+{
+    // 1. The first frame must be incoming_call.
+    std::string first;
+    bool binary = false;
+    if (co_await edge.read(first, binary) != net::ws_read_status::ok)
+        co_return;
+    engine::json_object doc;
+    const engine::json_field* event = nullptr;
+    if (!binary && doc.parse(first) == engine::json_parse_error::ok)
+        event = doc.find("event");
+    if (event == nullptr || event->type != json_type::string || event->text != "incoming_call") {
+        co_await edge.close(close_policy);
+        co_return;
+    }
+    call_event request;
+    auto text = [&doc](std::string_view key) -> std::optional<std::string> {
+        const auto* f = doc.find(key);
+        if (f != nullptr && f->type == json_type::string)
+            return f->text;
+        return std::nullopt;
+    };
+    if (auto id = text("call_id"))
+        request.call_id = engine::uuid::parse(*id);
+    if (auto id = text("agent_identity_id"))
+        request.agent_identity_id = engine::uuid::parse(*id);
+    request.local_phone_number = text("local_phone_number");
+    request.remote_phone_number = text("remote_phone_number").value_or("");
+    if ((!request.local_phone_number && !request.agent_identity_id) || request.remote_phone_number.empty()) {
+        co_await edge.close(close_policy);
+        co_return;
+    }
+
+    // 2. The media format, then the decision.
+    bool format_ok = true;
+    if (const auto* format = doc.find("media_format"); format != nullptr && format->type != json_type::null) {
+        const auto* encoding = format->find("encoding");
+        const auto* rate = format->find("sample_rate");
+        const auto* channels = format->find("channels");
+        format_ok = format->type == json_type::object &&
+                    (encoding == nullptr || (encoding->type == json_type::string && encoding->text == "audio/x-mulaw")) &&
+                    (rate == nullptr || (rate->type == json_type::integer && rate->integer == 8000)) &&
+                    (channels == nullptr || (channels->type == json_type::integer && channels->integer == 1));
+    }
+    call_decision d;
+    if (!format_ok) {
+        d = decider_.engine_reject(std::move(request), outcome::unsupported_media_format);
+    } else {
+        auto op = decider_.decide_only(std::move(request));
+        d = co_await std::move(op);
+    }
+    auto reject = [&](outcome kind) -> asio::awaitable<void> {
+        d.kind = kind;
+        decider_.record(d, engine::call_status::canceled);
+        co_await edge.write(decision_reject_frame(kind), false);
+        co_await edge.close(close_normal);
+    };
+    if (!is_answer(d.kind)) {
+        co_await reject(d.kind);
+        co_return;
+    }
+
+    // 3. The client WebSocket; the edge hears "answer" only once it is there.
+    auto deadline = steady::now() + options_.client_handshake_timeout;
+    auto op = client_.open_websocket(*d.client_websocket_url, d.client_headers, deadline, options_.frame_limit,
+                                     options_.send_buffer);
+    auto dialled = co_await std::move(op);
+    if (!dialled.connection) {
+        net::log(net::log_level::info, "client_websocket_failed",
+                 {{"call_id", d.call.call_id.to_string()}, {"detail", dialled.detail}});
+        co_await reject(dialled.error == net::outbound_error::blocked ? outcome::client_blocked
+                                                                       : outcome::client_unreachable);
+        co_return;
+    }
+    auto c = std::make_shared<call>(edge, metrics_, options_.queue_frames);
+    c->client = std::move(dialled.connection);
+    c->call_id = d.call.call_id.to_string();
+    c->stream_id = engine::uuid::generate(decider_.ids()).to_string();
+    engine::json_writer answer;
+    answer.begin_object()
+        .field("event", "decision")
+        .field("action", "answer")
+        .field("client_websocket_url", d.client_websocket_url)
+        .field("use_inkbox_tts", header_flag(dialled.response_headers, "X-Use-Inkbox-Text-To-Speech"))
+        .field("use_inkbox_stt", header_flag(dialled.response_headers, "X-Use-Inkbox-Speech-To-Text"))
+        .end_object();
+    auto started_us = clock_.now_us();
+    decider_.record(d, engine::call_status::answered, started_us);
+    if (!co_await edge.write(answer.take(), false)) {
+        c->client->abort();
+        co_return;
+    }
+    engine::json_writer start;
+    start.begin_object()
+        .field("event", "start")
+        .field("stream_id", c->stream_id)
+        .key("start")
+        .begin_object()
+        .field("call_control_id", c->call_id)
+        .key("media_format")
+        .begin_object()
+        .field("encoding", "audio/x-mulaw")
+        .field("sample_rate", std::int64_t{8000})
+        .field("channels", std::int64_t{1})
+        .end_object()
+        .end_object()
+        .end_object();
+    c->push(c->to_client, {start.take(), false, false});
+
+    // 4. The relay, until one side ends the call.
+    std::list<std::shared_ptr<call>>::iterator position;
+    {
+        std::lock_guard lock(mutex_);
+        position = calls_.insert(calls_.end(), c);
+    }
+    metrics_.bridged_calls_active.fetch_add(1);
+    c->spawn(c->writer(c->to_client, *c->client));
+    c->spawn(c->writer(c->to_edge, edge));
+    c->spawn(c->client_reader());
+    c->spawn(c->duration_limit(options_.max_call_duration));
+    co_await c->edge_reader();
+    co_await c->join(std::chrono::seconds(3));
+    metrics_.bridged_calls_active.fetch_sub(1);
+    {
+        std::lock_guard lock(mutex_);
+        calls_.erase(position);
+    }
+
+    // 5. The record: completed, who hung up, and the media counts.
+    auto ended_us = clock_.now_us();
+    auto hangup = c->hangup;
+    auto e2c = c->to_client.counts;
+    auto c2e = c->to_edge.counts;
+    decider_.calls().update(
+        d.call.call_id,
+        [hangup, e2c, c2e, ended_us](engine::call_record& r) {
+            r.status = engine::call_status::completed;
+            r.hangup = hangup;
+            r.ended_at_us = ended_us;
+            r.has_media = true;
+            r.edge_to_client = e2c;
+            r.client_to_edge = c2e;
+            return true;
+        },
+        [](engine::config_errc) {});
+}
+
+} // namespace callgate::dispatch

@@ -1,0 +1,66 @@
+#pragma once
+
+// The ws_connection over a Beast websocket::stream (plain or TLS). Private to net.
+
+#include "callgate/net/websocket.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/websocket.hpp>
+
+namespace callgate::net::detail {
+
+template <class NextLayer>
+class ws_stream_connection final : public ws_connection {
+public:
+    explicit ws_stream_connection(boost::beast::websocket::stream<NextLayer> ws) : ws_(std::move(ws)) {}
+
+    boost::asio::awaitable<ws_read_status> read(std::string& out, bool& binary) override
+    {
+        namespace websocket = boost::beast::websocket;
+        buffer_.clear();
+        auto [ec, n] = co_await ws_.async_read(buffer_, boost::asio::as_tuple(boost::asio::use_awaitable));
+        if (ec) {
+            if (ec == websocket::error::message_too_big)
+                co_return ws_read_status::too_big;
+            if (ec == websocket::error::closed || ec == boost::beast::error::timeout)
+                co_return ec == websocket::error::closed ? ws_read_status::closed : ws_read_status::error;
+            co_return ws_read_status::closed;
+        }
+        out = boost::beast::buffers_to_string(buffer_.data());
+        binary = ws_.got_binary();
+        co_return ws_read_status::ok;
+    }
+
+    boost::asio::awaitable<bool> write(std::string_view data, bool binary) override
+    {
+        ws_.binary(binary);
+        auto [ec, n] = co_await ws_.async_write(boost::asio::buffer(data.data(), data.size()),
+                                                boost::asio::as_tuple(boost::asio::use_awaitable));
+        co_return !ec;
+    }
+
+    boost::asio::awaitable<void> close(std::uint16_t code) override
+    {
+        if (!ws_.is_open())
+            co_return;
+        auto [ec] = co_await ws_.async_close(boost::beast::websocket::close_reason(code),
+                                             boost::asio::as_tuple(boost::asio::use_awaitable));
+        (void)ec;
+    }
+
+    void abort() override
+    {
+        boost::beast::error_code ignored;
+        boost::beast::get_lowest_layer(ws_).socket().close(ignored);
+    }
+
+    boost::asio::any_io_executor executor() override { return ws_.get_executor(); }
+
+private:
+    boost::beast::websocket::stream<NextLayer> ws_;
+    boost::beast::flat_buffer buffer_;
+};
+
+} // namespace callgate::net::detail
