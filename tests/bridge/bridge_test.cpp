@@ -1,0 +1,448 @@
+// Bridged calls with real WebSocket peers: an edge client and a TLS client
+// server written for the tests, against the real binary.
+#include "../dispatch/dispatch_support.hpp"
+
+#include "callgate/engine/secrets.hpp"
+#include "callgate/testing/ws_peers.hpp"
+
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include <atomic>
+#include <thread>
+
+namespace callgate::testing {
+namespace {
+
+using namespace std::chrono_literals;
+
+std::string incoming_call(const std::string& dialed, const std::string& extra = "")
+{
+    return R"({"event":"incoming_call","local_phone_number":")" + dialed +
+           R"(","remote_phone_number":"+15550199")" + extra + "}";
+}
+
+engine::json_object parse(const std::string& text)
+{
+    engine::json_object doc;
+    EXPECT_EQ(doc.parse(text), engine::json_parse_error::ok) << text;
+    return doc;
+}
+
+// Audio frame i: 160 bytes of PCMU (20 ms at 8 kHz), a pattern that differs per frame.
+std::string audio(int i, int salt)
+{
+    std::string out(160, '\0');
+    for (int b = 0; b < 160; ++b)
+        out[static_cast<std::size_t>(b)] = static_cast<char>((i * 31 + b * 7 + salt) & 0xFF);
+    return out;
+}
+
+class bridge : public dispatch_test {
+protected:
+    void SetUp() override
+    {
+        dispatch_test::SetUp();
+        agent_ = std::make_unique<ws_test_server>(pki_.server_cert, pki_.server_key,
+                                                  std::vector<std::pair<std::string, std::string>>{
+                                                      {"X-Use-Inkbox-Text-To-Speech", "false"}});
+        id_ = create_identity("bot", "+15550100");
+        set_action(id_, "auto_accept", agent_->url(), "");
+    }
+
+    // Dials the edge stream, sends incoming_call and expects an answer; returns both peers.
+    std::pair<std::unique_ptr<ws_peer>, std::unique_ptr<ws_peer>> answered_call(std::string* call_id = nullptr)
+    {
+        auto dialled = dial_edge(server_->edge_address(), "/v1/calls/stream", server_->edge_token());
+        EXPECT_TRUE(dialled.peer) << dialled.http_status;
+        if (!dialled.peer)
+            return {};
+        auto& edge = dialled.peer;
+        EXPECT_TRUE(edge->send(incoming_call("+15550100")));
+        auto client = agent_->accept();
+        EXPECT_TRUE(client);
+        auto decision = edge->read();
+        EXPECT_EQ(decision.what, ws_frame::kind::data);
+        auto d = parse(decision.data);
+        EXPECT_EQ(text_of(d, "event"), "decision");
+        EXPECT_EQ(text_of(d, "action"), "answer");
+        auto start = client->read();
+        auto s = parse(start.data);
+        EXPECT_EQ(text_of(s, "event"), "start");
+        if (call_id != nullptr && s.find("start") != nullptr)
+            *call_id = s.find("start")->find("call_control_id")->text;
+        stream_id_ = text_of(s, "stream_id");
+        return {std::move(edge), std::move(client)};
+    }
+
+    engine::json_object call_record(const std::string& call_id)
+    {
+        return parse(api("GET", "/calls/" + call_id).body);
+    }
+
+    // Waits until the call's record is completed (it is written when the bridge ends).
+    engine::json_object completed_record(const std::string& call_id)
+    {
+        auto deadline = std::chrono::steady_clock::now() + 10s;
+        for (;;) {
+            auto r = call_record(call_id);
+            if (text_of(r, "status") == "completed" || std::chrono::steady_clock::now() > deadline)
+                return r;
+            std::this_thread::sleep_for(20ms);
+        }
+    }
+
+    std::unique_ptr<ws_test_server> agent_;
+    std::string id_;
+    std::string stream_id_;
+};
+
+TEST_F(bridge, answer_then_audio_arrives_byte_exact_and_in_order_both_ways)
+{
+    std::string call_id;
+    auto [edge, client] = answered_call(&call_id);
+    ASSERT_TRUE(edge && client);
+    EXPECT_EQ(client->header("X-Call-Context"),
+              "{\"call_id\":\"" + call_id + "\",\"phone_number\":\"+15550100\",\"direction\":\"inbound\"}");
+
+    constexpr int frames = 2000;
+    // Edge → client: binary and JSON frames alternate; the client gets JSON media in order.
+    std::atomic<int> received{0};
+    std::atomic<bool> client_ok{true};
+    std::thread reader([&, c = client.get()] {
+        for (int i = 0; i < frames; ++i) {
+            auto f = c->read();
+            if (f.what != ws_frame::kind::data) {
+                client_ok = false;
+                return;
+            }
+            auto doc = parse(f.data);
+            const auto* media = doc.find("media");
+            std::string raw;
+            if (text_of(doc, "event") != "media" || media == nullptr || media->find("chunk")->integer != i + 1 ||
+                media->find("track")->text != "inbound" || !engine::base64_decode(media->find("payload")->text, raw) ||
+                raw != audio(i, 1)) {
+                client_ok = false;
+                return;
+            }
+            received.fetch_add(1);
+        }
+    });
+    for (int i = 0; i < frames; ++i) {
+        while (i - received.load() >= 20 && client_ok.load()) // stay within the bridge's queue
+            std::this_thread::yield();
+        if (i % 2 == 0)
+            ASSERT_TRUE(edge->send(audio(i, 1), true));
+        else
+            ASSERT_TRUE(edge->send("{\"event\":\"media\",\"media\":{\"payload\":\"" + engine::base64_encode(audio(i, 1)) +
+                                   "\"}}"));
+    }
+    reader.join();
+    EXPECT_TRUE(client_ok.load());
+    EXPECT_EQ(received.load(), frames);
+
+    // Client → edge: JSON media forwarded unchanged, binary forwarded as binary.
+    received = 0;
+    std::atomic<bool> edge_ok{true};
+    std::thread edge_reader([&, e = edge.get()] {
+        for (int i = 0; i < frames; ++i) {
+            auto f = e->read();
+            if (f.what != ws_frame::kind::data) {
+                edge_ok = false;
+                return;
+            }
+            std::string raw;
+            if (f.binary) {
+                raw = f.data;
+            } else {
+                auto doc = parse(f.data);
+                if (text_of(doc, "event") != "media" || !engine::base64_decode(doc.find("media")->find("payload")->text, raw)) {
+                    edge_ok = false;
+                    return;
+                }
+            }
+            if (raw != audio(i, 2)) {
+                edge_ok = false;
+                return;
+            }
+            received.fetch_add(1);
+        }
+    });
+    for (int i = 0; i < frames; ++i) {
+        while (i - received.load() >= 20 && edge_ok.load())
+            std::this_thread::yield();
+        if (i % 2 == 0)
+            ASSERT_TRUE(client->send(audio(i, 2), true));
+        else
+            ASSERT_TRUE(client->send("{\"event\":\"media\",\"media\":{\"payload\":\"" +
+                                     engine::base64_encode(audio(i, 2)) + "\"}}"));
+    }
+    edge_reader.join();
+    EXPECT_TRUE(edge_ok.load());
+    EXPECT_EQ(received.load(), frames);
+
+    // The caller hangs up: the client gets stop, both close, the record completes.
+    ASSERT_TRUE(edge->send(R"({"event":"stop","reason":"remote"})"));
+    auto stop = client->read();
+    ASSERT_EQ(stop.what, ws_frame::kind::data);
+    auto s = parse(stop.data);
+    EXPECT_EQ(text_of(s, "event"), "stop");
+    EXPECT_EQ(text_of(s, "reason"), "remote_hang_up");
+    EXPECT_EQ(text_of(s, "stream_id"), stream_id_);
+    EXPECT_EQ(client->read().what, ws_frame::kind::closed);
+    EXPECT_EQ(edge->read().what, ws_frame::kind::closed);
+
+    auto record = completed_record(call_id);
+    EXPECT_EQ(text_of(record, "status"), "completed");
+    EXPECT_EQ(text_of(record, "hangup_reason"), "remote");
+    EXPECT_NE(text_of(record, "started_at"), "<null>");
+    EXPECT_NE(text_of(record, "ended_at"), "<null>");
+    const auto* media = record.find("media");
+    ASSERT_NE(media, nullptr);
+    ASSERT_EQ(media->type, engine::json_type::object);
+    EXPECT_EQ(media->find("edge_to_client")->find("frames")->integer, frames + 2); // + start and stop
+    EXPECT_EQ(media->find("edge_to_client")->find("dropped")->integer, 0);
+    EXPECT_EQ(media->find("client_to_edge")->find("frames")->integer, frames);
+    EXPECT_EQ(media->find("client_to_edge")->find("dropped")->integer, 0);
+}
+
+TEST_F(bridge, decision_frame_reports_the_client_flags)
+{
+    auto dialled = dial_edge(server_->edge_address(), "/v1/calls/stream", server_->edge_token());
+    ASSERT_TRUE(dialled.peer);
+    dialled.peer->send(incoming_call("+15550100"));
+    auto client = agent_->accept();
+    ASSERT_TRUE(client);
+    auto d = parse(dialled.peer->read().data);
+    EXPECT_EQ(d.find("use_inkbox_tts")->boolean, false); // the server said false
+    EXPECT_EQ(d.find("use_inkbox_stt")->boolean, true);  // absent means true
+    EXPECT_EQ(text_of(d, "client_websocket_url"), agent_->url());
+}
+
+TEST_F(bridge, client_hangs_up_then_the_edge_gets_stop)
+{
+    std::string call_id;
+    auto [edge, client] = answered_call(&call_id);
+    ASSERT_TRUE(edge && client);
+    ASSERT_TRUE(client->send(R"({"event":"mark","mark":{"name":"greeting"}})"));
+    auto mark = edge->read();
+    EXPECT_EQ(text_of(parse(mark.data), "event"), "mark");
+    ASSERT_TRUE(client->send(R"({"event":"stop"})"));
+    auto stop = edge->read();
+    ASSERT_EQ(stop.what, ws_frame::kind::data);
+    EXPECT_EQ(text_of(parse(stop.data), "event"), "stop");
+    auto closed = edge->read();
+    EXPECT_EQ(closed.what, ws_frame::kind::closed);
+    EXPECT_EQ(closed.close_code, 1000);
+    auto record = completed_record(call_id);
+    EXPECT_EQ(text_of(record, "hangup_reason"), "local");
+}
+
+TEST_F(bridge, dtmf_and_control_frames_reach_the_other_side)
+{
+    auto [edge, client] = answered_call();
+    ASSERT_TRUE(edge && client);
+    ASSERT_TRUE(edge->send(R"({"event":"dtmf","dtmf":{"digit":"5"}})"));
+    auto dtmf = parse(client->read().data);
+    EXPECT_EQ(text_of(dtmf, "event"), "dtmf");
+    EXPECT_EQ(text_of(dtmf, "stream_id"), stream_id_);
+    EXPECT_EQ(dtmf.find("dtmf")->find("digit")->text, "5");
+    for (std::string frame : {R"({"event":"clear"})", R"({"event":"text","text":"hi"})",
+                              R"({"event":"audio_done"})", R"({"event":"transcript","text":"hello"})",
+                              R"({"event":"custom_thing","x":1})"}) {
+        ASSERT_TRUE(client->send(frame));
+        auto got = edge->read();
+        EXPECT_EQ(got.data, frame); // relayed unchanged
+    }
+    // Not a JSON object: dropped (and counted), the call goes on.
+    ASSERT_TRUE(client->send("not json"));
+    ASSERT_TRUE(client->send(R"({"event":"clear"})"));
+    EXPECT_EQ(edge->read().data, R"({"event":"clear"})");
+}
+
+TEST_F(bridge, a_client_that_stops_reading_loses_media_not_control_and_other_calls_flow)
+{
+    std::string call_id;
+    auto [edge, stalled] = answered_call(&call_id);
+    ASSERT_TRUE(edge && stalled);
+    // The client reads nothing while the edge sends far more than the queue and buffers hold.
+    for (int i = 0; i < 3000; ++i) {
+        ASSERT_TRUE(edge->send(audio(i, 3), true));
+        if (i == 1500)
+            ASSERT_TRUE(edge->send(R"({"event":"dtmf","dtmf":{"digit":"9"}})"));
+    }
+    // Meanwhile another call's audio flows.
+    {
+        auto [edge2, client2] = answered_call();
+        ASSERT_TRUE(edge2 && client2);
+        for (int i = 0; i < 50; ++i) {
+            ASSERT_TRUE(edge2->send(audio(i, 4), true));
+            auto f = client2->read(5s);
+            ASSERT_EQ(f.what, ws_frame::kind::data);
+        }
+        edge2->send(R"({"event":"stop"})");
+    }
+    // The stalled client now reads: the dtmf is there; media was dropped.
+    bool saw_dtmf = false;
+    int media = 0;
+    for (;;) {
+        auto f = stalled->read(2s);
+        if (f.what != ws_frame::kind::data)
+            break;
+        auto doc = parse(f.data);
+        if (text_of(doc, "event") == "dtmf")
+            saw_dtmf = true;
+        else if (text_of(doc, "event") == "media")
+            ++media;
+        if (saw_dtmf && media > 0 && text_of(doc, "event") == "media" && media > 2900)
+            break;
+    }
+    EXPECT_TRUE(saw_dtmf);
+    EXPECT_LT(media, 3000);
+    edge->send(R"({"event":"stop"})");
+    auto record = completed_record(call_id);
+    EXPECT_GT(record.find("media")->find("edge_to_client")->find("dropped")->integer, 0);
+    EXPECT_NE(metrics().find("callgate_media_frames_dropped_total{direction=\"edge_to_client\"}"), std::string::npos);
+}
+
+TEST_F(bridge, reject_paths_end_with_a_decision_and_close_1000)
+{
+    auto other = create_identity("rejecter", "+15550101");
+    set_action(other, "auto_reject", "", "");
+    struct row {
+        std::string first;
+        std::string reason;
+    };
+    const row table[] = {
+        {incoming_call("+15550101"), "auto_reject"},
+        {incoming_call("+15559999"), "unknown_number"},
+        {incoming_call("+15550100", R"(,"media_format":{"encoding":"audio/L16","sample_rate":16000,"channels":1})"),
+         "unsupported_media_format"},
+    };
+    for (const auto& r : table) {
+        SCOPED_TRACE(r.reason);
+        auto dialled = dial_edge(server_->edge_address(), "/v1/calls/stream", server_->edge_token());
+        ASSERT_TRUE(dialled.peer);
+        dialled.peer->send(r.first);
+        auto d = parse(dialled.peer->read().data);
+        EXPECT_EQ(text_of(d, "event"), "decision");
+        EXPECT_EQ(text_of(d, "action"), "reject");
+        EXPECT_EQ(text_of(d, "reason"), r.reason);
+        auto closed = dialled.peer->read();
+        EXPECT_EQ(closed.what, ws_frame::kind::closed);
+        EXPECT_EQ(closed.close_code, 1000);
+    }
+}
+
+TEST_F(bridge, an_unreachable_client_is_client_unreachable)
+{
+    std::string gone_url;
+    {
+        ws_test_server gone(pki_.server_cert, pki_.server_key);
+        gone_url = gone.url();
+    }
+    set_action(id_, "auto_accept", gone_url, "");
+    auto dialled = dial_edge(server_->edge_address(), "/v1/calls/stream", server_->edge_token());
+    ASSERT_TRUE(dialled.peer);
+    dialled.peer->send(incoming_call("+15550100"));
+    auto d = parse(dialled.peer->read().data);
+    EXPECT_EQ(text_of(d, "reason"), "client_unreachable");
+    EXPECT_EQ(dialled.peer->read().close_code, 1000);
+    auto calls = api("GET", "/calls?limit=1");
+    EXPECT_NE(calls.body.find("\"reason\":\"client_unreachable\""), std::string::npos) << calls.body;
+}
+
+TEST_F(bridge, a_client_with_an_untrusted_certificate_is_client_unreachable)
+{
+    temp_dir other;
+    auto other_pki = make_test_pki(other.path());
+    ws_test_server impostor(other_pki.server_cert, other_pki.server_key);
+    set_action(id_, "auto_accept", impostor.url(), "");
+    auto dialled = dial_edge(server_->edge_address(), "/v1/calls/stream", server_->edge_token());
+    ASSERT_TRUE(dialled.peer);
+    dialled.peer->send(incoming_call("+15550100"));
+    EXPECT_EQ(text_of(parse(dialled.peer->read().data), "reason"), "client_unreachable");
+}
+
+TEST_F(bridge, the_handshake_signature_verifies_independently)
+{
+    auto secret = rotate_signing_key("bot");
+    auto dialled = dial_edge(server_->edge_address(), "/v1/calls/stream", server_->edge_token());
+    ASSERT_TRUE(dialled.peer);
+    dialled.peer->send(incoming_call("+15550100"));
+    auto client = agent_->accept();
+    ASSERT_TRUE(client);
+    auto context = client->header("X-Call-Context");
+    std::string key = secret.substr(6);
+    unsigned char mac[EVP_MAX_MD_SIZE];
+    unsigned len = 0;
+    std::string message = client->header("X-Inkbox-Request-ID") + "." + client->header("X-Inkbox-Timestamp") + "." + context;
+    HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(message.data()),
+         message.size(), mac, &len);
+    EXPECT_EQ(client->header("X-Inkbox-Signature"), "sha256=" + engine::hex_encode({reinterpret_cast<char*>(mac), len}));
+    // A wrong key does not verify.
+    std::string wrong = "c2VjcmV0";
+    HMAC(EVP_sha256(), wrong.data(), static_cast<int>(wrong.size()),
+         reinterpret_cast<const unsigned char*>(message.data()), message.size(), mac, &len);
+    EXPECT_NE(client->header("X-Inkbox-Signature"), "sha256=" + engine::hex_encode({reinterpret_cast<char*>(mac), len}));
+}
+
+TEST_F(bridge, protocol_violations_close_with_1008_and_1009)
+{
+    auto first_wrong = dial_edge(server_->edge_address(), "/v1/calls/stream", server_->edge_token());
+    ASSERT_TRUE(first_wrong.peer);
+    first_wrong.peer->send(R"({"event":"media","media":{"payload":"AAAA"}})");
+    auto closed = first_wrong.peer->read();
+    EXPECT_EQ(closed.what, ws_frame::kind::closed);
+    EXPECT_EQ(closed.close_code, 1008);
+
+    auto [edge, client] = answered_call();
+    ASSERT_TRUE(edge && client);
+    edge->send(std::string(70 * 1024, 'x'), true);
+    auto big = edge->read();
+    EXPECT_EQ(big.what, ws_frame::kind::closed);
+    EXPECT_EQ(big.close_code, 1009);
+    // The client hears the caller is gone.
+    auto stop = client->read();
+    EXPECT_EQ(text_of(parse(stop.data), "event"), "stop");
+}
+
+TEST_F(bridge, upgrade_needs_the_edge_token)
+{
+    auto refused = dial_edge(server_->edge_address(), "/v1/calls/stream", "");
+    EXPECT_FALSE(refused.peer);
+    EXPECT_EQ(refused.http_status, 401);
+    auto wrong = dial_edge(server_->edge_address(), "/v1/calls/stream", "et_wrong");
+    EXPECT_FALSE(wrong.peer);
+    EXPECT_EQ(wrong.http_status, 401);
+    EXPECT_EQ(edge("GET", "/v1/calls/stream", "", server_->edge_token()).status, 426);
+}
+
+TEST_F(bridge, sigterm_stops_bridged_calls_with_engine_shutdown)
+{
+    auto [edge, client] = answered_call();
+    ASSERT_TRUE(edge && client);
+    EXPECT_NE(metrics().find("callgate_bridged_calls_active 1"), std::string::npos);
+    std::thread stopper([this] { EXPECT_EQ(server_->stop(SIGTERM), 0) << server_->log(); });
+    auto to_client = client->read();
+    auto to_edge = edge->read();
+    stopper.join();
+    EXPECT_EQ(text_of(parse(to_client.data), "reason"), "engine_shutdown");
+    EXPECT_EQ(text_of(parse(to_edge.data), "reason"), "engine_shutdown");
+}
+
+class bridge_policy : public bridge {
+    std::vector<std::string> extra_args() const override { return {"--webhook-timeout-ms", "1500"}; }
+};
+
+TEST_F(bridge_policy, a_private_client_address_is_client_blocked)
+{
+    auto dialled = dial_edge(server_->edge_address(), "/v1/calls/stream", server_->edge_token());
+    ASSERT_TRUE(dialled.peer);
+    dialled.peer->send(incoming_call("+15550100"));
+    EXPECT_EQ(text_of(parse(dialled.peer->read().data), "reason"), "client_blocked");
+    EXPECT_FALSE(agent_->accept(200ms));
+}
+
+} // namespace
+} // namespace callgate::testing
