@@ -1,0 +1,950 @@
+// callgate-load: a load generator that acts as a fleet of telephony edges
+// against a running callgate, and reports like wrk, h2load and SIPp do.
+//
+//   callgate-load decide --rate 2000 --duration 30s
+//   callgate-load bridge --concurrency 100 --call-duration 10s
+//
+// Latency is measured from each call's intended start time under open load
+// (--rate), so a stalled server shows up as latency, not as fewer requests.
+#include "histogram.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/websocket.hpp>
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <optional>
+#include <random>
+#include <string>
+#include <vector>
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace websocket = beast::websocket;
+using tcp = asio::ip::tcp;
+using steady = std::chrono::steady_clock;
+using callgate::load::latency_histogram;
+
+namespace {
+
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+
+// ------------------------------------------------------------------ options
+
+struct options {
+    std::string scenario;
+    std::string edge_url = "127.0.0.1:8081";
+    std::string api_url = "127.0.0.1:8080";
+    std::string edge_token;
+    std::string api_key;
+    double rate = 0; // calls per second; 0: closed loop at --concurrency
+    int concurrency = 64;
+    double duration = 10;
+    double ramp = 0;
+    int identities = 1;
+    bool keep = false;
+    bool setup = true;
+    double call_duration = 5;
+    std::string agent_listen = "127.0.0.1:0";
+    bool proxy = false; // bridge through a plain WebSocket proxy: no decision frame
+    std::string json_file;
+    double max_p99_ms = 0;
+    double max_error_rate = -1;
+    std::string number_base = "+1999";
+};
+
+const char* usage = R"(Usage: callgate-load SCENARIO [flags]
+
+Acts as a fleet of telephony edges against a running callgate.
+
+Scenarios:
+  decide    POST /v1/calls/decide for identities whose action is auto_accept
+  bridge    WebSocket calls on /v1/calls/stream with 20 ms PCMU frames both ways,
+            answered by a built-in voice agent (needs callgate started with
+            --allow-insecure-urls --allow-private-destinations: the agent is ws://)
+
+Load:
+  --rate N              open loop: start N calls per second (latency counts from
+                        each call's intended start)
+  --concurrency N       closed loop when --rate is 0: N calls at a time (default 64);
+                        with --rate, the most calls in flight
+  --duration D          how long to generate load (default 10s)
+  --ramp D              open loop: reach --rate linearly over D (default 0)
+  --call-duration D     bridge: how long each call lasts (default 5s)
+
+Target:
+  --edge-url HOST:PORT  edge listener (default 127.0.0.1:8081; env CALLGATE_EDGE_URL)
+  --api-url HOST:PORT   config API (default 127.0.0.1:8080; env CALLGATE_API_URL)
+  --edge-token T        (env CALLGATE_EDGE_TOKEN)
+  --api-key K           an admin key, to create identities (env CALLGATE_API_KEY)
+  --identities N        identities to create and spread calls over (default 1)
+  --keep                keep the identities afterwards (default: delete them)
+  --no-setup            create nothing; calls dial --number-base + 0000000
+  --agent-listen H:P    bridge: where the built-in agent listens (default 127.0.0.1:0)
+  --proxy               bridge through a plain WebSocket proxy (a baseline): the
+                        agent gets the edge's frames as they are, no decision
+
+Output and gates:
+  --json FILE           every figure as JSON
+  --max-p99 MS          exit 3 if the p99 latency is above MS
+  --max-error-rate R    exit 3 if errors / calls is above R (e.g. 0.01)
+
+Durations take s, m or ms suffixes (10s, 2m, 500ms).
+)";
+
+std::optional<double> parse_seconds(const std::string& text)
+{
+    char* end = nullptr;
+    double v = std::strtod(text.c_str(), &end);
+    std::string unit = end;
+    if (end == text.c_str() || v < 0)
+        return std::nullopt;
+    if (unit.empty() || unit == "s")
+        return v;
+    if (unit == "ms")
+        return v / 1000;
+    if (unit == "m")
+        return v * 60;
+    return std::nullopt;
+}
+
+bool parse_options(int argc, char** argv, options& o, std::string& error)
+{
+    if (const char* v = std::getenv("CALLGATE_EDGE_URL"))
+        o.edge_url = v;
+    if (const char* v = std::getenv("CALLGATE_API_URL"))
+        o.api_url = v;
+    if (const char* v = std::getenv("CALLGATE_EDGE_TOKEN"))
+        o.edge_token = v;
+    if (const char* v = std::getenv("CALLGATE_API_KEY"))
+        o.api_key = v;
+    if (argc < 2) {
+        error = "a scenario is required";
+        return false;
+    }
+    o.scenario = argv[1];
+    if (o.scenario != "decide" && o.scenario != "bridge") {
+        error = "unknown scenario '" + o.scenario + "'";
+        return false;
+    }
+    for (int i = 2; i < argc; ++i) {
+        std::string a = argv[i];
+        auto value = [&]() -> std::optional<std::string> {
+            if (i + 1 >= argc)
+                return std::nullopt;
+            return std::string(argv[++i]);
+        };
+        auto number = [&](double& out) {
+            auto v = value();
+            char* end = nullptr;
+            if (!v || (out = std::strtod(v->c_str(), &end), *end != '\0') || out < 0) {
+                error = "flag " + a + " needs a non-negative number";
+                return false;
+            }
+            return true;
+        };
+        auto seconds = [&](double& out) {
+            auto v = value();
+            auto s = v ? parse_seconds(*v) : std::nullopt;
+            if (!s) {
+                error = "flag " + a + " needs a duration such as 10s";
+                return false;
+            }
+            out = *s;
+            return true;
+        };
+        auto text = [&](std::string& out) {
+            auto v = value();
+            if (!v) {
+                error = "flag " + a + " needs a value";
+                return false;
+            }
+            out = *v;
+            return true;
+        };
+        double n = 0;
+        bool ok = true;
+        if (a == "--rate")
+            ok = number(o.rate);
+        else if (a == "--concurrency")
+            ok = number(n) && (o.concurrency = static_cast<int>(n), o.concurrency > 0);
+        else if (a == "--duration")
+            ok = seconds(o.duration);
+        else if (a == "--ramp")
+            ok = seconds(o.ramp);
+        else if (a == "--call-duration")
+            ok = seconds(o.call_duration);
+        else if (a == "--identities")
+            ok = number(n) && (o.identities = static_cast<int>(n), o.identities > 0);
+        else if (a == "--edge-url")
+            ok = text(o.edge_url);
+        else if (a == "--api-url")
+            ok = text(o.api_url);
+        else if (a == "--edge-token")
+            ok = text(o.edge_token);
+        else if (a == "--api-key")
+            ok = text(o.api_key);
+        else if (a == "--agent-listen")
+            ok = text(o.agent_listen);
+        else if (a == "--json")
+            ok = text(o.json_file);
+        else if (a == "--max-p99")
+            ok = number(o.max_p99_ms);
+        else if (a == "--max-error-rate")
+            ok = number(o.max_error_rate);
+        else if (a == "--keep")
+            o.keep = true;
+        else if (a == "--no-setup")
+            o.setup = false;
+        else if (a == "--proxy")
+            o.proxy = true;
+        else {
+            error = "unknown flag " + a;
+            return false;
+        }
+        if (!ok) {
+            if (error.empty())
+                error = "bad value for " + a;
+            return false;
+        }
+    }
+    for (auto* url : {&o.edge_url, &o.api_url}) {
+        for (std::string prefix : {"http://", "ws://"})
+            if (url->rfind(prefix, 0) == 0)
+                *url = url->substr(prefix.size());
+        while (!url->empty() && url->back() == '/')
+            url->pop_back();
+    }
+    if (o.setup && !o.proxy && o.api_key.empty()) {
+        error = "an admin key is needed to create identities (--api-key or CALLGATE_API_KEY), or pass --no-setup";
+        return false;
+    }
+    return true;
+}
+
+void split(const std::string& address, std::string& host, std::string& port)
+{
+    auto colon = address.rfind(':');
+    host = address.substr(0, colon);
+    port = colon == std::string::npos ? "80" : address.substr(colon + 1);
+}
+
+// ------------------------------------------------------------------ results
+
+struct results {
+    latency_histogram latency;       // decide: request; bridge: time to answer
+    latency_histogram relay_e2c;     // bridge: edge → agent frame latency
+    latency_histogram relay_c2e;     // bridge: agent → edge
+    latency_histogram window;        // this second, for progress
+    std::uint64_t started = 0, completed = 0, errors = 0;
+    std::map<std::string, std::uint64_t> error_kinds;
+    std::map<std::string, std::uint64_t> outcomes; // "answer" or the reject reason
+    std::uint64_t frames_due[2] = {0, 0}, frames_sent[2] = {0, 0}, frames_received[2] = {0, 0};
+    std::vector<std::pair<double, double>> p99_over_time; // seconds, ms
+    std::vector<std::pair<double, double>> rate_over_time;
+
+    void error(const std::string& kind)
+    {
+        ++errors;
+        ++error_kinds[kind];
+    }
+};
+
+// ------------------------------------------------------------------ setup (config API)
+
+struct api_client {
+    std::string address, key;
+
+    std::pair<int, std::string> call(http::verb method, const std::string& target, const std::string& body = {})
+    {
+        asio::io_context ioc;
+        std::string host, port;
+        split(address, host, port);
+        tcp::resolver resolver(ioc);
+        beast::tcp_stream stream(ioc);
+        beast::error_code ec;
+        stream.connect(resolver.resolve(host, port, ec), ec);
+        if (ec)
+            return {0, ec.message()};
+        http::request<http::string_body> req{method, target, 11};
+        req.set(http::field::host, address);
+        req.set("X-API-Key", key);
+        if (!body.empty()) {
+            req.set(http::field::content_type, "application/json");
+            req.body() = body;
+        }
+        req.prepare_payload();
+        http::write(stream, req, ec);
+        beast::flat_buffer buffer;
+        http::response<http::string_body> res;
+        if (!ec)
+            http::read(stream, buffer, res, ec);
+        if (ec)
+            return {0, ec.message()};
+        return {static_cast<int>(res.result_int()), res.body()};
+    }
+};
+
+std::string json_text(const std::string& body, const std::string& key)
+{
+    auto at = body.find("\"" + key + "\":\"");
+    if (at == std::string::npos)
+        return {};
+    at += key.size() + 4;
+    return body.substr(at, body.find('"', at) - at);
+}
+
+struct identity {
+    std::string id, handle, number;
+};
+
+bool create_identities(const options& o, const std::string& client_url, std::vector<identity>& out)
+{
+    api_client api{o.api_url, o.api_key};
+    std::mt19937 rng(std::random_device{}());
+    std::string run = std::to_string(1000 + rng() % 9000);
+    for (int i = 0; i < o.identities; ++i) {
+        identity id;
+        char number[32];
+        std::snprintf(number, sizeof number, "%s%s%06d", o.number_base.c_str(), run.c_str(), i);
+        id.number = number;
+        id.handle = "load-" + run + "-" + std::to_string(i);
+        auto [status, body] = api.call(http::verb::post, "/identities",
+                                       "{\"agent_handle\":\"" + id.handle + "\",\"phone_number\":\"" + id.number + "\"}");
+        if (status != 201) {
+            std::fprintf(stderr, "callgate-load: creating identity %s failed: %d %s\n", id.handle.c_str(), status,
+                         body.c_str());
+            return false;
+        }
+        id.id = json_text(body, "id");
+        std::tie(status, body) = api.call(http::verb::put, "/incoming-call-action",
+                                          "{\"agent_identity_id\":\"" + id.id +
+                                              "\",\"incoming_call_action\":\"auto_accept\",\"client_websocket_url\":\"" +
+                                              client_url + "\"}");
+        if (status != 200) {
+            std::fprintf(stderr, "callgate-load: setting the action failed: %d %s\n", status, body.c_str());
+            if (body.find("wss://") != std::string::npos)
+                std::fprintf(stderr, "callgate-load: start callgate with --allow-insecure-urls for the bridge scenario\n");
+            return false;
+        }
+        out.push_back(id);
+    }
+    return true;
+}
+
+void delete_identities(const options& o, const std::vector<identity>& ids)
+{
+    api_client api{o.api_url, o.api_key};
+    for (const auto& id : ids)
+        api.call(http::verb::delete_, "/identities/" + id.handle);
+}
+
+// ------------------------------------------------------------------ load shape
+
+// When the i-th call of an open-loop run is due, ramping linearly to `rate` over `ramp` s.
+double intended_offset(std::uint64_t i, double rate, double ramp)
+{
+    double n = static_cast<double>(i);
+    double ramp_calls = rate * ramp / 2;
+    if (ramp <= 0 || n >= ramp_calls)
+        return ramp <= 0 ? n / rate : ramp + (n - ramp_calls) / rate;
+    return std::sqrt(2 * n * ramp / rate);
+}
+
+struct scheduler {
+    const options& o;
+    steady::time_point start;
+    steady::time_point stop;
+    std::uint64_t next = 0;
+
+    // The next call's intended start, or nullopt when the run is over.
+    std::optional<steady::time_point> take()
+    {
+        if (o.rate <= 0)
+            return steady::now() < stop ? std::optional<steady::time_point>(steady::now()) : std::nullopt;
+        auto due = start + std::chrono::duration_cast<steady::duration>(
+                               std::chrono::duration<double>(intended_offset(next, o.rate, o.ramp)));
+        if (due >= stop)
+            return std::nullopt;
+        ++next;
+        return due;
+    }
+};
+
+std::uint64_t micros_since(steady::time_point t)
+{
+    auto d = std::chrono::duration_cast<std::chrono::microseconds>(steady::now() - t).count();
+    return d < 0 ? 0 : static_cast<std::uint64_t>(d);
+}
+
+// ------------------------------------------------------------------ decide
+
+asio::awaitable<void> decide_worker(const options& o, scheduler& s, results& r, const std::vector<identity>& ids,
+                                    std::uint64_t seed)
+{
+    auto ex = co_await asio::this_coro::executor;
+    std::string host, port;
+    split(o.edge_url, host, port);
+    tcp::resolver resolver(ex);
+    std::optional<beast::tcp_stream> stream;
+    beast::flat_buffer buffer;
+    std::uint64_t n = seed;
+    asio::steady_timer pause(ex);
+    for (;;) {
+        auto due = s.take();
+        if (!due)
+            co_return;
+        if (*due > steady::now()) {
+            pause.expires_at(*due);
+            co_await pause.async_wait(use_tuple);
+        }
+        if (!stream) {
+            stream.emplace(ex);
+            auto [rec, results_] = co_await resolver.async_resolve(host, port, use_tuple);
+            stream->expires_after(std::chrono::seconds(5));
+            auto [cec, ep] = rec ? std::tuple(rec, tcp::endpoint{}) : co_await stream->async_connect(results_, use_tuple);
+            if (rec || cec) {
+                r.error("connect");
+                stream.reset();
+                ++r.started;
+                continue;
+            }
+            stream->socket().set_option(tcp::no_delay(true));
+            buffer.clear();
+        }
+        const identity* id = ids.empty() ? nullptr : &ids[n++ % ids.size()];
+        http::request<http::string_body> req{http::verb::post, "/v1/calls/decide", 11};
+        req.set(http::field::host, o.edge_url);
+        req.set(http::field::content_type, "application/json");
+        req.set("X-Edge-Token", o.edge_token);
+        req.body() = "{\"local_phone_number\":\"" + (id ? id->number : o.number_base + "0000000") +
+                     "\",\"remote_phone_number\":\"+15550199\"}";
+        req.prepare_payload();
+        ++r.started;
+        stream->expires_after(std::chrono::seconds(10));
+        auto [wec, wn] = co_await http::async_write(*stream, req, use_tuple);
+        http::response<http::string_body> res;
+        beast::error_code rec2;
+        if (!wec)
+            std::tie(rec2, std::ignore) = co_await http::async_read(*stream, buffer, res, use_tuple);
+        if (wec || rec2) {
+            r.error(rec2 == beast::error::timeout ? "timeout" : "connection");
+            stream.reset();
+            continue;
+        }
+        auto latency = micros_since(*due);
+        r.latency.record(latency);
+        r.window.record(latency);
+        ++r.completed;
+        if (res.result_int() != 200) {
+            r.error("http_" + std::to_string(res.result_int()));
+            continue;
+        }
+        const auto& body = res.body();
+        std::string action = json_text(body, "action");
+        ++r.outcomes[action == "answer" ? "answer" : json_text(body, "reason")];
+        if (!res.keep_alive())
+            stream.reset();
+    }
+}
+
+// ------------------------------------------------------------------ bridge
+
+constexpr std::size_t frame_bytes = 160; // 20 ms of PCMU
+
+std::string stamped_frame(std::uint64_t seq)
+{
+    std::string f(frame_bytes, '\x7f');
+    auto now = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                              steady::now().time_since_epoch())
+                                              .count());
+    std::memcpy(f.data(), &now, 8);
+    std::memcpy(f.data() + 8, &seq, 8);
+    return f;
+}
+
+std::optional<std::uint64_t> stamp_of(const std::string& frame)
+{
+    if (frame.size() < 16)
+        return std::nullopt;
+    std::uint64_t t;
+    std::memcpy(&t, frame.data(), 8);
+    return t;
+}
+
+bool base64_decode(std::string_view in, std::string& out)
+{
+    static const auto table = [] {
+        std::array<int, 256> t{};
+        t.fill(-1);
+        const char* a = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        for (int i = 0; i < 64; ++i)
+            t[static_cast<unsigned char>(a[i])] = i;
+        return t;
+    }();
+    out.clear();
+    std::uint32_t acc = 0;
+    int bits = 0;
+    for (char c : in) {
+        if (c == '=')
+            break;
+        int v = table[static_cast<unsigned char>(c)];
+        if (v < 0)
+            return false;
+        acc = acc << 6 | static_cast<std::uint32_t>(v);
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            out.push_back(static_cast<char>(acc >> bits & 0xFF));
+        }
+    }
+    return true;
+}
+
+// The audio of a frame as the other side sent it: binary as is, JSON media decoded.
+std::optional<std::string> audio_of(const std::string& data, bool binary)
+{
+    if (binary)
+        return data;
+    auto at = data.find("\"payload\":\"");
+    if (at == std::string::npos || data.find("\"event\":\"media\"") == std::string::npos)
+        return std::nullopt;
+    at += 11;
+    std::string raw;
+    if (!base64_decode(std::string_view(data).substr(at, data.find('"', at) - at), raw))
+        return std::nullopt;
+    return raw;
+}
+
+void measure(results& r, int direction, const std::string& audio)
+{
+    auto t = stamp_of(audio);
+    if (!t)
+        return;
+    auto now = static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::microseconds>(steady::now().time_since_epoch()).count());
+    (direction == 0 ? r.relay_e2c : r.relay_c2e).record(now > *t ? now - *t : 0);
+    ++r.frames_received[direction];
+}
+
+using ws_stream = websocket::stream<beast::tcp_stream>;
+
+// One side of a call, shared by its coroutines (each holds a reference count).
+struct ws_side {
+    explicit ws_side(ws_stream stream) : ws(std::move(stream)), tick(ws.get_executor()) {}
+    ws_stream ws;
+    bool ended = false;
+    asio::steady_timer tick; // the sender's pacing timer; cancelled to end the call early
+    // Ends the call from the reading side: the sender (the only writer) stops and closes.
+    void end()
+    {
+        ended = true;
+        tick.cancel();
+    }
+};
+using side_ptr = std::shared_ptr<ws_side>;
+
+// Sends a frame every 20 ms until `until` or the call ends; counts due vs
+// sent. The only writer of its side: when done it sends stop (if
+// `hang_up`) and closes.
+asio::awaitable<void> pace_frames(side_ptr side, steady::time_point until, results& r, int direction, bool hang_up)
+{
+    auto next = steady::now();
+    std::uint64_t seq = 0;
+    while (!side->ended && next < until) {
+        side->tick.expires_at(next);
+        co_await side->tick.async_wait(use_tuple);
+        // Frames due by now (a late wake-up owes several).
+        while (next <= steady::now() && next < until && !side->ended) {
+            ++r.frames_due[direction];
+            auto frame = stamped_frame(seq++);
+            side->ws.binary(true);
+            auto [ec, n] = co_await side->ws.async_write(asio::buffer(frame), use_tuple);
+            if (ec) {
+                side->ended = true;
+                co_return;
+            }
+            ++r.frames_sent[direction];
+            next += std::chrono::milliseconds(20);
+        }
+    }
+    bool by_us = !side->ended;
+    side->ended = true;
+    if (hang_up && by_us) {
+        side->ws.text(true);
+        std::string stop = R"({"event":"stop","reason":"remote"})";
+        co_await side->ws.async_write(asio::buffer(stop), use_tuple);
+    }
+    if (side->ws.is_open())
+        co_await side->ws.async_close(websocket::close_code::normal, use_tuple);
+}
+
+asio::awaitable<void> agent_session(tcp::socket socket, const options& o, results& r)
+{
+    auto side = std::make_shared<ws_side>(ws_stream(std::move(socket)));
+    auto [aec] = co_await side->ws.async_accept(use_tuple);
+    if (aec)
+        co_return;
+    auto until = steady::now() + std::chrono::duration_cast<steady::duration>(
+                                     std::chrono::duration<double>(o.call_duration + 5));
+    asio::co_spawn(side->ws.get_executor(), pace_frames(side, until, r, 1, false), asio::detached);
+    beast::flat_buffer buffer;
+    while (!side->ended) {
+        buffer.clear();
+        auto [ec, n] = co_await side->ws.async_read(buffer, use_tuple);
+        if (ec)
+            break;
+        std::string data = beast::buffers_to_string(buffer.data());
+        if (!side->ws.got_binary() && data.find("\"event\":\"stop\"") != std::string::npos)
+            break;
+        if (auto audio = audio_of(data, side->ws.got_binary()))
+            measure(r, 0, *audio);
+    }
+    side->end();
+}
+
+asio::awaitable<void> agent_server(tcp::acceptor& acceptor, const options& o, results& r)
+{
+    for (;;) {
+        auto [ec, socket] = co_await acceptor.async_accept(use_tuple);
+        if (ec)
+            co_return;
+        socket.set_option(tcp::no_delay(true));
+        asio::co_spawn(acceptor.get_executor(), agent_session(std::move(socket), o, r), asio::detached);
+    }
+}
+
+asio::awaitable<void> bridge_call(const options& o, results& r, const identity* id, steady::time_point due)
+{
+    auto ex = co_await asio::this_coro::executor;
+    std::string host, port;
+    split(o.edge_url, host, port);
+    tcp::resolver resolver(ex);
+    auto side = std::make_shared<ws_side>(ws_stream(ex));
+    auto& ws = side->ws;
+    auto [rec, endpoints] = co_await resolver.async_resolve(host, port, use_tuple);
+    if (rec) {
+        r.error("resolve");
+        co_return;
+    }
+    beast::get_lowest_layer(ws).expires_after(std::chrono::seconds(10));
+    auto [cec, ep] = co_await beast::get_lowest_layer(ws).async_connect(endpoints, use_tuple);
+    if (cec) {
+        r.error("connect");
+        co_return;
+    }
+    beast::get_lowest_layer(ws).socket().set_option(tcp::no_delay(true));
+    beast::get_lowest_layer(ws).expires_never();
+    ws.set_option(websocket::stream_base::timeout::suggested(beast::role_type::client));
+    std::string token = o.edge_token;
+    ws.set_option(websocket::stream_base::decorator([token](websocket::request_type& req) {
+        if (!token.empty())
+            req.set("X-Edge-Token", token);
+    }));
+    auto [hec] = co_await ws.async_handshake(o.edge_url, "/v1/calls/stream", use_tuple);
+    if (hec) {
+        r.error("handshake");
+        co_return;
+    }
+    std::string number = id ? id->number : o.number_base + "0000000";
+    std::string first = "{\"event\":\"incoming_call\",\"local_phone_number\":\"" + number +
+                        "\",\"remote_phone_number\":\"+15550199\"}";
+    ws.text(true);
+    auto [wec, wn] = co_await ws.async_write(asio::buffer(first), use_tuple);
+    if (wec) {
+        r.error("connection");
+        co_return;
+    }
+    beast::flat_buffer buffer;
+    if (!o.proxy) {
+        auto [dec, dn] = co_await ws.async_read(buffer, use_tuple);
+        if (dec) {
+            r.error("no_decision");
+            co_return;
+        }
+        std::string decision = beast::buffers_to_string(buffer.data());
+        auto latency = micros_since(due);
+        r.latency.record(latency);
+        r.window.record(latency);
+        if (decision.find("\"action\":\"answer\"") == std::string::npos) {
+            ++r.outcomes[json_text(decision, "reason")];
+            ++r.completed;
+            co_return;
+        }
+    }
+    ++r.outcomes["answer"];
+    auto until = steady::now() + std::chrono::duration_cast<steady::duration>(
+                                     std::chrono::duration<double>(o.call_duration));
+    asio::co_spawn(ex, pace_frames(side, until, r, 0, true), asio::detached);
+    for (;;) {
+        buffer.clear();
+        auto [ec, n] = co_await ws.async_read(buffer, use_tuple);
+        if (ec)
+            break;
+        std::string data = beast::buffers_to_string(buffer.data());
+        if (!ws.got_binary() && data.find("\"event\":\"stop\"") != std::string::npos && !side->ended) {
+            r.error("hung_up_early");
+            break;
+        }
+        if (auto audio = audio_of(data, ws.got_binary()))
+            measure(r, 1, *audio);
+    }
+    side->end();
+    ++r.completed;
+}
+
+asio::awaitable<void> bridge_driver(const options& o, scheduler& s, results& r, const std::vector<identity>& ids)
+{
+    auto ex = co_await asio::this_coro::executor;
+    asio::steady_timer pause(ex);
+    std::uint64_t n = 0;
+    int in_flight = 0;
+    asio::steady_timer slot(ex);
+    for (;;) {
+        while (in_flight >= o.concurrency) {
+            slot.expires_after(std::chrono::milliseconds(5));
+            co_await slot.async_wait(use_tuple);
+        }
+        auto due = s.take();
+        if (!due)
+            break;
+        if (*due > steady::now()) {
+            pause.expires_at(*due);
+            co_await pause.async_wait(use_tuple);
+        }
+        const identity* id = ids.empty() ? nullptr : &ids[n++ % ids.size()];
+        ++in_flight;
+        ++r.started;
+        asio::co_spawn(ex, bridge_call(o, r, id, *due), [&in_flight](std::exception_ptr) { --in_flight; });
+    }
+    while (in_flight > 0) {
+        slot.expires_after(std::chrono::milliseconds(20));
+        co_await slot.async_wait(use_tuple);
+    }
+}
+
+// ------------------------------------------------------------------ reporting
+
+double ms(std::uint64_t micros) { return static_cast<double>(micros) / 1000.0; }
+
+void print_histogram_row(const char* name, const latency_histogram& h)
+{
+    std::printf("  %-22s %9.3f %9.3f %9.3f %9.3f %9.3f %9.3f  (n=%llu)\n", name, ms(h.percentile(0.5)),
+                ms(h.percentile(0.9)), ms(h.percentile(0.99)), ms(h.percentile(0.999)), ms(h.max()), h.mean() / 1000.0,
+                static_cast<unsigned long long>(h.count()));
+}
+
+void write_histogram_json(std::FILE* f, const char* name, const latency_histogram& h)
+{
+    std::fprintf(f,
+                 "\"%s\":{\"count\":%llu,\"p50_ms\":%.3f,\"p90_ms\":%.3f,\"p99_ms\":%.3f,\"p999_ms\":%.3f,"
+                 "\"max_ms\":%.3f,\"mean_ms\":%.3f}",
+                 name, static_cast<unsigned long long>(h.count()), ms(h.percentile(0.5)), ms(h.percentile(0.9)),
+                 ms(h.percentile(0.99)), ms(h.percentile(0.999)), ms(h.max()), h.mean() / 1000.0);
+}
+
+} // namespace
+
+int main(int argc, char** argv)
+{
+    if (argc >= 2 && (std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0)) {
+        std::fputs(usage, stdout);
+        return 0;
+    }
+    options o;
+    std::string error;
+    if (!parse_options(argc, argv, o, error)) {
+        std::fprintf(stderr, "callgate-load: %s (see 'callgate-load --help')\n", error.c_str());
+        return 2;
+    }
+    asio::io_context ioc(1);
+    results r;
+
+    // The built-in voice agent for the bridge scenario.
+    std::optional<tcp::acceptor> agent;
+    std::string agent_url = "wss://agent.invalid/ws";
+    if (o.scenario == "bridge") {
+        std::string host, port;
+        split(o.agent_listen, host, port);
+        agent.emplace(ioc, tcp::endpoint(asio::ip::make_address(host), static_cast<unsigned short>(std::stoi(port))));
+        agent_url = "ws://" + host + ":" + std::to_string(agent->local_endpoint().port()) + "/agent";
+        asio::co_spawn(ioc, agent_server(*agent, o, r), asio::detached);
+        std::printf("agent listening on %s\n", agent_url.c_str());
+    }
+    std::vector<identity> ids;
+    if (o.setup && !o.proxy) {
+        if (!create_identities(o, agent_url, ids))
+            return 1;
+        std::printf("created %zu identities\n", ids.size());
+    }
+
+    auto start = steady::now();
+    auto stop = start + std::chrono::duration_cast<steady::duration>(std::chrono::duration<double>(o.duration));
+    scheduler s{o, start, stop};
+    bool running = true;
+    int live = 0;
+    if (o.scenario == "decide") {
+        int workers = o.concurrency;
+        for (int i = 0; i < workers; ++i) {
+            ++live;
+            asio::co_spawn(ioc, decide_worker(o, s, r, ids, static_cast<std::uint64_t>(i)),
+                           [&live](std::exception_ptr) { --live; });
+        }
+    } else {
+        ++live;
+        asio::co_spawn(ioc, bridge_driver(o, s, r, ids), [&live](std::exception_ptr) { --live; });
+    }
+
+    // Progress: a line a second (rewritten in place on a terminal).
+    bool tty = ::isatty(STDOUT_FILENO) != 0;
+    asio::steady_timer progress(ioc);
+    std::uint64_t last_completed = 0;
+    std::function<void()> tick = [&] {
+        progress.expires_after(std::chrono::seconds(1));
+        progress.async_wait([&](beast::error_code ec) {
+            if (ec || !running)
+                return;
+            double t = std::chrono::duration<double>(steady::now() - start).count();
+            double rate = static_cast<double>(r.completed - last_completed);
+            last_completed = r.completed;
+            double p99 = ms(r.window.percentile(0.99));
+            r.p99_over_time.emplace_back(t, p99);
+            r.rate_over_time.emplace_back(t, rate);
+            std::printf("%s[%5.0fs] %8.0f calls/s  p99 %8.3f ms  errors %llu%s", tty ? "\r" : "", t, rate, p99,
+                        static_cast<unsigned long long>(r.errors), tty ? "   " : "\n");
+            std::fflush(stdout);
+            r.window.reset();
+            if (live > 0)
+                tick();
+        });
+    };
+    tick();
+    asio::steady_timer watchdog(ioc);
+    std::function<void()> check = [&] {
+        watchdog.expires_after(std::chrono::milliseconds(50));
+        watchdog.async_wait([&](beast::error_code) {
+            if (live == 0) {
+                running = false;
+                progress.cancel();
+                if (agent)
+                    agent->close();
+                return;
+            }
+            check();
+        });
+    };
+    check();
+    ioc.run_for(std::chrono::duration_cast<steady::duration>(
+        std::chrono::duration<double>(o.duration + o.call_duration + 30)));
+    double elapsed = std::chrono::duration<double>(steady::now() - start).count();
+    if (tty)
+        std::printf("\n");
+
+    if (!o.keep && !ids.empty())
+        delete_identities(o, ids);
+
+    // Summary.
+    double error_rate = r.started == 0 ? 0 : static_cast<double>(r.errors) / static_cast<double>(r.started);
+    std::printf("\n%s: %llu calls started, %llu completed in %.1fs (%.0f calls/s), %llu errors (%.2f%%)\n",
+                o.scenario.c_str(), static_cast<unsigned long long>(r.started),
+                static_cast<unsigned long long>(r.completed), elapsed,
+                static_cast<double>(r.completed) / std::min(elapsed, o.duration + (o.scenario == "bridge" ? o.call_duration : 0)),
+                static_cast<unsigned long long>(r.errors), error_rate * 100);
+    std::printf("\n  latency (ms)                 p50       p90       p99     p99.9       max      mean\n");
+    print_histogram_row(o.scenario == "decide" ? "decide" : "time to answer", r.latency);
+    if (o.scenario == "bridge") {
+        print_histogram_row("relay edge->agent", r.relay_e2c);
+        print_histogram_row("relay agent->edge", r.relay_c2e);
+        const char* dir[] = {"edge->agent", "agent->edge"};
+        std::printf("\n  frames          due       sent   received    dropped\n");
+        for (int d = 0; d < 2; ++d)
+            std::printf("  %-11s %9llu  %9llu  %9llu  %9lld\n", dir[d], static_cast<unsigned long long>(r.frames_due[d]),
+                        static_cast<unsigned long long>(r.frames_sent[d]),
+                        static_cast<unsigned long long>(r.frames_received[d]),
+                        static_cast<long long>(r.frames_sent[d]) - static_cast<long long>(r.frames_received[d]));
+    }
+    if (!r.outcomes.empty()) {
+        std::printf("\n  outcomes:");
+        for (const auto& [k, v] : r.outcomes)
+            std::printf(" %s=%llu", k.empty() ? "?" : k.c_str(), static_cast<unsigned long long>(v));
+        std::printf("\n");
+    }
+    if (!r.error_kinds.empty()) {
+        std::printf("  errors:");
+        for (const auto& [k, v] : r.error_kinds)
+            std::printf(" %s=%llu", k.c_str(), static_cast<unsigned long long>(v));
+        std::printf("\n");
+    }
+
+    if (!o.json_file.empty()) {
+        std::FILE* f = std::fopen(o.json_file.c_str(), "w");
+        if (f == nullptr) {
+            std::fprintf(stderr, "callgate-load: cannot write %s\n", o.json_file.c_str());
+            return 1;
+        }
+        std::fprintf(f, "{\"scenario\":\"%s\",\"duration_s\":%.3f,\"rate\":%.3f,\"concurrency\":%d,", o.scenario.c_str(),
+                     elapsed, o.rate, o.concurrency);
+        std::fprintf(f, "\"started\":%llu,\"completed\":%llu,\"errors\":%llu,\"error_rate\":%.6f,",
+                     static_cast<unsigned long long>(r.started), static_cast<unsigned long long>(r.completed),
+                     static_cast<unsigned long long>(r.errors), error_rate);
+        std::fprintf(f, "\"throughput_per_s\":%.3f,", static_cast<double>(r.completed) / std::max(o.duration, 0.001));
+        write_histogram_json(f, "latency", r.latency);
+        std::fputc(',', f);
+        write_histogram_json(f, "relay_edge_to_agent", r.relay_e2c);
+        std::fputc(',', f);
+        write_histogram_json(f, "relay_agent_to_edge", r.relay_c2e);
+        std::fprintf(f, ",\"frames\":{\"edge_to_agent\":{\"due\":%llu,\"sent\":%llu,\"received\":%llu},"
+                        "\"agent_to_edge\":{\"due\":%llu,\"sent\":%llu,\"received\":%llu}},",
+                     static_cast<unsigned long long>(r.frames_due[0]), static_cast<unsigned long long>(r.frames_sent[0]),
+                     static_cast<unsigned long long>(r.frames_received[0]), static_cast<unsigned long long>(r.frames_due[1]),
+                     static_cast<unsigned long long>(r.frames_sent[1]), static_cast<unsigned long long>(r.frames_received[1]));
+        std::fprintf(f, "\"outcomes\":{");
+        bool first = true;
+        for (const auto& [k, v] : r.outcomes) {
+            std::fprintf(f, "%s\"%s\":%llu", first ? "" : ",", k.c_str(), static_cast<unsigned long long>(v));
+            first = false;
+        }
+        std::fprintf(f, "},\"error_kinds\":{");
+        first = true;
+        for (const auto& [k, v] : r.error_kinds) {
+            std::fprintf(f, "%s\"%s\":%llu", first ? "" : ",", k.c_str(), static_cast<unsigned long long>(v));
+            first = false;
+        }
+        std::fprintf(f, "},\"p99_ms_over_time\":[");
+        for (std::size_t i = 0; i < r.p99_over_time.size(); ++i)
+            std::fprintf(f, "%s[%.1f,%.3f]", i ? "," : "", r.p99_over_time[i].first, r.p99_over_time[i].second);
+        std::fprintf(f, "],\"rate_over_time\":[");
+        for (std::size_t i = 0; i < r.rate_over_time.size(); ++i)
+            std::fprintf(f, "%s[%.1f,%.1f]", i ? "," : "", r.rate_over_time[i].first, r.rate_over_time[i].second);
+        std::fprintf(f, "]}\n");
+        std::fclose(f);
+    }
+
+    int rc = 0;
+    double p99 = ms((o.scenario == "bridge" ? r.relay_e2c : r.latency).percentile(0.99));
+    if (o.max_p99_ms > 0 && p99 > o.max_p99_ms) {
+        std::printf("FAIL: p99 %.3f ms is above --max-p99 %.3f ms\n", p99, o.max_p99_ms);
+        rc = 3;
+    }
+    if (o.max_error_rate >= 0 && error_rate > o.max_error_rate) {
+        std::printf("FAIL: error rate %.4f is above --max-error-rate %.4f\n", error_rate, o.max_error_rate);
+        rc = 3;
+    }
+    return rc;
+}
