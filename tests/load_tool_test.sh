@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Runs callgate-load briefly against the real engine and checks that what it
+# says it sent is what arrived: its counts against the engine's own metrics
+# and call records.
+#   load_tool_test.sh CALLGATE_BINARY CALLGATE_LOAD_BINARY
+set -euo pipefail
+binary="$1"
+load="$2"
+work=$(mktemp -d)
+pid=""
+trap 'if [ -n "$pid" ]; then kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true; fi; rm -rf "$work"' EXIT
+fail() { echo "FAIL: $*"; exit 1; }
+
+key=cg_load_test_admin_key_0123456789
+CALLGATE_ADMIN_KEY=$key "$binary" serve --data-dir "$work/data" --api-listen 127.0.0.1:0 --edge-listen 127.0.0.1:0 \
+  --allow-insecure-urls --allow-private-destinations --log-level warn >"$work/log" 2>&1 &
+pid=$!
+for _ in $(seq 1 3000); do [ -s "$work/data/listen.json" ] && break; sleep 0.01; done
+api=$(sed -n 's/.*"api": "\([^"]*\)".*/\1/p' "$work/data/listen.json")
+edge=$(sed -n 's/.*"edge": "\([^"]*\)".*/\1/p' "$work/data/listen.json")
+token=$(head -n 1 "$work/data/edge.token")
+metric() { curl -sf "http://$api/metrics" | awk -v m="$1" 'index($0, m) == 1 {print $NF}'; }
+json() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))" "$@"; }
+
+# Bad usage is one line and exit 2.
+set +e
+"$load" bogus >"$work/usage" 2>&1; rc=$?
+set -e
+[ "$rc" -eq 2 ] || fail "unknown scenario exit code $rc"
+grep -q "unknown scenario" "$work/usage" || fail "no clear error for an unknown scenario"
+"$load" --help | grep -q -- "--max-p99" || fail "--help lacks the flags"
+
+# decide, open loop: the engine counted exactly the calls the tool completed.
+"$load" decide --edge-url "$edge" --api-url "$api" --edge-token "$token" --api-key "$key" \
+  --rate 400 --duration 2 --identities 3 --json "$work/decide.json" >"$work/decide.txt"
+completed=$(json "$work/decide.json" 'd["completed"]')
+answered=$(json "$work/decide.json" 'd["outcomes"].get("answer", 0)')
+[ "$completed" -ge 700 ] || fail "only $completed decisions completed at 400/s for 2 s"
+[ "$(json "$work/decide.json" 'd["errors"]')" -eq 0 ] || fail "decide errors: $(cat "$work/decide.txt")"
+engine=$(metric 'callgate_decisions_total{action="answer",source="config",reason=""}')
+[ "$engine" -eq "$answered" ] || fail "tool answered $answered, engine counted $engine"
+records=$(curl -sf "http://$api/calls?limit=200" -H "X-API-Key: $key" | grep -o '"status":"ringing"' | wc -l)
+[ "$records" -eq 200 ] || fail "expected a full page of call records, got $records"
+# The tool cleaned up its identities.
+total=$(curl -sf "http://$api/identities" -H "X-API-Key: $key" | sed -n 's/.*"total":\([0-9]*\).*/\1/p')
+[ "$total" -eq 0 ] || fail "$total identities left behind"
+
+# bridge: frames the tool sent edge->agent are the frames the engine relayed.
+before=$(metric 'callgate_media_frames_total{direction="edge_to_client"}')
+"$load" bridge --edge-url "$edge" --api-url "$api" --edge-token "$token" --api-key "$key" \
+  --concurrency 5 --rate 5 --duration 1 --call-duration 2 --json "$work/bridge.json" >"$work/bridge.txt"
+sent=$(json "$work/bridge.json" 'd["frames"]["edge_to_agent"]["sent"]')
+received=$(json "$work/bridge.json" 'd["frames"]["edge_to_agent"]["received"]')
+after=$(metric 'callgate_media_frames_total{direction="edge_to_client"}')
+calls=$(json "$work/bridge.json" 'd["outcomes"].get("answer", 0)')
+[ "$calls" -eq 5 ] || fail "expected 5 answered calls: $(cat "$work/bridge.txt")"
+# The engine relays the tool's frames plus one start and one stop per call.
+[ $((after - before)) -eq $((sent + 2 * calls)) ] || fail "engine relayed $((after - before)), tool sent $sent (+$((2 * calls)) start/stop)"
+[ "$received" -eq "$sent" ] || fail "agent received $received of $sent"
+[ "$(metric 'callgate_bridged_calls_active')" -eq 0 ] || fail "calls still active"
+
+# A threshold that cannot be met fails the run with exit 3.
+set +e
+"$load" decide --edge-url "$edge" --edge-token "$token" --no-setup --rate 100 --duration 1 --max-error-rate 0 \
+  >"$work/gate.txt" 2>&1; rc=$?
+set -e
+[ "$rc" -eq 0 ] || fail "unknown numbers are rejects, not errors (rc $rc)"
+set +e
+"$load" decide --edge-url "$edge" --edge-token "$token" --no-setup --rate 100 --duration 1 --max-p99 0.000001 \
+  >"$work/gate.txt" 2>&1; rc=$?
+set -e
+[ "$rc" -eq 3 ] || fail "--max-p99 breach exit code $rc"
+grep -q "FAIL: p99" "$work/gate.txt" || fail "no clear message for the breached gate"
+echo "1 passed, 0 failed"
