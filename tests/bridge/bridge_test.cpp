@@ -446,3 +446,33 @@ TEST_F(bridge_policy, a_private_client_address_is_client_blocked)
 
 } // namespace
 } // namespace callgate::testing
+
+namespace callgate::testing {
+namespace {
+
+class bridge_max_duration : public bridge {
+    std::vector<std::string> extra_args() const override
+    {
+        return {"--allow-private-destinations", "--max-call-duration", "1s"};
+    }
+};
+
+TEST_F(bridge_max_duration, a_call_that_runs_too_long_is_stopped_on_both_sides)
+{
+    std::string call_id;
+    auto [edge, client] = answered_call(&call_id);
+    ASSERT_TRUE(edge && client);
+    auto to_client = client->read(5s);
+    auto to_edge = edge->read(5s);
+    ASSERT_EQ(to_client.what, ws_frame::kind::data);
+    ASSERT_EQ(to_edge.what, ws_frame::kind::data);
+    EXPECT_EQ(text_of(parse(to_client.data), "reason"), "max_duration");
+    EXPECT_EQ(text_of(parse(to_edge.data), "reason"), "max_duration");
+    client->close();
+    edge->close();
+    auto record = completed_record(call_id);
+    EXPECT_EQ(text_of(record, "hangup_reason"), "max_duration");
+}
+
+} // namespace
+} // namespace callgate::testing
