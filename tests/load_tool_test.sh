@@ -32,7 +32,7 @@ grep -q "unknown scenario" "$work/usage" || fail "no clear error for an unknown 
 
 # decide, open loop: the engine counted exactly the calls the tool completed.
 "$load" decide --edge-url "$edge" --api-url "$api" --edge-token "$token" --api-key "$key" \
-  --rate 400 --duration 2 --identities 3 --json "$work/decide.json" >"$work/decide.txt"
+  --rate 400 --duration 2 --identities 3 --json "$work/decide.json" --html "$work/report.html" >"$work/decide.txt"
 completed=$(json "$work/decide.json" 'd["completed"]')
 answered=$(json "$work/decide.json" 'd["outcomes"].get("answer", 0)')
 [ "$completed" -ge 700 ] || fail "only $completed decisions completed at 400/s for 2 s"
@@ -71,4 +71,34 @@ set +e
 set -e
 [ "$rc" -eq 3 ] || fail "--max-p99 breach exit code $rc"
 grep -q "FAIL: p99" "$work/gate.txt" || fail "no clear message for the breached gate"
+# The HTML report: charts a person can open, checked in headless Chromium.
+grep -q "<svg" "$work/report.html" || fail "the report has no charts"
+grep -q "p99 latency over time" "$work/report.html" || fail "the report lacks latency over time"
+grep -q "Latency by percentile" "$work/report.html" || fail "the report lacks the percentile chart"
+chromium=$(command -v chromium || true)
+[ -n "$chromium" ] || fail "chromium is not installed (scripts/deps installs it)"
+timeout 60 "$chromium" --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
+  --disable-background-networking --disable-component-update --disable-sync --user-data-dir="$work/chromium" \
+  --window-size=900,1500 --screenshot="$work/report.png" "file://$work/report.html" >/dev/null 2>&1 || true
+[ -s "$work/report.png" ] || fail "headless Chromium made no screenshot of the report"
+size=$(stat -c %s "$work/report.png")
+[ "$size" -gt 20000 ] || fail "the screenshot is suspiciously small ($size bytes): blank page?"
+python3 - "$work/report.png" <<'PY' || fail "the screenshot is blank"
+import struct, sys, zlib
+data = open(sys.argv[1], "rb").read()
+assert data[:8] == b"\x89PNG\r\n\x1a\n"
+pos, idat, width, height = 8, b"", 0, 0
+while pos < len(data):
+    length, kind = struct.unpack(">I4s", data[pos:pos + 8])
+    body = data[pos + 8:pos + 8 + length]
+    if kind == b"IHDR":
+        width, height = struct.unpack(">II", body[:8])
+    elif kind == b"IDAT":
+        idat += body
+    pos += 12 + length
+raw = zlib.decompress(idat)
+# Count distinct byte values in the image data: a rendered report has many, a blank page few.
+assert len(set(raw[: len(raw) // 2])) > 20, "too few colours"
+PY
+if [ -n "${CALLGATE_REPORT_SCREENSHOT:-}" ]; then cp "$work/report.png" "$CALLGATE_REPORT_SCREENSHOT"; fi
 echo "1 passed, 0 failed"

@@ -67,6 +67,10 @@ struct options {
     double max_p99_ms = 0;
     double max_error_rate = -1;
     std::string number_base = "+1999";
+    double webhook_latency = 0.010;
+    double webhook_failure_rate = 0;
+    std::string webhook_listen = "127.0.0.1:0";
+    std::string html_file;
 };
 
 const char* usage = R"(Usage: callgate-load SCENARIO [flags]
@@ -78,6 +82,8 @@ Scenarios:
   bridge    WebSocket calls on /v1/calls/stream with 20 ms PCMU frames both ways,
             answered by a built-in voice agent (needs callgate started with
             --allow-insecure-urls --allow-private-destinations: the agent is ws://)
+  webhook   POST /v1/calls/decide for identities whose action is webhook, answered
+            by a built-in webhook responder (same callgate flags as bridge)
 
 Load:
   --rate N              open loop: start N calls per second (latency counts from
@@ -99,9 +105,13 @@ Target:
   --agent-listen H:P    bridge: where the built-in agent listens (default 127.0.0.1:0)
   --proxy               bridge through a plain WebSocket proxy (a baseline): the
                         agent gets the edge's frames as they are, no decision
+  --webhook-latency D   webhook: the responder's delay before answering (default 10ms)
+  --webhook-failure-rate R  webhook: share of requests answered 500 (default 0)
+  --webhook-listen H:P  webhook: where the responder listens (default 127.0.0.1:0)
 
 Output and gates:
   --json FILE           every figure as JSON
+  --html FILE           a report with latency-over-time and histogram charts
   --max-p99 MS          exit 3 if the p99 latency is above MS
   --max-error-rate R    exit 3 if errors / calls is above R (e.g. 0.01)
 
@@ -139,7 +149,7 @@ bool parse_options(int argc, char** argv, options& o, std::string& error)
         return false;
     }
     o.scenario = argv[1];
-    if (o.scenario != "decide" && o.scenario != "bridge") {
+    if (o.scenario != "decide" && o.scenario != "bridge" && o.scenario != "webhook") {
         error = "unknown scenario '" + o.scenario + "'";
         return false;
     }
@@ -204,6 +214,14 @@ bool parse_options(int argc, char** argv, options& o, std::string& error)
             ok = text(o.agent_listen);
         else if (a == "--json")
             ok = text(o.json_file);
+        else if (a == "--html")
+            ok = text(o.html_file);
+        else if (a == "--webhook-latency")
+            ok = seconds(o.webhook_latency);
+        else if (a == "--webhook-failure-rate")
+            ok = number(o.webhook_failure_rate) && o.webhook_failure_rate <= 1;
+        else if (a == "--webhook-listen")
+            ok = text(o.webhook_listen);
         else if (a == "--max-p99")
             ok = number(o.max_p99_ms);
         else if (a == "--max-error-rate")
@@ -314,7 +332,8 @@ struct identity {
     std::string id, handle, number;
 };
 
-bool create_identities(const options& o, const std::string& client_url, std::vector<identity>& out)
+bool create_identities(const options& o, const std::string& client_url, const std::string& webhook_url,
+                       std::vector<identity>& out)
 {
     api_client api{o.api_url, o.api_key};
     std::mt19937 rng(std::random_device{}());
@@ -333,14 +352,16 @@ bool create_identities(const options& o, const std::string& client_url, std::vec
             return false;
         }
         id.id = json_text(body, "id");
+        std::string action = webhook_url.empty()
+                                 ? "\"incoming_call_action\":\"auto_accept\""
+                                 : "\"incoming_call_action\":\"webhook\",\"incoming_call_webhook_url\":\"" + webhook_url + "\"";
         std::tie(status, body) = api.call(http::verb::put, "/incoming-call-action",
-                                          "{\"agent_identity_id\":\"" + id.id +
-                                              "\",\"incoming_call_action\":\"auto_accept\",\"client_websocket_url\":\"" +
-                                              client_url + "\"}");
+                                          "{\"agent_identity_id\":\"" + id.id + "\"," + action +
+                                              ",\"client_websocket_url\":\"" + client_url + "\"}");
         if (status != 200) {
             std::fprintf(stderr, "callgate-load: setting the action failed: %d %s\n", status, body.c_str());
             if (body.find("wss://") != std::string::npos)
-                std::fprintf(stderr, "callgate-load: start callgate with --allow-insecure-urls for the bridge scenario\n");
+                std::fprintf(stderr, "callgate-load: start callgate with --allow-insecure-urls for this scenario\n");
             return false;
         }
         out.push_back(id);
@@ -739,6 +760,53 @@ asio::awaitable<void> bridge_driver(const options& o, scheduler& s, results& r, 
     }
 }
 
+// ------------------------------------------------------------------ webhook responder
+
+struct responder_stats {
+    std::uint64_t served = 0, failed = 0;
+};
+
+asio::awaitable<void> responder_session(tcp::socket socket, const options& o, responder_stats& stats, std::uint64_t seed)
+{
+    beast::tcp_stream stream(std::move(socket));
+    beast::flat_buffer buffer;
+    std::minstd_rand rng(static_cast<std::uint32_t>(seed));
+    std::uniform_real_distribution<double> coin(0, 1);
+    asio::steady_timer delay(stream.get_executor());
+    for (;;) {
+        http::request<http::string_body> req;
+        auto [ec, n] = co_await http::async_read(stream, buffer, req, use_tuple);
+        if (ec)
+            co_return;
+        if (o.webhook_latency > 0) {
+            delay.expires_after(std::chrono::duration_cast<steady::duration>(std::chrono::duration<double>(o.webhook_latency)));
+            co_await delay.async_wait(use_tuple);
+        }
+        bool fail = coin(rng) < o.webhook_failure_rate;
+        http::response<http::string_body> res{fail ? http::status::internal_server_error : http::status::ok, 11};
+        res.set(http::field::content_type, "application/json");
+        res.body() = fail ? R"({"error":"injected failure"})" : R"({"action":"answer"})";
+        res.keep_alive(req.keep_alive());
+        res.prepare_payload();
+        ++stats.served;
+        stats.failed += fail ? 1 : 0;
+        auto [wec, wn] = co_await http::async_write(stream, res, use_tuple);
+        if (wec || !req.keep_alive())
+            co_return;
+    }
+}
+
+asio::awaitable<void> responder(tcp::acceptor& acceptor, const options& o, responder_stats& stats)
+{
+    for (std::uint64_t i = 1;; ++i) {
+        auto [ec, socket] = co_await acceptor.async_accept(use_tuple);
+        if (ec)
+            co_return;
+        socket.set_option(tcp::no_delay(true));
+        asio::co_spawn(acceptor.get_executor(), responder_session(std::move(socket), o, stats, i), asio::detached);
+    }
+}
+
 // ------------------------------------------------------------------ reporting
 
 double ms(std::uint64_t micros) { return static_cast<double>(micros) / 1000.0; }
@@ -757,6 +825,120 @@ void write_histogram_json(std::FILE* f, const char* name, const latency_histogra
                  "\"max_ms\":%.3f,\"mean_ms\":%.3f}",
                  name, static_cast<unsigned long long>(h.count()), ms(h.percentile(0.5)), ms(h.percentile(0.9)),
                  ms(h.percentile(0.99)), ms(h.percentile(0.999)), ms(h.max()), h.mean() / 1000.0);
+}
+
+// An SVG line chart of (x, y) points, axes labelled, scaled to fit.
+std::string svg_chart(const std::vector<std::pair<double, double>>& points, const std::string& x_label,
+                      const std::string& y_label, const std::string& color, bool log_x = false)
+{
+    const double w = 640, h = 260, left = 78, bottom = 40, top = 15, right = 15;
+    double max_x = 1e-9, max_y = 1e-9, min_x = log_x ? 1e18 : 0;
+    for (auto [x, y] : points) {
+        max_x = std::max(max_x, x);
+        max_y = std::max(max_y, y);
+        min_x = std::min(min_x, x);
+    }
+    if (points.empty())
+        min_x = 0;
+    auto sx = [&](double x) {
+        if (log_x)
+            return left + (w - left - right) * (std::log10(x) - std::log10(min_x)) /
+                              std::max(1e-9, std::log10(max_x) - std::log10(min_x));
+        return left + (w - left - right) * (x - min_x) / std::max(1e-9, max_x - min_x);
+    };
+    auto sy = [&](double y) { return h - bottom - (h - bottom - top) * y / (max_y * 1.1); };
+    char buf[256];
+    std::string out = "<svg xmlns='http://www.w3.org/2000/svg' width='640' height='260' class='chart'>";
+    out += "<rect x='0' y='0' width='640' height='260' fill='#fff'/>";
+    std::snprintf(buf, sizeof buf, "<line x1='%g' y1='%g' x2='%g' y2='%g' stroke='#333'/>", left, h - bottom, w - right,
+                  h - bottom);
+    out += buf;
+    std::snprintf(buf, sizeof buf, "<line x1='%g' y1='%g' x2='%g' y2='%g' stroke='#333'/>", left, top, left, h - bottom);
+    out += buf;
+    for (int i = 0; i <= 4; ++i) {
+        double y = max_y * 1.1 * i / 4;
+        std::snprintf(buf, sizeof buf,
+                      "<line x1='%g' y1='%g' x2='%g' y2='%g' stroke='#ddd'/><text x='%g' y='%g' font-size='11' "
+                      "text-anchor='end'>%.3g</text>",
+                      left, sy(y), w - right, sy(y), left - 5, sy(y) + 4, y);
+        out += buf;
+    }
+    std::snprintf(buf, sizeof buf,
+                  "<text x='%g' y='%g' font-size='12' text-anchor='middle'>%s</text>"
+                  "<text x='14' y='%g' font-size='12' transform='rotate(-90 14 %g)' text-anchor='middle'>%s</text>",
+                  (left + w - right) / 2, h - 8, x_label.c_str(), (top + h - bottom) / 2, (top + h - bottom) / 2,
+                  y_label.c_str());
+    out += buf;
+    std::snprintf(buf, sizeof buf, "<text x='%g' y='%g' font-size='11'>%.3g</text><text x='%g' y='%g' font-size='11' "
+                                   "text-anchor='end'>%.3g</text>",
+                  left, h - bottom + 15, min_x, w - right, h - bottom + 15, max_x);
+    out += buf;
+    out += "<polyline fill='none' stroke='" + color + "' stroke-width='2' points='";
+    for (auto [x, y] : points) {
+        std::snprintf(buf, sizeof buf, "%.1f,%.1f ", sx(x), sy(y));
+        out += buf;
+    }
+    out += "'/></svg>";
+    return out;
+}
+
+void write_html(const std::string& file, const options& o, const results& r, double elapsed, double error_rate)
+{
+    std::FILE* f = std::fopen(file.c_str(), "w");
+    if (f == nullptr) {
+        std::fprintf(stderr, "callgate-load: cannot write %s\n", file.c_str());
+        return;
+    }
+    // The percentile curve: latency at 0, 50, 90, 99, 99.9 ... (x = 1 / (1 - q), log scale).
+    auto curve = [](const latency_histogram& h) {
+        std::vector<std::pair<double, double>> points;
+        for (double q : {0.0, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 0.995, 0.999, 0.9995, 0.9999})
+            points.emplace_back(1.0 / (1.0 - q), ms(h.percentile(q)));
+        return points;
+    };
+    std::fprintf(f, "<!doctype html><html><head><meta charset='utf-8'><title>callgate-load: %s</title><style>"
+                    "body{font-family:sans-serif;margin:24px;color:#222}table{border-collapse:collapse}"
+                    "td,th{border:1px solid #ccc;padding:4px 10px;text-align:right}th{background:#f3f3f3}"
+                    ".chart{border:1px solid #ddd;margin:8px 0}</style></head><body>",
+                 o.scenario.c_str());
+    std::fprintf(f, "<h1>callgate-load: %s</h1><p>%s load, %s, %.1f s; %llu calls started, %llu completed, "
+                    "%llu errors (%.2f%%).</p>",
+                 o.scenario.c_str(), o.rate > 0 ? "open-loop" : "closed-loop",
+                 o.rate > 0 ? (std::to_string(static_cast<long>(o.rate)) + " calls/s").c_str()
+                            : (std::to_string(o.concurrency) + " at a time").c_str(),
+                 elapsed, static_cast<unsigned long long>(r.started), static_cast<unsigned long long>(r.completed),
+                 static_cast<unsigned long long>(r.errors), error_rate * 100);
+    std::fprintf(f, "<table><tr><th>latency (ms)</th><th>p50</th><th>p90</th><th>p99</th><th>p99.9</th><th>max</th>"
+                    "<th>count</th></tr>");
+    auto row = [&](const char* name, const latency_histogram& h) {
+        std::fprintf(f, "<tr><td style='text-align:left'>%s</td><td>%.3f</td><td>%.3f</td><td>%.3f</td><td>%.3f</td>"
+                        "<td>%.3f</td><td>%llu</td></tr>",
+                     name, ms(h.percentile(0.5)), ms(h.percentile(0.9)), ms(h.percentile(0.99)),
+                     ms(h.percentile(0.999)), ms(h.max()), static_cast<unsigned long long>(h.count()));
+    };
+    row(o.scenario == "bridge" ? "time to answer" : "decide", r.latency);
+    if (o.scenario == "bridge") {
+        row("relay edge&rarr;agent", r.relay_e2c);
+        row("relay agent&rarr;edge", r.relay_c2e);
+    }
+    std::fprintf(f, "</table>");
+    std::fprintf(f, "<h2>p99 latency over time</h2>%s",
+                 svg_chart(r.p99_over_time, "seconds", "p99 ms (per second)", "#c0392b").c_str());
+    std::fprintf(f, "<h2>Throughput over time</h2>%s",
+                 svg_chart(r.rate_over_time, "seconds", "calls completed per second", "#2471a3").c_str());
+    std::fprintf(f, "<h2>Latency by percentile</h2><p>x: 1/(1&minus;q) &mdash; 2 is p50, 100 is p99, 1000 is p99.9</p>%s",
+                 svg_chart(curve(o.scenario == "bridge" ? r.relay_e2c : r.latency), "percentile (log)", "latency ms",
+                           "#1e8449", true)
+                     .c_str());
+    std::fprintf(f, "<h2>Outcomes</h2><table><tr><th>outcome</th><th>calls</th></tr>");
+    for (const auto& [k, v] : r.outcomes)
+        std::fprintf(f, "<tr><td style='text-align:left'>%s</td><td>%llu</td></tr>", k.empty() ? "?" : k.c_str(),
+                     static_cast<unsigned long long>(v));
+    for (const auto& [k, v] : r.error_kinds)
+        std::fprintf(f, "<tr><td style='text-align:left'>error: %s</td><td>%llu</td></tr>", k.c_str(),
+                     static_cast<unsigned long long>(v));
+    std::fprintf(f, "</table></body></html>\n");
+    std::fclose(f);
 }
 
 } // namespace
@@ -787,9 +969,21 @@ int main(int argc, char** argv)
         asio::co_spawn(ioc, agent_server(*agent, o, r), asio::detached);
         std::printf("agent listening on %s\n", agent_url.c_str());
     }
+    std::optional<tcp::acceptor> hook;
+    responder_stats hook_stats;
+    std::string webhook_url;
+    if (o.scenario == "webhook") {
+        std::string host, port;
+        split(o.webhook_listen, host, port);
+        hook.emplace(ioc, tcp::endpoint(asio::ip::make_address(host), static_cast<unsigned short>(std::stoi(port))));
+        webhook_url = "http://" + host + ":" + std::to_string(hook->local_endpoint().port()) + "/hook";
+        asio::co_spawn(ioc, responder(*hook, o, hook_stats), asio::detached);
+        std::printf("webhook responder on %s (latency %.0f ms, failure rate %.2f)\n", webhook_url.c_str(),
+                    o.webhook_latency * 1000, o.webhook_failure_rate);
+    }
     std::vector<identity> ids;
     if (o.setup && !o.proxy) {
-        if (!create_identities(o, agent_url, ids))
+        if (!create_identities(o, agent_url, webhook_url, ids))
             return 1;
         std::printf("created %zu identities\n", ids.size());
     }
@@ -799,7 +993,7 @@ int main(int argc, char** argv)
     scheduler s{o, start, stop};
     bool running = true;
     int live = 0;
-    if (o.scenario == "decide") {
+    if (o.scenario == "decide" || o.scenario == "webhook") {
         int workers = o.concurrency;
         for (int i = 0; i < workers; ++i) {
             ++live;
@@ -844,6 +1038,9 @@ int main(int argc, char** argv)
                 progress.cancel();
                 if (agent)
                     agent->close();
+                if (hook)
+                    hook->close();
+                ioc.stop(); // idle keep-alive connections from the engine would keep it running
                 return;
             }
             check();
@@ -867,7 +1064,10 @@ int main(int argc, char** argv)
                 static_cast<double>(r.completed) / std::min(elapsed, o.duration + (o.scenario == "bridge" ? o.call_duration : 0)),
                 static_cast<unsigned long long>(r.errors), error_rate * 100);
     std::printf("\n  latency (ms)                 p50       p90       p99     p99.9       max      mean\n");
-    print_histogram_row(o.scenario == "decide" ? "decide" : "time to answer", r.latency);
+    print_histogram_row(o.scenario == "bridge" ? "time to answer" : "decide", r.latency);
+    if (o.scenario == "webhook")
+        std::printf("  webhook responder: %llu requests, %llu failed on purpose\n",
+                    static_cast<unsigned long long>(hook_stats.served), static_cast<unsigned long long>(hook_stats.failed));
     if (o.scenario == "bridge") {
         print_histogram_row("relay edge->agent", r.relay_e2c);
         print_histogram_row("relay agent->edge", r.relay_c2e);
@@ -935,6 +1135,9 @@ int main(int argc, char** argv)
         std::fprintf(f, "]}\n");
         std::fclose(f);
     }
+
+    if (!o.html_file.empty())
+        write_html(o.html_file, o, r, elapsed, error_rate);
 
     int rc = 0;
     double p99 = ms((o.scenario == "bridge" ? r.relay_e2c : r.latency).percentile(0.99));

@@ -303,11 +303,6 @@ bool is_admin_only(route_id id, std::string_view method)
     }
 }
 
-bool needs_key(route_id id)
-{
-    return id != route_id::healthz && id != route_id::readyz && id != route_id::metrics &&
-           id != route_id::openapi;
-}
 
 // ---------------------------------------------------------------- body fields
 

@@ -79,7 +79,7 @@ void log(log_level level, std::string_view event, std::initializer_list<log_fiel
     ::clock_gettime(CLOCK_REALTIME, &ts);
     std::tm tm{};
     ::gmtime_r(&ts.tv_sec, &tm);
-    char when[40];
+    char when[64];
     std::snprintf(when, sizeof when, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900,
                   tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
     std::string line;
