@@ -67,6 +67,7 @@ struct options {
     double max_p99_ms = 0;
     double max_error_rate = -1;
     std::string number_base = "+1999";
+    std::string number; // --no-setup: the number every call dials
     double webhook_latency = 0.010;
     double webhook_failure_rate = 0;
     std::string webhook_listen = "127.0.0.1:0";
@@ -101,7 +102,8 @@ Target:
   --api-key K           an admin key, to create identities (env CALLGATE_API_KEY)
   --identities N        identities to create and spread calls over (default 1)
   --keep                keep the identities afterwards (default: delete them)
-  --no-setup            create nothing; calls dial --number-base + 0000000
+  --no-setup            create nothing; every call dials --number
+  --number E164         the dialed number with --no-setup (default +19990000000)
   --agent-listen H:P    bridge: where the built-in agent listens (default 127.0.0.1:0)
   --proxy               bridge through a plain WebSocket proxy (a baseline): the
                         agent gets the edge's frames as they are, no decision
@@ -226,6 +228,8 @@ bool parse_options(int argc, char** argv, options& o, std::string& error)
             ok = number(o.max_p99_ms);
         else if (a == "--max-error-rate")
             ok = number(o.max_error_rate);
+        else if (a == "--number")
+            ok = text(o.number);
         else if (a == "--keep")
             o.keep = true;
         else if (a == "--no-setup")
@@ -249,6 +253,8 @@ bool parse_options(int argc, char** argv, options& o, std::string& error)
         while (!url->empty() && url->back() == '/')
             url->pop_back();
     }
+    if (o.number.empty())
+        o.number = o.number_base + "0000000";
     if (o.setup && !o.proxy && o.api_key.empty()) {
         error = "an admin key is needed to create identities (--api-key or CALLGATE_API_KEY), or pass --no-setup";
         return false;
@@ -454,7 +460,7 @@ asio::awaitable<void> decide_worker(const options& o, scheduler& s, results& r, 
         req.set(http::field::host, o.edge_url);
         req.set(http::field::content_type, "application/json");
         req.set("X-Edge-Token", o.edge_token);
-        req.body() = "{\"local_phone_number\":\"" + (id ? id->number : o.number_base + "0000000") +
+        req.body() = "{\"local_phone_number\":\"" + (id ? id->number : o.number) +
                      "\",\"remote_phone_number\":\"+15550199\"}";
         req.prepare_payload();
         ++r.started;
@@ -683,7 +689,7 @@ asio::awaitable<void> bridge_call(const options& o, results& r, const identity* 
         r.error("handshake");
         co_return;
     }
-    std::string number = id ? id->number : o.number_base + "0000000";
+    std::string number = id ? id->number : o.number;
     std::string first = "{\"event\":\"incoming_call\",\"local_phone_number\":\"" + number +
                         "\",\"remote_phone_number\":\"+15550199\"}";
     ws.text(true);
