@@ -28,6 +28,8 @@
 #include <cstring>
 #include <fstream>
 #include <map>
+#include <mutex>
+#include <thread>
 #include <optional>
 #include <random>
 #include <string>
@@ -68,6 +70,7 @@ struct options {
     double max_error_rate = -1;
     std::string number_base = "+1999";
     std::string number; // --no-setup: the number every call dials
+    int threads = 1;    // decide and webhook: generator threads
     double webhook_latency = 0.010;
     double webhook_failure_rate = 0;
     std::string webhook_listen = "127.0.0.1:0";
@@ -94,6 +97,8 @@ Load:
   --duration D          how long to generate load (default 10s)
   --ramp D              open loop: reach --rate linearly over D (default 0)
   --call-duration D     bridge: how long each call lasts (default 5s)
+  --threads N           decide and webhook: generator threads, each with its share of
+                        the rate and connections (default 1)
 
 Target:
   --edge-url HOST:PORT  edge listener (default 127.0.0.1:8081; env CALLGATE_EDGE_URL)
@@ -228,6 +233,8 @@ bool parse_options(int argc, char** argv, options& o, std::string& error)
             ok = number(o.max_p99_ms);
         else if (a == "--max-error-rate")
             ok = number(o.max_error_rate);
+        else if (a == "--threads")
+            ok = number(n) && (o.threads = static_cast<int>(n), o.threads > 0 && o.threads <= 64);
         else if (a == "--number")
             ok = text(o.number);
         else if (a == "--keep")
@@ -283,10 +290,30 @@ struct results {
     std::vector<std::pair<double, double>> p99_over_time; // seconds, ms
     std::vector<std::pair<double, double>> rate_over_time;
 
+    std::mutex mutex; // the decide workers of several threads report through it
+
     void error(const std::string& kind)
     {
         ++errors;
         ++error_kinds[kind];
+    }
+    void merge(const results& other)
+    {
+        latency.merge(other.latency);
+        relay_e2c.merge(other.relay_e2c);
+        relay_c2e.merge(other.relay_c2e);
+        started += other.started;
+        completed += other.completed;
+        errors += other.errors;
+        for (const auto& [k, v] : other.error_kinds)
+            error_kinds[k] += v;
+        for (const auto& [k, v] : other.outcomes)
+            outcomes[k] += v;
+        for (int d = 0; d < 2; ++d) {
+            frames_due[d] += other.frames_due[d];
+            frames_sent[d] += other.frames_sent[d];
+            frames_received[d] += other.frames_received[d];
+        }
     }
 };
 
@@ -447,6 +474,7 @@ asio::awaitable<void> decide_worker(const options& o, scheduler& s, results& r, 
             stream->expires_after(std::chrono::seconds(5));
             auto [cec, ep] = rec ? std::tuple(rec, tcp::endpoint{}) : co_await stream->async_connect(results_, use_tuple);
             if (rec || cec) {
+                std::lock_guard lock(r.mutex);
                 r.error("connect");
                 stream.reset();
                 ++r.started;
@@ -463,7 +491,10 @@ asio::awaitable<void> decide_worker(const options& o, scheduler& s, results& r, 
         req.body() = "{\"local_phone_number\":\"" + (id ? id->number : o.number) +
                      "\",\"remote_phone_number\":\"+15550199\"}";
         req.prepare_payload();
-        ++r.started;
+        {
+            std::lock_guard lock(r.mutex);
+            ++r.started;
+        }
         stream->expires_after(std::chrono::seconds(10));
         auto [wec, wn] = co_await http::async_write(*stream, req, use_tuple);
         http::response<http::string_body> res;
@@ -471,11 +502,15 @@ asio::awaitable<void> decide_worker(const options& o, scheduler& s, results& r, 
         if (!wec)
             std::tie(rec2, std::ignore) = co_await http::async_read(*stream, buffer, res, use_tuple);
         if (wec || rec2) {
+            std::lock_guard lock(r.mutex);
             r.error(rec2 == beast::error::timeout ? "timeout" : "connection");
             stream.reset();
             continue;
         }
         auto latency = micros_since(*due);
+        const auto& body = res.body();
+        std::string action = json_text(body, "action");
+        std::lock_guard lock(r.mutex);
         r.latency.record(latency);
         r.window.record(latency);
         ++r.completed;
@@ -483,8 +518,6 @@ asio::awaitable<void> decide_worker(const options& o, scheduler& s, results& r, 
             r.error("http_" + std::to_string(res.result_int()));
             continue;
         }
-        const auto& body = res.body();
-        std::string action = json_text(body, "action");
         ++r.outcomes[action == "answer" ? "answer" : json_text(body, "reason")];
         if (!res.keep_alive())
             stream.reset();
@@ -996,20 +1029,49 @@ int main(int argc, char** argv)
 
     auto start = steady::now();
     auto stop = start + std::chrono::duration_cast<steady::duration>(std::chrono::duration<double>(o.duration));
-    scheduler s{o, start, stop};
+    // decide and webhook may use several generator threads, each with its share
+    // of the rate and connections; bridge calls stay on one thread.
+    int threads = o.scenario == "bridge" ? 1 : o.threads;
+    options share = o;
+    share.rate = o.rate / threads;
+    share.concurrency = std::max(1, o.concurrency / threads);
+    std::vector<std::unique_ptr<asio::io_context>> extra_contexts;
+    std::vector<std::unique_ptr<results>> extra_results;
+    std::vector<std::unique_ptr<scheduler>> schedulers;
+    std::vector<std::thread> extra_threads;
+    std::atomic<int> live{0};
     bool running = true;
-    int live = 0;
-    if (o.scenario == "decide" || o.scenario == "webhook") {
-        int workers = o.concurrency;
-        for (int i = 0; i < workers; ++i) {
-            ++live;
-            asio::co_spawn(ioc, decide_worker(o, s, r, ids, static_cast<std::uint64_t>(i)),
-                           [&live](std::exception_ptr) { --live; });
+    auto all_results = [&] {
+        std::vector<results*> out{&r};
+        for (auto& x : extra_results)
+            out.push_back(x.get());
+        return out;
+    };
+    for (int t = 0; t < threads; ++t) {
+        asio::io_context* context = &ioc;
+        results* rr = &r;
+        if (t > 0) {
+            extra_contexts.push_back(std::make_unique<asio::io_context>(1));
+            extra_results.push_back(std::make_unique<results>());
+            context = extra_contexts.back().get();
+            rr = extra_results.back().get();
         }
-    } else {
-        ++live;
-        asio::co_spawn(ioc, bridge_driver(o, s, r, ids), [&live](std::exception_ptr) { --live; });
+        schedulers.push_back(std::make_unique<scheduler>(scheduler{t == 0 && threads == 1 ? o : share, start, stop}));
+        auto& sched = *schedulers.back();
+        if (o.scenario == "decide" || o.scenario == "webhook") {
+            for (int i = 0; i < share.concurrency; ++i) {
+                ++live;
+                asio::co_spawn(*context,
+                               decide_worker(sched.o, sched, *rr, ids, static_cast<std::uint64_t>(t * 100000 + i)),
+                               [&live](std::exception_ptr) { --live; });
+            }
+        } else {
+            ++live;
+            asio::co_spawn(*context, bridge_driver(o, sched, *rr, ids), [&live](std::exception_ptr) { --live; });
+        }
     }
+    for (auto& context : extra_contexts)
+        extra_threads.emplace_back([c = context.get()] { c->run(); });
 
     // Progress: a line a second (rewritten in place on a terminal).
     bool tty = ::isatty(STDOUT_FILENO) != 0;
@@ -1021,15 +1083,23 @@ int main(int argc, char** argv)
             if (ec || !running)
                 return;
             double t = std::chrono::duration<double>(steady::now() - start).count();
-            double rate = static_cast<double>(r.completed - last_completed);
-            last_completed = r.completed;
-            double p99 = ms(r.window.percentile(0.99));
+            latency_histogram window;
+            std::uint64_t completed = 0, errors = 0;
+            for (auto* each : all_results()) {
+                std::lock_guard lock(each->mutex);
+                window.merge(each->window);
+                each->window.reset();
+                completed += each->completed;
+                errors += each->errors;
+            }
+            double rate = static_cast<double>(completed - last_completed);
+            last_completed = completed;
+            double p99 = ms(window.percentile(0.99));
             r.p99_over_time.emplace_back(t, p99);
             r.rate_over_time.emplace_back(t, rate);
             std::printf("%s[%5.0fs] %8.0f calls/s  p99 %8.3f ms  errors %llu%s", tty ? "\r" : "", t, rate, p99,
-                        static_cast<unsigned long long>(r.errors), tty ? "   " : "\n");
+                        static_cast<unsigned long long>(errors), tty ? "   " : "\n");
             std::fflush(stdout);
-            r.window.reset();
             if (live > 0)
                 tick();
         });
@@ -1056,6 +1126,12 @@ int main(int argc, char** argv)
     ioc.run_for(std::chrono::duration_cast<steady::duration>(
         std::chrono::duration<double>(o.duration + o.call_duration + 30)));
     double elapsed = std::chrono::duration<double>(steady::now() - start).count();
+    for (auto& context : extra_contexts)
+        context->stop();
+    for (auto& t : extra_threads)
+        t.join();
+    for (auto& x : extra_results)
+        r.merge(*x);
     if (tty)
         std::printf("\n");
 
