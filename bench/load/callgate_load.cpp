@@ -8,6 +8,8 @@
 // (--rate), so a stalled server shows up as latency, not as fewer requests.
 #include "histogram.hpp"
 
+#include "callgate/engine/secrets.hpp"
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -548,35 +550,6 @@ std::optional<std::uint64_t> stamp_of(const std::string& frame)
     return t;
 }
 
-bool base64_decode(std::string_view in, std::string& out)
-{
-    static const auto table = [] {
-        std::array<int, 256> t{};
-        t.fill(-1);
-        const char* a = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-        for (int i = 0; i < 64; ++i)
-            t[static_cast<unsigned char>(a[i])] = i;
-        return t;
-    }();
-    out.clear();
-    std::uint32_t acc = 0;
-    int bits = 0;
-    for (char c : in) {
-        if (c == '=')
-            break;
-        int v = table[static_cast<unsigned char>(c)];
-        if (v < 0)
-            return false;
-        acc = acc << 6 | static_cast<std::uint32_t>(v);
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            out.push_back(static_cast<char>(acc >> bits & 0xFF));
-        }
-    }
-    return true;
-}
-
 // The audio of a frame as the other side sent it: binary as is, JSON media decoded.
 std::optional<std::string> audio_of(const std::string& data, bool binary)
 {
@@ -587,7 +560,7 @@ std::optional<std::string> audio_of(const std::string& data, bool binary)
         return std::nullopt;
     at += 11;
     std::string raw;
-    if (!base64_decode(std::string_view(data).substr(at, data.find('"', at) - at), raw))
+    if (!callgate::engine::base64_decode(std::string_view(data).substr(at, data.find('"', at) - at), raw))
         return std::nullopt;
     return raw;
 }

@@ -27,25 +27,12 @@ using engine::json_writer;
 using engine::uuid;
 using net::http_request;
 using net::http_response;
+using net::json_response;
 
 namespace {
 
 // ---------------------------------------------------------------- responses
 
-http_response json_response(unsigned status, std::string body)
-{
-    http_response r;
-    r.status = status;
-    r.body = std::move(body);
-    return r;
-}
-
-http_response error(unsigned status, std::string_view detail)
-{
-    json_writer w;
-    w.begin_object().field("detail", detail).end_object();
-    return json_response(status, w.take());
-}
 
 http_response no_content()
 {
@@ -61,19 +48,19 @@ const char* const identity_not_found_detail = "Agent identity not found";
 http_response from_errc(config_errc e)
 {
     switch (e) {
-    case config_errc::identity_not_found: return error(404, identity_not_found_detail);
-    case config_errc::no_config: return error(404, "No inbound-call config set for this identity");
-    case config_errc::handle_exists: return error(409, "agent_handle already exists");
-    case config_errc::phone_assigned: return error(409, "phone_number already assigned");
-    case config_errc::api_key_not_found: return error(404, "API key not found");
+    case config_errc::identity_not_found: return net::json_error(404, identity_not_found_detail);
+    case config_errc::no_config: return net::json_error(404, "No inbound-call config set for this identity");
+    case config_errc::handle_exists: return net::json_error(409, "agent_handle already exists");
+    case config_errc::phone_assigned: return net::json_error(409, "phone_number already assigned");
+    case config_errc::api_key_not_found: return net::json_error(404, "API key not found");
     case config_errc::client_websocket_url_required:
-        return error(422, "client_websocket_url is required when incoming_call_action is \"auto_accept\"");
+        return net::json_error(422, "client_websocket_url is required when incoming_call_action is \"auto_accept\"");
     case config_errc::webhook_url_required:
-        return error(422, "incoming_call_webhook_url is required when incoming_call_action is \"webhook\"");
-    case config_errc::store_failure: return error(503, "Store unavailable, try again");
+        return net::json_error(422, "incoming_call_webhook_url is required when incoming_call_action is \"webhook\"");
+    case config_errc::store_failure: return net::json_error(503, "Store unavailable, try again");
     case config_errc::ok: break;
     }
-    return error(500, "Internal Server Error");
+    return net::json_error(500, "Internal Server Error");
 }
 
 // ---------------------------------------------------------------- URL parsing
@@ -373,7 +360,7 @@ asio::awaitable<std::optional<http_response>> api_router::context::authenticate(
             key.remove_prefix(1);
     }
     if (key.empty())
-        co_return error(401, "Missing API key");
+        co_return net::json_error(401, "Missing API key");
     std::string hash = engine::sha256(key);
     auto cached = service().try_api_key(hash);
     engine::api_key_ptr found;
@@ -388,7 +375,7 @@ asio::awaitable<std::optional<http_response>> api_router::context::authenticate(
         found = loaded.value;
     }
     if (!found || found->status != engine::api_key_status::active)
-        co_return error(401, "Invalid API key");
+        co_return net::json_error(401, "Invalid API key");
     caller = std::move(found);
     co_return std::nullopt;
 }
@@ -398,7 +385,7 @@ asio::awaitable<std::optional<http_response>> api_router::context::read_json(jso
     constexpr std::uint64_t limit = 64 * 1024;
     auto length = request.content_length();
     if (length && *length > limit)
-        co_return error(413, "Request body too large (limit 64 KiB)");
+        co_return net::json_error(413, "Request body too large (limit 64 KiB)");
     if (request.has_body()) {
         std::string_view type = request.header("Content-Type");
         type = type.substr(0, type.find(';'));
@@ -408,19 +395,19 @@ asio::awaitable<std::optional<http_response>> api_router::context::read_json(jso
         for (std::size_t i = 0; json && i < 16; ++i)
             json = std::tolower(static_cast<unsigned char>(type[i])) == "application/json"[i];
         if (!json)
-            co_return error(415, "Content-Type must be application/json");
+            co_return net::json_error(415, "Content-Type must be application/json");
     }
     std::string body;
     auto status = co_await request.read_body(body);
     if (status == net::body_status::too_large)
-        co_return error(413, "Request body too large (limit 64 KiB)");
+        co_return net::json_error(413, "Request body too large (limit 64 KiB)");
     if (status == net::body_status::failed) {
-        auto r = error(400, "Request body could not be read");
+        auto r = net::json_error(400, "Request body could not be read");
         r.close = true;
         co_return r;
     }
     if (doc.parse(body) != engine::json_parse_error::ok)
-        co_return error(422, "Invalid JSON body");
+        co_return net::json_error(422, "Invalid JSON body");
     co_return std::nullopt;
 }
 
@@ -440,14 +427,14 @@ std::optional<http_response> api_router::context::resolve_identity_param(std::op
     if (given != nullptr && !given->empty()) {
         out = uuid::parse(*given);
         if (!out)
-            return error(422, "agent_identity_id must be a valid UUID");
+            return net::json_error(422, "agent_identity_id must be a valid UUID");
     }
     if (!out) {
         if (admin())
-            return error(422, "agent_identity_id is required");
+            return net::json_error(422, "agent_identity_id is required");
         out = caller->scoped_identity_id;
     } else if (!admin() && *out != *caller->scoped_identity_id) {
-        return error(403, scope_detail);
+        return net::json_error(403, scope_detail);
     }
     return std::nullopt;
 }
@@ -460,12 +447,12 @@ asio::awaitable<http_response> api_router::context::put_action()
     put_action_request parsed;
     std::string detail;
     if (!read_put_action(doc, admin(), router.options_.allow_insecure_urls, parsed, detail))
-        co_return error(422, detail);
+        co_return net::json_error(422, detail);
     auto& action = parsed.action;
     auto& identity_id = parsed.agent_identity_id;
     if (!admin()) {
         if (identity_id && *identity_id != *caller->scoped_identity_id)
-            co_return error(403, scope_detail);
+            co_return net::json_error(403, scope_detail);
         identity_id = caller->scoped_identity_id;
     }
     auto id = *identity_id;
@@ -488,7 +475,7 @@ asio::awaitable<http_response> api_router::context::get_action()
     if (!snap.ok())
         co_return from_errc(snap.error);
     if (!snap.value)
-        co_return error(404, identity_not_found_detail);
+        co_return net::json_error(404, identity_not_found_detail);
     if (!snap.value->action)
         co_return from_errc(config_errc::no_config);
     json_writer w;
@@ -518,21 +505,21 @@ asio::awaitable<http_response> api_router::context::create_identity()
     engine::new_identity input;
     const json_field* handle = doc.find("agent_handle");
     if (handle == nullptr || handle->type == json_type::null)
-        co_return error(422, "agent_handle is required");
+        co_return net::json_error(422, "agent_handle is required");
     if (handle->type != json_type::string)
-        co_return error(422, "agent_handle must be a string");
+        co_return net::json_error(422, "agent_handle must be a string");
     if (!engine::is_valid_agent_handle(handle->text))
-        co_return error(422, handle_detail);
+        co_return net::json_error(422, handle_detail);
     input.agent_handle = handle->text;
     text_field name, phone;
     if (auto e = read_text(doc, "display_name", name))
-        co_return error(422, *e);
+        co_return net::json_error(422, *e);
     if (!valid_text_length(name.value, max_display_name))
-        co_return error(422, "display_name must be at most 256 bytes");
+        co_return net::json_error(422, "display_name must be at most 256 bytes");
     if (auto e = read_text(doc, "phone_number", phone))
-        co_return error(422, *e);
+        co_return net::json_error(422, *e);
     if (phone.value && !engine::is_valid_e164(*phone.value))
-        co_return error(422, phone_detail);
+        co_return net::json_error(422, phone_detail);
     input.display_name = name.value;
     input.phone_number = phone.value;
     auto start = [this, input](auto done) { service().create_identity(input, std::move(done)); };
@@ -549,9 +536,9 @@ asio::awaitable<http_response> api_router::context::list_identities()
 {
     std::size_t limit = 50, offset = 0;
     if (!parse_page_limit_ok(query))
-        co_return error(422, "limit must be an integer from 1 to 200");
+        co_return net::json_error(422, "limit must be an integer from 1 to 200");
     if (!parse_page(query, limit, offset))
-        co_return error(422, "offset must be a non-negative integer");
+        co_return net::json_error(422, "offset must be a non-negative integer");
     auto work = [this, limit, offset] {
         return service().list_identities(limit, offset);
     };
@@ -576,7 +563,7 @@ asio::awaitable<std::optional<http_response>> api_router::context::check_own_han
     if (!own.ok())
         co_return from_errc(own.error);
     if (!own.value || own.value->identity.agent_handle != handle)
-        co_return error(403, scope_detail);
+        co_return net::json_error(403, scope_detail);
     co_return std::nullopt;
 }
 
@@ -586,7 +573,7 @@ asio::awaitable<http_response> api_router::context::get_identity()
     if (auto e = co_await check_own_handle(handle))
         co_return std::move(*e);
     if (!engine::is_valid_agent_handle(handle))
-        co_return error(404, identity_not_found_detail);
+        co_return net::json_error(404, identity_not_found_detail);
     auto work = [this, handle] {
         return service().load_identity_by_handle(handle);
     };
@@ -607,20 +594,20 @@ asio::awaitable<http_response> api_router::context::patch_identity()
     engine::identity_patch patch;
     text_field name, phone;
     if (auto e = read_text(doc, "display_name", name))
-        co_return error(422, *e);
+        co_return net::json_error(422, *e);
     if (!valid_text_length(name.value, max_display_name))
-        co_return error(422, "display_name must be at most 256 bytes");
+        co_return net::json_error(422, "display_name must be at most 256 bytes");
     if (auto e = read_text(doc, "phone_number", phone))
-        co_return error(422, *e);
+        co_return net::json_error(422, *e);
     if (phone.value && !engine::is_valid_e164(*phone.value))
-        co_return error(422, phone_detail);
+        co_return net::json_error(422, phone_detail);
     if (name.present)
         patch.display_name = name.value;
     if (phone.present)
         patch.phone_number = phone.value;
     std::string handle = route.param;
     if (!engine::is_valid_agent_handle(handle))
-        co_return error(404, identity_not_found_detail);
+        co_return net::json_error(404, identity_not_found_detail);
     auto start = [this, handle, patch](auto done) { service().update_identity(handle, patch, std::move(done)); };
     auto op = net::await_callback<engine::config_result<engine::identity_record>>(std::move(start));
     auto result = co_await std::move(op);
@@ -635,7 +622,7 @@ asio::awaitable<http_response> api_router::context::delete_identity()
 {
     std::string handle = route.param;
     if (!engine::is_valid_agent_handle(handle))
-        co_return error(404, identity_not_found_detail);
+        co_return net::json_error(404, identity_not_found_detail);
     auto start = [this, handle](auto done) { service().delete_identity(handle, std::move(done)); };
     auto op = net::await_callback<config_errc>(std::move(start));
     auto result = co_await std::move(op);
@@ -650,7 +637,7 @@ asio::awaitable<http_response> api_router::context::rotate_signing_key()
     if (auto e = co_await check_own_handle(handle))
         co_return std::move(*e);
     if (!engine::is_valid_agent_handle(handle))
-        co_return error(404, identity_not_found_detail);
+        co_return net::json_error(404, identity_not_found_detail);
     auto start = [this, handle](auto done) { service().rotate_signing_key(handle, std::move(done)); };
     auto op = net::await_callback<engine::config_result<engine::signing_key_record>>(std::move(start));
     auto result = co_await std::move(op);
@@ -671,16 +658,16 @@ asio::awaitable<http_response> api_router::context::create_api_key()
         co_return std::move(*e);
     text_field label, scoped;
     if (auto e = read_text(doc, "label", label))
-        co_return error(422, *e);
+        co_return net::json_error(422, *e);
     if (!valid_text_length(label.value, max_label))
-        co_return error(422, "label must be at most 256 bytes");
+        co_return net::json_error(422, "label must be at most 256 bytes");
     if (auto e = read_text(doc, "scoped_identity_id", scoped))
-        co_return error(422, "scoped_identity_id must be a UUID string");
+        co_return net::json_error(422, "scoped_identity_id must be a UUID string");
     if (!scoped.value)
-        co_return error(422, "scoped_identity_id is required");
+        co_return net::json_error(422, "scoped_identity_id is required");
     auto id = uuid::parse(*scoped.value);
     if (!id)
-        co_return error(422, "scoped_identity_id must be a valid UUID");
+        co_return net::json_error(422, "scoped_identity_id must be a valid UUID");
     std::string text = label.value.value_or("");
     auto target = *id;
     auto start = [this, text, target](auto done) { service().create_api_key(text, target, std::move(done)); };
@@ -721,7 +708,7 @@ asio::awaitable<http_response> api_router::context::revoke_api_key()
 {
     auto id = uuid::parse(route.param);
     if (!id)
-        co_return error(404, "API key not found");
+        co_return net::json_error(404, "API key not found");
     auto target = *id;
     auto start = [this, target](auto done) { service().revoke_api_key(target, std::move(done)); };
     auto op = net::await_callback<config_errc>(std::move(start));
@@ -743,18 +730,18 @@ asio::awaitable<http_response> api_router::context::list_calls()
 {
     std::size_t limit = 50, offset = 0;
     if (!parse_page_limit_ok(query))
-        co_return error(422, "limit must be an integer from 1 to 200");
+        co_return net::json_error(422, "limit must be an integer from 1 to 200");
     if (!parse_page(query, limit, offset))
-        co_return error(422, "offset must be a non-negative integer");
+        co_return net::json_error(422, "offset must be a non-negative integer");
     std::optional<uuid> identity;
     if (const auto* given = query.find("agent_identity_id"); given != nullptr && !given->empty()) {
         identity = uuid::parse(*given);
         if (!identity)
-            co_return error(422, "agent_identity_id must be a valid UUID");
+            co_return net::json_error(422, "agent_identity_id must be a valid UUID");
     }
     if (!admin()) {
         if (identity && *identity != *caller->scoped_identity_id)
-            co_return error(403, scope_detail);
+            co_return net::json_error(403, scope_detail);
         identity = caller->scoped_identity_id;
     }
     if (!co_await flush_calls())
@@ -776,7 +763,7 @@ asio::awaitable<http_response> api_router::context::get_call()
 {
     auto id = uuid::parse(route.param);
     if (!id)
-        co_return error(404, "Call not found");
+        co_return net::json_error(404, "Call not found");
     auto target = *id;
     if (!co_await flush_calls())
         co_return from_errc(config_errc::store_failure);
@@ -784,11 +771,11 @@ asio::awaitable<http_response> api_router::context::get_call()
     auto op = net::on_workers(router.workers_, std::move(work));
     auto call = co_await std::move(op);
     if (call.error == config_errc::no_config)
-        co_return error(404, "Call not found");
+        co_return net::json_error(404, "Call not found");
     if (!call.ok())
         co_return from_errc(call.error);
     if (!admin() && call.value.agent_identity_id != caller->scoped_identity_id)
-        co_return error(404, "Call not found");
+        co_return net::json_error(404, "Call not found");
     json_writer w;
     engine::write_call_record(w, call.value);
     co_return json_response(200, w.take());
@@ -801,11 +788,11 @@ asio::awaitable<http_response> api_router::handle(http_request& request)
     auto question = target.find('?');
     std::string_view path = target.substr(0, question);
     if (!match_route(path, ctx.route))
-        co_return error(400, "Malformed percent-encoding in path");
+        co_return net::json_error(400, "Malformed percent-encoding in path");
     if (ctx.route.id == route_id::none)
-        co_return error(404, "Not Found");
+        co_return net::json_error(404, "Not Found");
     if (!method_allowed(ctx.route.id, ctx.method)) {
-        auto r = error(405, "Method Not Allowed");
+        auto r = net::json_error(405, "Method Not Allowed");
         r.headers.emplace_back("Allow", std::string(allowed_methods(ctx.route.id)));
         co_return r;
     }
@@ -828,12 +815,12 @@ asio::awaitable<http_response> api_router::handle(http_request& request)
     if (auto e = co_await ctx.authenticate())
         co_return std::move(*e);
     if (is_admin_only(ctx.route.id, ctx.method) && !ctx.admin())
-        co_return error(403, "Admin API key required");
+        co_return net::json_error(403, "Admin API key required");
     if (question != std::string_view::npos && !parse_query(target.substr(question + 1), ctx.query))
-        co_return error(400, "Malformed percent-encoding in query string");
+        co_return net::json_error(400, "Malformed percent-encoding in query string");
     for (const auto& [k, v] : ctx.query.items)
         if (!engine::is_valid_utf8(k) || !engine::is_valid_utf8(v))
-            co_return error(422, "Query parameters must be UTF-8");
+            co_return net::json_error(422, "Query parameters must be UTF-8");
 
     std::string_view m = ctx.method;
     switch (ctx.route.id) {
@@ -864,7 +851,7 @@ asio::awaitable<http_response> api_router::handle(http_request& request)
     case route_id::call: co_return co_await ctx.get_call();
     default: break;
     }
-    co_return error(404, "Not Found");
+    co_return net::json_error(404, "Not Found");
 }
 
 std::vector<route_spec> api_router::routes()

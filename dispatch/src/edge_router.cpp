@@ -15,23 +15,10 @@ namespace callgate::dispatch {
 
 using engine::json_type;
 using net::http_response;
+using net::json_response;
 
 namespace {
 
-http_response json_response(unsigned status, std::string body)
-{
-    http_response r;
-    r.status = status;
-    r.body = std::move(body);
-    return r;
-}
-
-http_response error(unsigned status, std::string_view detail)
-{
-    engine::json_writer w;
-    w.begin_object().field("detail", detail).end_object();
-    return json_response(status, w.take());
-}
 
 bool is_json_or_absent(std::string_view type)
 {
@@ -53,20 +40,20 @@ boost::asio::awaitable<bool> read_body(net::http_request& request, std::string& 
 {
     auto length = request.content_length();
     if (length && *length > 64 * 1024) {
-        failure = error(413, "Request body too large (limit 64 KiB)");
+        failure = net::json_error(413, "Request body too large (limit 64 KiB)");
         co_return false;
     }
     if (!is_json_or_absent(request.header("Content-Type"))) {
-        failure = error(415, "Content-Type must be application/json");
+        failure = net::json_error(415, "Content-Type must be application/json");
         co_return false;
     }
     auto status = co_await request.read_body(body);
     if (status == net::body_status::too_large) {
-        failure = error(413, "Request body too large (limit 64 KiB)");
+        failure = net::json_error(413, "Request body too large (limit 64 KiB)");
         co_return false;
     }
     if (status == net::body_status::failed) {
-        failure = error(400, "Request body could not be read");
+        failure = net::json_error(400, "Request body could not be read");
         failure.close = true;
         co_return false;
     }
@@ -81,7 +68,7 @@ boost::asio::awaitable<bool> read_object(net::http_request& request, engine::jso
     if (!co_await read_body(request, body, failure))
         co_return false;
     if (doc.parse(body) != engine::json_parse_error::ok) {
-        failure = error(422, "Invalid JSON body");
+        failure = net::json_error(422, "Invalid JSON body");
         co_return false;
     }
     co_return true;
@@ -113,7 +100,7 @@ boost::asio::awaitable<http_response> edge_router::decide(net::http_request& req
                                                 "remote_phone_number"};
     std::array<engine::picked_field, 4> fields;
     if (engine::parse_fields(body, keys, fields) != engine::json_parse_error::ok)
-        co_return error(422, "Invalid JSON body");
+        co_return net::json_error(422, "Invalid JSON body");
     call_event event;
     auto text = [&](std::size_t i, std::optional<std::string>& out) {
         const auto& f = fields[i];
@@ -134,17 +121,17 @@ boost::asio::awaitable<http_response> edge_router::decide(net::http_request& req
     };
     std::optional<std::string> remote;
     if (!id(0, event.call_id))
-        co_return error(422, "call_id must be a UUID");
+        co_return net::json_error(422, "call_id must be a UUID");
     if (!text(1, event.local_phone_number))
-        co_return error(422, "local_phone_number must be a string");
+        co_return net::json_error(422, "local_phone_number must be a string");
     if (!id(2, event.agent_identity_id))
-        co_return error(422, "agent_identity_id must be a UUID");
+        co_return net::json_error(422, "agent_identity_id must be a UUID");
     if (!text(3, remote))
-        co_return error(422, "remote_phone_number must be a string");
+        co_return net::json_error(422, "remote_phone_number must be a string");
     if (!event.local_phone_number && !event.agent_identity_id)
-        co_return error(422, "local_phone_number or agent_identity_id is required");
+        co_return net::json_error(422, "local_phone_number or agent_identity_id is required");
     if (!remote || remote->empty())
-        co_return error(422, "remote_phone_number is required");
+        co_return net::json_error(422, "remote_phone_number is required");
     event.remote_phone_number = std::move(*remote);
 
     auto op = decider_.decide(std::move(event));
@@ -181,18 +168,18 @@ boost::asio::awaitable<http_response> edge_router::update_status(net::http_reque
     if (status_field != nullptr && status_field->type == json_type::string)
         status = engine::parse_call_status(status_field->text);
     if (!status || *status == engine::call_status::initiated || *status == engine::call_status::ringing)
-        co_return error(422, "status must be one of \"answered\", \"completed\", \"failed\", \"canceled\"");
+        co_return net::json_error(422, "status must be one of \"answered\", \"completed\", \"failed\", \"canceled\"");
     std::optional<engine::hangup_reason> hangup;
     const auto* hangup_field = doc.find("hangup_reason");
     if (hangup_field != nullptr && hangup_field->type != json_type::null) {
         if (hangup_field->type == json_type::string)
             hangup = engine::parse_hangup_reason(hangup_field->text);
         if (!hangup || *hangup == engine::hangup_reason::rejected)
-            co_return error(422, "hangup_reason must be one of \"local\", \"remote\", \"max_duration\" or null");
+            co_return net::json_error(422, "hangup_reason must be one of \"local\", \"remote\", \"max_duration\" or null");
     }
     auto id = engine::uuid::parse(call_id);
     if (!id)
-        co_return error(404, "Call not found");
+        co_return net::json_error(404, "Call not found");
     auto now = clock_.now_us();
     auto change = [status = *status, hangup, now](engine::call_record& r) {
         r.status = status;
@@ -209,9 +196,9 @@ boost::asio::awaitable<http_response> edge_router::update_status(net::http_reque
     auto op = net::await_callback<engine::config_errc>(std::move(start));
     auto result = co_await std::move(op);
     if (result == engine::config_errc::no_config)
-        co_return error(404, "Call not found");
+        co_return net::json_error(404, "Call not found");
     if (result != engine::config_errc::ok)
-        co_return error(503, "Store unavailable, try again");
+        co_return net::json_error(503, "Store unavailable, try again");
     http_response r;
     r.status = 204;
     co_return r;
@@ -224,7 +211,7 @@ boost::asio::awaitable<http_response> edge_router::handle(net::http_request& req
     std::string_view method = request.method();
     if (path == "/healthz" || path == "/readyz") {
         if (method != "GET") {
-            auto r = error(405, "Method Not Allowed");
+            auto r = net::json_error(405, "Method Not Allowed");
             r.headers.emplace_back("Allow", "GET");
             co_return r;
         }
@@ -233,19 +220,25 @@ boost::asio::awaitable<http_response> edge_router::handle(net::http_request& req
         std::string state = options_.readiness ? options_.readiness() : "ready";
         co_return json_response(state == "ready" ? 200 : 503, "{\"status\":\"" + state + "\"}");
     }
-    if (path == "/v1/calls/stream" && bridge_ != nullptr) {
-        if (method != "GET") {
-            auto r = error(405, "Method Not Allowed");
-            r.headers.emplace_back("Allow", "GET");
-            co_return r;
+    // The method, then the edge token: the checks every edge route makes first.
+    auto refuse = [&](std::string_view allowed) -> std::optional<http_response> {
+        if (method != allowed) {
+            auto r = net::json_error(405, "Method Not Allowed");
+            r.headers.emplace_back("Allow", std::string(allowed));
+            return r;
         }
         std::string_view token = request.header("X-Edge-Token");
         if (token.empty())
-            co_return error(401, "Missing edge token");
+            return net::json_error(401, "Missing edge token");
         if (!token_allowed(token))
-            co_return error(401, "Invalid edge token");
+            return net::json_error(401, "Invalid edge token");
+        return std::nullopt;
+    };
+    if (path == "/v1/calls/stream" && bridge_ != nullptr) {
+        if (auto refused = refuse("GET"))
+            co_return std::move(*refused);
         if (!request.is_websocket_upgrade())
-            co_return error(426, "WebSocket upgrade required");
+            co_return net::json_error(426, "WebSocket upgrade required");
         http_response upgrade;
         upgrade.websocket = [bridge = bridge_](net::ws_connection& ws) { return bridge->run(ws); };
         co_return upgrade;
@@ -256,20 +249,12 @@ boost::asio::awaitable<http_response> edge_router::handle(net::http_request& req
     if (!is_decide && path.starts_with(calls_prefix) && path.ends_with("/status")) {
         call_id = std::string(path.substr(calls_prefix.size(), path.size() - calls_prefix.size() - 7));
         if (call_id.empty() || call_id.find('/') != std::string::npos)
-            co_return error(404, "Not Found");
+            co_return net::json_error(404, "Not Found");
     } else if (!is_decide) {
-        co_return error(404, "Not Found");
+        co_return net::json_error(404, "Not Found");
     }
-    if (method != "POST") {
-        auto r = error(405, "Method Not Allowed");
-        r.headers.emplace_back("Allow", "POST");
-        co_return r;
-    }
-    std::string_view token = request.header("X-Edge-Token");
-    if (token.empty())
-        co_return error(401, "Missing edge token");
-    if (!token_allowed(token))
-        co_return error(401, "Invalid edge token");
+    if (auto refused = refuse("POST"))
+        co_return std::move(*refused);
     if (is_decide) {
         auto op = decide(request);
         co_return co_await std::move(op);

@@ -50,6 +50,26 @@ std::string format_endpoint(const tcp::endpoint& ep)
 
 } // namespace
 
+http_response json_response(unsigned status, std::string body)
+{
+    http_response r;
+    r.status = status;
+    r.body = std::move(body);
+    return r;
+}
+
+http_response json_error(unsigned status, std::string_view detail)
+{
+    std::string body = "{\"detail\":\"";
+    for (char c : detail) {
+        if (c == '"' || c == '\\')
+            body += '\\';
+        body += c;
+    }
+    body += "\"}";
+    return json_response(status, std::move(body));
+}
+
 bool split_host_port(std::string_view address, std::string& host, std::uint16_t& port)
 {
     std::string_view port_text;
@@ -191,11 +211,10 @@ http::response<http::string_body> make_response(http_response& r, unsigned versi
     return res;
 }
 
+// An error that ends the connection. The details passed here are fixed ASCII text.
 http_response plain_error(unsigned status, std::string_view detail)
 {
-    http_response r;
-    r.status = status;
-    r.body = "{\"detail\":\"" + std::string(detail) + "\"}";
+    http_response r = json_error(status, detail);
     r.close = true;
     return r;
 }

@@ -62,6 +62,11 @@ struct http_response {
 
 using http_handler = std::function<boost::asio::awaitable<http_response>(http_request&)>;
 
+// A JSON response with this status and body.
+http_response json_response(unsigned status, std::string body);
+// An error response: {"detail": "<detail>"} with this status.
+http_response json_error(unsigned status, std::string_view detail);
+
 struct tls_files {
     std::string cert_file; // PEM chain
     std::string key_file;  // PEM private key
