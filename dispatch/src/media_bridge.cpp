@@ -229,7 +229,7 @@ struct media_bridge::call : std::enable_shared_from_this<media_bridge::call> {
                 end(engine::hangup_reason::remote, "remote_hang_up", "");
                 co_return;
             } else {
-                push(to_client, {data, false, false}); // unknown events are relayed unchanged
+                push(to_client, {std::move(data), false, false}); // unknown events are relayed unchanged
             }
         }
     }
@@ -265,7 +265,7 @@ struct media_bridge::call : std::enable_shared_from_this<media_bridge::call> {
                 co_return;
             }
             if (binary) {
-                push(to_edge, {data, true, true});
+                push(to_edge, {std::move(data), true, true});
                 continue;
             }
             if (engine::parse_fields(data, keys, event) != engine::json_parse_error::ok) {
@@ -278,7 +278,8 @@ struct media_bridge::call : std::enable_shared_from_this<media_bridge::call> {
                 end(engine::hangup_reason::local, "", "local");
                 co_return;
             }
-            push(to_edge, {data, false, name == "media"});
+            bool media = name == "media";
+            push(to_edge, {std::move(data), false, media});
         }
     }
 
