@@ -174,6 +174,25 @@ public:
                 }
             }
             parser_.body_limit(body_limit_);
+            // Fast path: a small body that arrived with the header is parsed from
+            // the buffer at once, without another trip through the reactor.
+            if (length && buffer_.size() >= *length) {
+                beast::error_code ec;
+                while (!parser_.is_done() && !ec && buffer_.size() > 0) {
+                    auto used = parser_.put(buffer_.data(), ec);
+                    buffer_.consume(used);
+                    if (used == 0)
+                        break;
+                }
+                if (ec == http::error::need_more)
+                    ec = {};
+                if (ec) {
+                    state_ = body_state::failed;
+                    co_return ec == http::error::body_limit ? body_status::too_large : body_status::failed;
+                }
+            }
+        }
+        if (!parser_.is_done()) {
             auto [ec, n] = co_await http::async_read(stream_, buffer_, parser_, use_tuple);
             if (ec) {
                 state_ = body_state::failed;
