@@ -68,9 +68,12 @@ const json_field* json_field::find(std::string_view key) const
     return nullptr;
 }
 
-json_parse_error json_object::parse(std::string_view body)
+namespace {
+
+// Parses untrusted bytes with this thread's parser into a top-level object.
+// The object stays valid until the thread's next parse.
+json_parse_error parse_object(std::string_view body, simdjson::dom::object& object)
 {
-    root_ = {};
     simdjson::padded_string padded(body);
     simdjson::dom::element element;
     auto error = thread_parser().parse(padded).get(element);
@@ -78,9 +81,26 @@ json_parse_error json_object::parse(std::string_view body)
         return json_parse_error::invalid_utf8;
     if (error)
         return json_parse_error::invalid;
-    if (element.type() != simdjson::dom::element_type::OBJECT)
+    if (element.get_object().get(object) != simdjson::SUCCESS)
         return json_parse_error::not_an_object;
-    convert(element, root_, 0);
+    return json_parse_error::ok;
+}
+
+} // namespace
+
+json_parse_error json_object::parse(std::string_view body)
+{
+    root_ = {};
+    simdjson::dom::object object;
+    if (auto e = parse_object(body, object); e != json_parse_error::ok)
+        return e;
+    root_.type = json_type::object;
+    for (auto [key, value] : object) {
+        json_field child;
+        child.name = std::string(key);
+        convert(value, child, 1);
+        root_.children.push_back(std::move(child));
+    }
     return json_parse_error::ok;
 }
 
@@ -89,16 +109,9 @@ json_parse_error parse_fields(std::string_view body, std::span<const std::string
 {
     for (auto& f : out)
         f = {};
-    simdjson::padded_string padded(body);
-    simdjson::dom::element element;
-    auto error = thread_parser().parse(padded).get(element);
-    if (error == simdjson::UTF8_ERROR)
-        return json_parse_error::invalid_utf8;
-    if (error)
-        return json_parse_error::invalid;
     simdjson::dom::object object;
-    if (element.get_object().get(object) != simdjson::SUCCESS)
-        return json_parse_error::not_an_object;
+    if (auto e = parse_object(body, object); e != json_parse_error::ok)
+        return e;
     for (auto [key, value] : object) {
         for (std::size_t i = 0; i < keys.size() && i < out.size(); ++i) {
             if (key != keys[i] || out[i].present)
