@@ -30,19 +30,17 @@ call_decider::call_decider(engine::config_service& config, engine::call_log& cal
 {
 }
 
+// After a cache miss: the store read, on a worker thread.
 boost::asio::awaitable<engine::config_result<engine::snapshot_ptr>> call_decider::snapshot(engine::uuid id)
 {
-    if (auto cached = config_.try_snapshot(id))
-        co_return engine::config_result<engine::snapshot_ptr>{config_errc::ok, *cached};
     auto op = net::on_workers(workers_, [this, id] { return config_.load_snapshot(id); });
     co_return co_await std::move(op);
 }
 
+// After a cache miss: the store read, on a worker thread.
 boost::asio::awaitable<engine::config_result<std::optional<engine::uuid>>> call_decider::identity_by_number(
     std::string number)
 {
-    if (auto cached = config_.try_phone(number))
-        co_return engine::config_result<std::optional<engine::uuid>>{config_errc::ok, *cached};
     auto op = net::on_workers(workers_, [this, number] { return config_.load_phone(number); });
     co_return co_await std::move(op);
 }
@@ -128,8 +126,14 @@ boost::asio::awaitable<call_decision> call_decider::decide_only(call_event event
     std::optional<engine::uuid> identity_id = event.agent_identity_id;
     bool resolved = true;
     if (!identity_id) {
-        auto op = identity_by_number(event.local_phone_number.value_or(""));
-        auto found = co_await std::move(op);
+        // A cache hit is answered in place; only a miss goes to a worker thread.
+        engine::config_result<std::optional<engine::uuid>> found;
+        if (auto cached = config_.try_phone(event.local_phone_number.value_or("")))
+            found = {engine::config_errc::ok, *cached};
+        else {
+            auto op = identity_by_number(event.local_phone_number.value_or(""));
+            found = co_await std::move(op);
+        }
         if (!found.ok()) {
             d.kind = outcome::overloaded;
             resolved = false;
@@ -141,8 +145,13 @@ boost::asio::awaitable<call_decision> call_decider::decide_only(call_event event
         }
     }
     if (resolved) {
-        auto op = snapshot(*identity_id);
-        auto found = co_await std::move(op);
+        engine::config_result<engine::snapshot_ptr> found;
+        if (auto cached = config_.try_snapshot(*identity_id))
+            found = {engine::config_errc::ok, *cached};
+        else {
+            auto op = snapshot(*identity_id);
+            found = co_await std::move(op);
+        }
         if (!found.ok()) {
             d.kind = outcome::overloaded;
         } else if (!found.value) {

@@ -118,7 +118,7 @@ std::optional<snapshot_ptr> config_service::try_snapshot(const uuid& identity_id
 
 config_result<snapshot_ptr> config_service::load_snapshot(const uuid& identity_id)
 {
-    if (auto cached = snapshots_.get(identity_id))
+    if (auto cached = snapshots_.peek(identity_id))
         return {config_errc::ok, *cached};
     auto ticket = snapshots_.ticket(identity_id);
     identity_snapshot snapshot;
@@ -138,7 +138,7 @@ std::optional<std::optional<uuid>> config_service::try_phone(const std::string& 
 
 config_result<std::optional<uuid>> config_service::load_phone(const std::string& e164)
 {
-    if (auto cached = phones_.get(e164))
+    if (auto cached = phones_.peek(e164))
         return {config_errc::ok, *cached};
     auto ticket = phones_.ticket(e164);
     std::string value;
@@ -207,7 +207,7 @@ config_result<api_key_ptr> config_service::load_api_key(const std::string& hash)
         return {config_errc::store_failure, nullptr};
     if (auto admin = admin_keys_.find(hash))
         return {config_errc::ok, admin};
-    if (auto cached = api_keys_.get(hash))
+    if (auto cached = api_keys_.peek(hash))
         return {config_errc::ok, *cached};
     auto ticket = api_keys_.ticket(hash);
     std::string value;

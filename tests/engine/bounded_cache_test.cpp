@@ -84,3 +84,19 @@ TEST(bounded_cache, survives_concurrent_use)
 
 } // namespace
 } // namespace callgate::engine
+
+namespace callgate::engine {
+namespace {
+
+TEST(bounded_cache, peek_is_not_counted)
+{
+    bounded_cache<int, int> cache(10, 1);
+    cache.put(1, 1);
+    EXPECT_EQ(cache.peek(1), 1);
+    EXPECT_FALSE(cache.peek(2));
+    EXPECT_EQ(cache.hits(), 0u);
+    EXPECT_EQ(cache.misses(), 0u);
+}
+
+} // namespace
+} // namespace callgate::engine

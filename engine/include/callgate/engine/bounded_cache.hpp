@@ -52,6 +52,17 @@ public:
         return slot.value;
     }
 
+    // Like get(), but not counted as a hit or miss (for a second look after a counted miss).
+    std::optional<Value> peek(const Key& key)
+    {
+        auto& s = shard_for(key);
+        std::lock_guard lock(s.mutex);
+        auto it = s.index.find(key);
+        if (it == s.index.end())
+            return std::nullopt;
+        return s.slots[it->second].value;
+    }
+
     // Taken before reading the backing store on a miss; passed to fill().
     std::uint64_t ticket(const Key& key)
     {

@@ -62,8 +62,8 @@ using api_key_ptr = std::shared_ptr<const api_key_record>;
 // The config domain over the store and its write-through caches.
 //
 // Reads named try_* never block and answer only from memory (nullopt on a
-// miss); load_* block on the store and fill the caches: call them from worker
-// threads. Writes are asynchronous: `done` runs on the store's commit thread
+// miss, counted in the cache statistics); load_* block on the store and fill
+// the caches: call them from worker threads, usually after a try_* missed. Writes are asynchronous: `done` runs on the store's commit thread
 // after the WAL sync and after the caches were updated, so whatever the
 // caller does next sees the write. `done` must not block.
 class config_service {
