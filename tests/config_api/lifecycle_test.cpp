@@ -222,3 +222,36 @@ TEST(lifecycle, cache_memory_is_bounded_by_cache_entries)
 
 } // namespace
 } // namespace callgate::testing
+
+namespace callgate::testing {
+namespace {
+
+TEST(lifecycle, json_logs_are_one_object_a_line_without_secrets)
+{
+    temp_dir dir;
+    const std::string key = "cg_lifecycle_admin_key_json_logs";
+    server_process server(dir.path() + "/data", {"--log-format", "json"}, {{"CALLGATE_ADMIN_KEY", key}});
+    ASSERT_TRUE(server.start()) << server.log();
+    EXPECT_EQ(server.stop(SIGTERM), 0);
+    auto log = server.log();
+    std::size_t lines = 0, start = 0;
+    while (start < log.size()) {
+        auto end = log.find('\n', start);
+        std::string line = log.substr(start, end - start);
+        start = end == std::string::npos ? log.size() : end + 1;
+        if (line.empty())
+            continue;
+        ++lines;
+        engine::json_object doc;
+        ASSERT_EQ(doc.parse(line), engine::json_parse_error::ok) << line;
+        EXPECT_NE(doc.find("event"), nullptr) << line;
+        EXPECT_NE(doc.find("time"), nullptr) << line;
+        EXPECT_NE(doc.find("level"), nullptr) << line;
+    }
+    EXPECT_GE(lines, 3u); // admin key registered, ready, draining, stopped
+    EXPECT_EQ(log.find(key), std::string::npos);
+    EXPECT_EQ(log.find(server.edge_token()), std::string::npos);
+}
+
+} // namespace
+} // namespace callgate::testing
