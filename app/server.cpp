@@ -366,12 +366,13 @@ int run_server(const serve_options& options)
     std::string api_address = api.local_address();
     std::string edge_address = edge.local_address();
     std::string scheme = options.tls_cert.empty() ? "http" : "https";
+    // Ready before listen.json appears: whoever waits for the file finds /readyz at 200.
+    state.store(1);
     if (!write_file_atomic(options.data_dir + "/listen.json",
                            "{\"api\": \"" + api_address + "\", \"edge\": \"" + edge_address + "\"}\n", 0644,
                            error)) {
         log(log_level::error, "listen_file_failed", {{"error", error}});
     }
-    state.store(1);
     log(log_level::info, "ready",
         {{"api", scheme + "://" + api_address},
          {"edge", scheme + "://" + edge_address},
