@@ -287,7 +287,7 @@ int run_server(const serve_options& options)
     }
     dispatch::dispatch_metrics dispatch_metrics;
     dispatch::webhook_client webhooks(*outbound_client, clock, random, dispatch_metrics, options.allow_insecure_urls);
-    dispatch::call_decider decider(service, calls, webhooks, workers.get_executor(), dispatch_metrics, clock, random,
+    dispatch::call_decider decider(service, calls, webhooks, workers.get_executor(), dispatch_metrics, clock,
                                    std::chrono::milliseconds(options.webhook_timeout_ms));
 
     std::atomic<int> state{0}; // 0 starting, 1 ready, 2 draining

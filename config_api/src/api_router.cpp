@@ -259,24 +259,15 @@ bool parse_number(const std::string& text, std::size_t& out)
     return ec == std::errc{} && ptr == text.data() + text.size() && !text.empty();
 }
 
-// Whether ?limit= is absent or an integer from 1 to 200.
-bool parse_page_limit_ok(const query_params& query)
+// Reads ?limit= (1-200, default as given) and ?offset= (default as given).
+// Returns the 422 detail of the first bad one, or nullopt.
+std::optional<std::string_view> read_page(const query_params& query, std::size_t& limit, std::size_t& offset)
 {
-    std::size_t limit = 0;
-    const auto* v = query.find("limit");
-    return v == nullptr || (parse_number(*v, limit) && limit >= 1 && limit <= 200);
-}
-
-// Reads ?limit= and ?offset=; false if either is malformed.
-bool parse_page(const query_params& query, std::size_t& limit, std::size_t& offset)
-{
-    if (!parse_page_limit_ok(query))
-        return false;
-    if (const auto* v = query.find("limit"))
-        parse_number(*v, limit);
+    if (const auto* v = query.find("limit"); v != nullptr && (!parse_number(*v, limit) || limit < 1 || limit > 200))
+        return "limit must be an integer from 1 to 200";
     if (const auto* v = query.find("offset"); v != nullptr && !parse_number(*v, offset))
-        return false;
-    return true;
+        return "offset must be a non-negative integer";
+    return std::nullopt;
 }
 
 bool is_admin_only(route_id id, std::string_view method)
@@ -535,10 +526,8 @@ asio::awaitable<http_response> api_router::context::create_identity()
 asio::awaitable<http_response> api_router::context::list_identities()
 {
     std::size_t limit = 50, offset = 0;
-    if (!parse_page_limit_ok(query))
-        co_return net::json_error(422, "limit must be an integer from 1 to 200");
-    if (!parse_page(query, limit, offset))
-        co_return net::json_error(422, "offset must be a non-negative integer");
+    if (auto bad = read_page(query, limit, offset))
+        co_return net::json_error(422, *bad);
     auto work = [this, limit, offset] {
         return service().list_identities(limit, offset);
     };
@@ -729,10 +718,8 @@ asio::awaitable<bool> api_router::context::flush_calls()
 asio::awaitable<http_response> api_router::context::list_calls()
 {
     std::size_t limit = 50, offset = 0;
-    if (!parse_page_limit_ok(query))
-        co_return net::json_error(422, "limit must be an integer from 1 to 200");
-    if (!parse_page(query, limit, offset))
-        co_return net::json_error(422, "offset must be a non-negative integer");
+    if (auto bad = read_page(query, limit, offset))
+        co_return net::json_error(422, *bad);
     std::optional<uuid> identity;
     if (const auto* given = query.find("agent_identity_id"); given != nullptr && !given->empty()) {
         identity = uuid::parse(*given);

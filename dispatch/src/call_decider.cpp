@@ -17,15 +17,13 @@ using engine::config_errc;
 
 call_decider::call_decider(engine::config_service& config, engine::call_log& calls, webhook_client& webhooks,
                            boost::asio::any_io_executor workers, dispatch_metrics& metrics,
-                           engine::clock_source& clock, engine::random_source& random,
-                           std::chrono::milliseconds webhook_budget)
+                           engine::clock_source& clock, std::chrono::milliseconds webhook_budget)
     : config_(config),
       calls_(calls),
       webhooks_(webhooks),
       workers_(std::move(workers)),
       metrics_(metrics),
       clock_(clock),
-      random_(random),
       webhook_budget_(webhook_budget)
 {
 }

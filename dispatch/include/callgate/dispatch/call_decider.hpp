@@ -19,7 +19,6 @@ namespace callgate::engine {
 class config_service;
 class call_log;
 class clock_source;
-class random_source;
 } // namespace callgate::engine
 
 namespace callgate::dispatch {
@@ -54,7 +53,7 @@ class call_decider {
 public:
     call_decider(engine::config_service& config, engine::call_log& calls, webhook_client& webhooks,
                  boost::asio::any_io_executor workers, dispatch_metrics& metrics, engine::clock_source& clock,
-                 engine::random_source& random, std::chrono::milliseconds webhook_budget);
+                 std::chrono::milliseconds webhook_budget);
 
     // Decides the call and queues its record (ringing for an answer, canceled
     // with hangup_reason "rejected" for a reject) before returning, so the
@@ -90,7 +89,6 @@ private:
     boost::asio::any_io_executor workers_;
     dispatch_metrics& metrics_;
     engine::clock_source& clock_;
-    engine::random_source& random_;
     engine::fast_random ids_; // call and request ids: unique, not secret
     std::chrono::milliseconds webhook_budget_;
 };
