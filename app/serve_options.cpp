@@ -58,6 +58,15 @@ std::vector<flag_spec> flag_specs()
             return true;
         };
     };
+    auto size = [](std::uint64_t serve_options::*field, std::uint64_t min) {
+        return [=](serve_options& o, const std::string& v) {
+            auto n = parse_size(v);
+            if (!n || *n < min)
+                return false;
+            o.*field = *n;
+            return true;
+        };
+    };
     auto boolean = [](bool serve_options::*field) {
         return [field](serve_options& o, const std::string& v) { return parse_bool(v, o.*field); };
     };
@@ -120,6 +129,9 @@ std::vector<flag_spec> flag_specs()
              return true;
          },
          "debug, info, warn or error"},
+        {"store-memory", false, size(&serve_options::store_memory, 8ull << 20),
+         "a size of at least 8MiB, such as 256MiB or 1GiB"},
+        {"min-free-disk", false, size(&serve_options::min_free_disk, 0), "a size such as 64MiB or 1GiB"},
         {"read-timeout-ms", false, integer(&serve_options::read_timeout_ms, 10, 600'000),
          "milliseconds from 10 to 600000"},
         {"idle-timeout-ms", false, integer(&serve_options::idle_timeout_ms, 10, 3'600'000),
@@ -213,6 +225,29 @@ bool parse_serve_options(const std::vector<std::string>& args,
     return true;
 }
 
+std::optional<std::uint64_t> parse_size(const std::string& text)
+{
+    std::uint64_t value = 0;
+    auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (ec != std::errc{} || ptr == text.data())
+        return std::nullopt;
+    std::string_view unit(ptr, static_cast<std::size_t>(text.data() + text.size() - ptr));
+    int shift = 0;
+    if (unit.empty() || unit == "B")
+        shift = 0;
+    else if (unit == "K" || unit == "KiB")
+        shift = 10;
+    else if (unit == "M" || unit == "MiB")
+        shift = 20;
+    else if (unit == "G" || unit == "GiB")
+        shift = 30;
+    else
+        return std::nullopt;
+    if (shift > 0 && value > (~std::uint64_t{0} >> shift))
+        return std::nullopt;
+    return value << shift;
+}
+
 const char* serve_help()
 {
     return R"(Usage: callgate serve [flags]
@@ -244,6 +279,9 @@ Every flag can also be set as an environment variable CALLGATE_<FLAG>
   --log-level LEVEL           debug, info, warn or error (default info)
   --read-timeout-ms MS        a request must arrive within this time (default 10000)
   --idle-timeout-ms MS        idle keep-alive connections close after this (default 60000)
+  --store-memory SIZE         RocksDB's memory: block cache and memtables (default 256MiB)
+  --min-free-disk SIZE        refuse config writes (507) and drop call records while the
+                              data dir's disk has less free space (default 64MiB)
 
 On first start an admin API key is written to <data-dir>/admin.key (mode 0600);
 set CALLGATE_ADMIN_KEY to register a key of your own instead. Once listening,

@@ -33,7 +33,12 @@ struct serve_options {
     std::string log_level = "info";
     std::int64_t read_timeout_ms = 10'000;
     std::int64_t idle_timeout_ms = 60'000;
+    std::uint64_t store_memory = 256ull << 20;  // RocksDB block cache + memtables, bytes
+    std::uint64_t min_free_disk = 64ull << 20;  // writes refused below this free space, bytes
 };
+
+// Parses "512MiB", "64M", "1GiB", "1G", "4096" (bytes); K/M/G are powers of 1024.
+std::optional<std::uint64_t> parse_size(const std::string& text);
 
 // Parses `serve` arguments (after the word "serve") over the environment.
 // Flags win over CALLGATE_<FLAG> variables. Returns false with one line in

@@ -177,6 +177,7 @@ struct server_metrics {
 };
 
 std::string render_metrics(const server_metrics& m, const engine::config_service& service,
+                           const engine::store& db, const engine::call_log& calls,
                            const net::http_server& api, const net::http_server& edge,
                            const dispatch::dispatch_metrics& dispatch_metrics)
 {
@@ -200,6 +201,16 @@ std::string render_metrics(const server_metrics& m, const engine::config_service
     engine::render_header(out, "callgate_store_writes_total", "counter",
                           "Config writes committed (several may share one sync).");
     engine::render_sample(out, "callgate_store_writes_total", "", m.store_writes.value());
+    engine::render_header(out, "callgate_store_health", "gauge",
+                          "1 for the store's current state: ok (writable), full (free disk under "
+                          "--min-free-disk), read_only (file system), failed (reopening).");
+    for (auto h : {engine::store_health::ok, engine::store_health::full, engine::store_health::read_only,
+                   engine::store_health::failed})
+        engine::render_sample(out, "callgate_store_health", "state=\"" + std::string(engine::to_string(h)) + "\"",
+                              db.health() == h ? 1 : 0);
+    engine::render_header(out, "callgate_call_records_dropped_total", "counter",
+                          "Call records not stored: refused by a full or read-only disk, or over the queue bound.");
+    engine::render_sample(out, "callgate_call_records_dropped_total", "", calls.dropped());
     auto stats = service.stats();
     engine::render_header(out, "callgate_cache_hits_total", "counter", "Identity and number cache hits.");
     engine::render_sample(out, "callgate_cache_hits_total", "", stats.hits);
@@ -243,6 +254,11 @@ int run_server(const serve_options& options)
     server_metrics metrics;
 
     engine::store_options store_options;
+    store_options.memory_bytes = static_cast<std::size_t>(options.store_memory);
+    store_options.min_free_disk_bytes = options.min_free_disk;
+    store_options.on_log = [](bool error, std::string_view message) {
+        log(error ? log_level::error : log_level::info, "store", {{"message", std::string(message)}});
+    };
     store_options.on_group_commit = [&metrics](double seconds, std::size_t requests) {
         metrics.store_write.observe(seconds);
         metrics.store_writes.inc(requests);
@@ -291,11 +307,18 @@ int run_server(const serve_options& options)
                                    std::chrono::milliseconds(options.webhook_timeout_ms));
 
     std::atomic<int> state{0}; // 0 starting, 1 ready, 2 draining
-    auto readiness = [&state] {
+    auto readiness = [&state, &db] {
         switch (state.load()) {
-        case 1: return std::string("ready");
-        case 2: return std::string("draining");
-        default: return std::string("starting");
+        case 1: {
+            auto health = db->health();
+            if (health == engine::store_health::ok)
+                return net::readiness_report{};
+            // Still deciding calls from memory and the store's reads: ready, degraded.
+            return net::readiness_report{
+                true, "{\"status\":\"degraded\",\"store\":\"" + std::string(engine::to_string(health)) + "\"}"};
+        }
+        case 2: return net::readiness_report{false, "{\"status\":\"draining\"}"};
+        default: return net::readiness_report{false, "{\"status\":\"starting\"}"};
         }
     };
     net::http_server* api_ptr = nullptr;
@@ -304,7 +327,7 @@ int run_server(const serve_options& options)
     router_options.allow_insecure_urls = options.allow_insecure_urls;
     router_options.readiness = readiness;
     router_options.render_metrics = [&] {
-        return render_metrics(metrics, service, *api_ptr, *edge_ptr, dispatch_metrics);
+        return render_metrics(metrics, service, *db, calls, *api_ptr, *edge_ptr, dispatch_metrics);
     };
     config_api::api_router router(service, calls, workers.get_executor(), router_options);
     dispatch::media_bridge_options bridge_options;

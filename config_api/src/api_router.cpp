@@ -58,6 +58,8 @@ http_response from_errc(config_errc e)
     case config_errc::webhook_url_required:
         return net::json_error(422, "incoming_call_webhook_url is required when incoming_call_action is \"webhook\"");
     case config_errc::store_failure: return net::json_error(503, "Store unavailable, try again");
+    case config_errc::store_full: return net::json_error(507, "Insufficient storage");
+    case config_errc::store_read_only: return net::json_error(503, "Config store is read-only");
     case config_errc::ok: break;
     }
     return net::json_error(500, "Internal Server Error");
@@ -786,8 +788,7 @@ asio::awaitable<http_response> api_router::handle(http_request& request)
     switch (ctx.route.id) {
     case route_id::healthz: co_return json_response(200, "{\"status\":\"ok\"}");
     case route_id::readyz: {
-        std::string state = options_.readiness ? options_.readiness() : "ready";
-        co_return json_response(state == "ready" ? 200 : 503, "{\"status\":\"" + state + "\"}");
+        co_return net::readiness_response(options_.readiness ? options_.readiness() : net::readiness_report{});
     }
     case route_id::metrics: {
         http_response r;

@@ -217,8 +217,7 @@ boost::asio::awaitable<http_response> edge_router::handle(net::http_request& req
         }
         if (path == "/healthz")
             co_return json_response(200, "{\"status\":\"ok\"}");
-        std::string state = options_.readiness ? options_.readiness() : "ready";
-        co_return json_response(state == "ready" ? 200 : 503, "{\"status\":\"" + state + "\"}");
+        co_return net::readiness_response(options_.readiness ? options_.readiness() : net::readiness_report{});
     }
     // The method, then the edge token: the checks every edge route makes first.
     auto refuse = [&](std::string_view allowed) -> std::optional<http_response> {

@@ -217,12 +217,19 @@ call_log::call_log(store& db, clock_source& clock) : db_(db), clock_(clock)
                            [this] { return stopping_ || pending_.size() >= 1024; });
             if (pending_.empty())
                 continue;
+            if (db_.health() != store_health::ok) {
+                // A full or read-only disk: drop rather than hold records in memory.
+                dropped_.fetch_add(pending_.size(), std::memory_order_relaxed);
+                pending_.clear();
+                continue;
+            }
             lock.unlock();
-            db_.submit_unsynced({[this](write_txn& txn) {
-                                     write_pending_in(txn);
+            auto written = std::make_shared<std::size_t>(0);
+            db_.submit_unsynced({[this, written](write_txn& txn) {
+                                     *written = write_pending_in(txn);
                                      return true;
                                  },
-                                 [](const store_status&) {}, false});
+                                 count_if_refused(written), false});
             lock.lock();
         }
     });
@@ -245,7 +252,15 @@ void call_log::stop()
     done.get_future().wait();
 }
 
-void call_log::write_pending_in(write_txn& txn)
+std::function<void(const store_status&)> call_log::count_if_refused(std::shared_ptr<std::size_t> written)
+{
+    return [this, written](const store_status& s) {
+        if (!s.ok)
+            dropped_.fetch_add(*written, std::memory_order_relaxed);
+    };
+}
+
+std::size_t call_log::write_pending_in(write_txn& txn)
 {
     std::vector<call_record> batch;
     {
@@ -258,6 +273,7 @@ void call_log::write_pending_in(write_txn& txn)
             txn.put(column::calls_by_identity, identity_index_key(*r.agent_identity_id, r.created_at_us, r.id), "");
         txn.put(column::calls_by_time, time_index_key(r.created_at_us, r.id), "");
     }
+    return batch.size();
 }
 
 void call_log::record(call_record record)
@@ -265,6 +281,10 @@ void call_log::record(call_record record)
     bool many;
     {
         std::lock_guard lock(pending_mutex_);
+        if (pending_.size() >= max_pending) {
+            dropped_.fetch_add(1, std::memory_order_relaxed);
+            return;
+        }
         pending_.push_back(std::move(record));
         many = pending_.size() >= 1024;
     }
@@ -274,11 +294,16 @@ void call_log::record(call_record record)
 
 void call_log::flush(std::function<void(bool ok)> done)
 {
-    db_.submit_unsynced({[this](write_txn& txn) {
-                             write_pending_in(txn);
+    auto written = std::make_shared<std::size_t>(0);
+    db_.submit_unsynced({[this, written](write_txn& txn) {
+                             *written = write_pending_in(txn);
                              return true;
                          },
-                         [done = std::move(done)](const store_status& s) { done(s.ok); }, false});
+                         [counted = count_if_refused(written), done = std::move(done)](const store_status& s) {
+                             counted(s);
+                             done(s.ok);
+                         },
+                         false});
 }
 
 void call_log::update(const uuid& call_id, std::function<bool(call_record&)> change,

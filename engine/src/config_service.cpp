@@ -88,7 +88,7 @@ write_request make_request(std::shared_ptr<State> st,
         [st, prepare = std::move(prepare)](write_txn& txn) { return prepare(*st, txn); },
         [st, on_committed = std::move(on_committed)](const store_status& status) {
             if (st->error == config_errc::ok && !status.ok)
-                st->error = config_errc::store_failure;
+                st->error = errc_of_write(status);
             if (st->error == config_errc::ok)
                 on_committed(*st);
             st->finish();
@@ -96,6 +96,15 @@ write_request make_request(std::shared_ptr<State> st,
 }
 
 } // namespace
+
+config_errc errc_of_write(const store_status& status)
+{
+    switch (status.fault) {
+    case store_health::full: return config_errc::store_full;
+    case store_health::read_only: return config_errc::store_read_only;
+    default: return config_errc::store_failure;
+    }
+}
 
 config_service::config_service(store& db, clock_source& clock, random_source& random,
                                std::string admin_keys_path, std::size_t cache_entries)

@@ -1,15 +1,28 @@
 #include "callgate/engine/store.hpp"
 
+#include <rocksdb/cache.h>
 #include <rocksdb/db.h>
+#include <rocksdb/env.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/table.h>
+#include <rocksdb/write_buffer_manager.h>
 #include <rocksdb/utilities/write_batch_with_index.h>
 #include <rocksdb/write_batch.h>
 
+#include <sys/statvfs.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <condition_variable>
+#include <cstdarg>
+#include <cstring>
 #include <deque>
+#include <filesystem>
 #include <mutex>
+#include <shared_mutex>
 #include <thread>
 
 namespace callgate::engine {
@@ -20,6 +33,83 @@ constexpr const char* column_names[] = {
     "api_keys_by_identity", "calls", "calls_by_identity", "meta", "calls_by_time",
 };
 static_assert(std::size(column_names) == static_cast<std::size_t>(column::count_));
+
+// RocksDB's info log, sent to the store's log callback instead of a LOG file
+// in the data dir: a LOG file on a full disk is itself what fails (and
+// Debian's RocksDB, built with assertions, aborts on the next line after a
+// failed append).
+class forwarding_logger final : public rocksdb::Logger {
+public:
+    explicit forwarding_logger(std::function<void(bool, std::string_view)> sink)
+        : rocksdb::Logger(rocksdb::InfoLogLevel::WARN_LEVEL), sink_(std::move(sink))
+    {
+    }
+    using rocksdb::Logger::Logv;
+    void Logv(const char* format, va_list ap) override { Logv(rocksdb::InfoLogLevel::INFO_LEVEL, format, ap); }
+    void Logv(const rocksdb::InfoLogLevel level, const char* format, va_list ap) override
+    {
+        if (level < GetInfoLogLevel() || !sink_)
+            return;
+        char line[1024];
+        int n = std::vsnprintf(line, sizeof line, format, ap);
+        if (n < 0)
+            return;
+        std::string_view text(line, std::min<std::size_t>(static_cast<std::size_t>(n), sizeof line - 1));
+        while (!text.empty() && (text.back() == '\n' || text.back() == ' '))
+            text.remove_suffix(1);
+        sink_(level >= rocksdb::InfoLogLevel::ERROR_LEVEL, text);
+    }
+
+private:
+    std::function<void(bool, std::string_view)> sink_;
+};
+
+// What the file system under `path` allows now: ok, read_only or full.
+store_health disk_health(const std::string& path, std::uint64_t min_free)
+{
+    struct statvfs st {};
+    if (::statvfs(path.c_str(), &st) != 0)
+        return store_health::ok; // cannot tell; let the write find out
+    if ((st.f_flag & ST_RDONLY) != 0)
+        return store_health::read_only;
+    if (static_cast<std::uint64_t>(st.f_bavail) * st.f_frsize < min_free)
+        return store_health::full;
+    return store_health::ok;
+}
+
+// disk_health(), and whether a file can really be created and written there:
+// an ext4 error remounts read-only in a way statvfs may not show.
+store_health probe_disk(const std::string& path, std::uint64_t min_free)
+{
+    auto disk = disk_health(path, min_free);
+    if (disk != store_health::ok)
+        return disk;
+    std::string probe = path + "/.callgate-probe";
+    int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    int err = fd < 0 ? errno : 0;
+    if (fd >= 0) {
+        if (::write(fd, "x", 1) != 1 || ::fsync(fd) != 0)
+            err = errno;
+        ::close(fd);
+        ::unlink(probe.c_str());
+    }
+    if (err == EROFS)
+        return store_health::read_only;
+    if (err == ENOSPC || err == EDQUOT)
+        return store_health::full;
+    return store_health::ok;
+}
+
+// The health a failed RocksDB write means.
+store_health fault_of(const rocksdb::Status& s, const std::string& path, std::uint64_t min_free)
+{
+    if (s.IsNoSpace() || s.ToString().find("No space left") != std::string::npos)
+        return store_health::full;
+    if (s.ToString().find("Read-only file system") != std::string::npos)
+        return store_health::read_only;
+    auto disk = disk_health(path, min_free);
+    return disk != store_health::ok ? disk : store_health::failed;
+}
 
 std::string describe(const rocksdb::Status& s)
 {
@@ -71,13 +161,24 @@ class rocks_store final : public store {
     };
 
 public:
-    rocks_store(rocksdb::DB* db, std::vector<rocksdb::ColumnFamilyHandle*> handles,
-                store_options options)
-        : db_(db), handles_(std::move(handles)), options_(std::move(options))
+    rocks_store(std::string path, store_options options) : path_(std::move(path)), options_(std::move(options))
     {
         unsynced_.sync = false;
+    }
+
+    // Opens the database (read-only on a full or read-only disk) and starts
+    // the commit and recovery threads.
+    bool start(std::string& error)
+    {
+        {
+            std::unique_lock lock(db_mutex_);
+            if (!open_locked(error))
+                return false;
+        }
         synced_.thread = std::thread([this] { commit_loop(synced_); });
         unsynced_.thread = std::thread([this] { commit_loop(unsynced_); });
+        recovery_ = std::thread([this] { recovery_loop(); });
+        return true;
     }
 
     ~rocks_store() override { close(); }
@@ -85,8 +186,19 @@ public:
     rocksdb::ColumnFamilyHandle* handle(column c) const { return handles_[static_cast<int>(c)]; }
     rocksdb::DB* db() const { return db_; }
 
+    store_health health() const override { return health_.load(std::memory_order_relaxed); }
+
     read_result get(column c, std::string_view key, std::string& value) override
     {
+        std::shared_lock lock(db_mutex_);
+        return get_locked(c, key, value);
+    }
+
+    // get() for a thread that holds the database lock (the commit threads).
+    read_result get_locked(column c, std::string_view key, std::string& value)
+    {
+        if (db_ == nullptr)
+            return read_result::error;
         auto s = db_->Get(rocksdb::ReadOptions(), handle(c), rocksdb::Slice(key.data(), key.size()),
                           &value);
         if (s.ok())
@@ -97,6 +209,15 @@ public:
     store_status scan(column c, std::string_view prefix, std::size_t skip,
                       const std::function<bool(std::string_view, std::string_view)>& visit) override
     {
+        std::shared_lock lock(db_mutex_);
+        return scan_locked(c, prefix, skip, visit);
+    }
+
+    store_status scan_locked(column c, std::string_view prefix, std::size_t skip,
+                             const std::function<bool(std::string_view, std::string_view)>& visit)
+    {
+        if (db_ == nullptr)
+            return store_status::failure("store is reopening");
         std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), handle(c)));
         rocksdb::Slice p(prefix.data(), prefix.size());
         for (it->Seek(p); it->Valid() && it->key().starts_with(p); it->Next()) {
@@ -115,6 +236,9 @@ public:
     store_status scan_reverse(column c, std::size_t skip,
                               const std::function<bool(std::string_view, std::string_view)>& visit) override
     {
+        std::shared_lock lock(db_mutex_);
+        if (db_ == nullptr)
+            return store_status::failure("store is reopening");
         std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), handle(c)));
         for (it->SeekToLast(); it->Valid(); it->Prev()) {
             if (skip > 0) {
@@ -135,6 +259,9 @@ public:
 
     store_status compact() override
     {
+        std::shared_lock lock(db_mutex_);
+        if (writable_locked() != store_health::ok)
+            return store_status::failure("store is not writable", health());
         for (auto* h : handles_) {
             auto s = db_->CompactRange(rocksdb::CompactRangeOptions(), h, nullptr, nullptr);
             if (!s.ok())
@@ -154,15 +281,15 @@ public:
             if (l->thread.joinable())
                 l->thread.join();
         }
-        if (db_ != nullptr) {
-            db_->FlushWAL(true);
-            for (auto* h : handles_)
-                db_->DestroyColumnFamilyHandle(h);
-            handles_.clear();
-            db_->Close();
-            delete db_;
-            db_ = nullptr;
+        {
+            std::lock_guard lock(recovery_mutex_);
+            stopping_ = true;
+            recovery_wake_.notify_all();
         }
+        if (recovery_.joinable())
+            recovery_.join();
+        std::unique_lock lock(db_mutex_);
+        close_locked();
     }
 
 private:
@@ -200,6 +327,13 @@ private:
 
     void commit_group(std::vector<write_request>& group, bool sync)
     {
+        std::shared_lock lock(db_mutex_);
+        if (auto h = writable_locked(); h != store_health::ok) {
+            auto refused = store_status::failure(std::string("store is not writable: ") + std::string(to_string(h)), h);
+            for (auto& request : group)
+                request.complete(refused);
+            return;
+        }
         if (!sync) {
             commit_unsynced(group);
             return;
@@ -223,7 +357,7 @@ private:
             wo.sync = true;
             auto s = db_->Write(wo, batch.GetWriteBatch());
             if (!s.ok())
-                status = store_status::failure(s.ToString());
+                status = write_failed(s);
             if (options_.on_group_commit) {
                 std::chrono::duration<double> took = std::chrono::steady_clock::now() - started;
                 options_.on_group_commit(took.count(), staged);
@@ -247,11 +381,15 @@ private:
                 rocksdb::WriteOptions wo;
                 wo.sync = false;
                 auto s = db_->Write(wo, &batch);
-                status = s.ok() ? store_status{} : store_status::failure(s.ToString());
+                status = s.ok() ? store_status{} : write_failed(s);
                 batch.Clear();
                 for (; completed < i; ++completed)
                     group[completed].complete(status);
-                status = {};
+            }
+            if (!status.ok) { // an earlier part of the group failed: so does the rest
+                request.complete(status);
+                ++completed;
+                continue;
             }
             batch.SetSavePoint();
             if (request.prepare(txn))
@@ -259,21 +397,141 @@ private:
             else
                 batch.RollbackToSavePoint();
         }
-        if (batch.Count() > 0) {
+        if (batch.Count() > 0 && status.ok) {
             rocksdb::WriteOptions wo;
             wo.sync = false;
             auto s = db_->Write(wo, &batch);
-            status = s.ok() ? store_status{} : store_status::failure(s.ToString());
+            status = s.ok() ? store_status{} : write_failed(s);
         }
         for (; completed < group.size(); ++completed)
             group[completed].complete(status);
     }
 
-    rocksdb::DB* db_;
-    std::vector<rocksdb::ColumnFamilyHandle*> handles_;
+    // Whether a write may be tried now. Needs db_mutex_ (either way).
+    store_health writable_locked()
+    {
+        if (db_ == nullptr || read_only_open_ || poisoned_.load()) {
+            wake_recovery();
+            return health();
+        }
+        auto disk = disk_health(path_, options_.min_free_disk_bytes);
+        set_health(disk);
+        if (disk != store_health::ok)
+            wake_recovery();
+        return disk;
+    }
+
+    // A write RocksDB failed: this instance takes no more writes (its WAL
+    // writer has seen an error) until the recovery thread reopens it.
+    store_status write_failed(const rocksdb::Status& s)
+    {
+        auto fault = fault_of(s, path_, options_.min_free_disk_bytes);
+        poisoned_.store(true);
+        set_health(fault);
+        log(true, "write failed, writes are refused until the store reopens: " + s.ToString());
+        wake_recovery();
+        return store_status::failure(s.ToString(), fault);
+    }
+
+    void set_health(store_health h)
+    {
+        auto before = health_.exchange(h);
+        if (before != h)
+            log(h != store_health::ok, std::string("store health: ") + std::string(to_string(h)));
+    }
+
+    void log(bool error, const std::string& message)
+    {
+        if (options_.on_log)
+            options_.on_log(error, message);
+    }
+
+    void wake_recovery()
+    {
+        std::lock_guard lock(recovery_mutex_);
+        recovery_wanted_ = true;
+        recovery_wake_.notify_all();
+    }
+
+    // Reopens the database read-write once the disk allows; polls while degraded.
+    void recovery_loop()
+    {
+        std::unique_lock lock(recovery_mutex_);
+        for (;;) {
+            recovery_wake_.wait_for(lock, std::chrono::milliseconds(500),
+                                    [this] { return stopping_ || recovery_wanted_; });
+            if (stopping_)
+                return;
+            bool degraded = health() != store_health::ok || poisoned_.load() || read_only_open_;
+            recovery_wanted_ = false;
+            if (!degraded)
+                continue;
+            auto disk = probe_disk(path_, options_.min_free_disk_bytes);
+            if (disk != store_health::ok || (!poisoned_.load() && !read_only_open_.load())) {
+                set_health(disk); // refused by the watermark only: nothing to reopen
+                continue;
+            }
+            lock.unlock();
+            reopen();
+            lock.lock();
+        }
+    }
+
+    void reopen()
+    {
+        std::unique_lock lock(db_mutex_);
+        close_locked();
+        std::string error;
+        if (!open_locked(error))
+            log(true, "reopen failed: " + error);
+        else if (health() == store_health::ok)
+            log(false, "store reopened read-write");
+    }
+
+    // Opens read-write, or read-only when the disk refuses writes. Needs db_mutex_ exclusively.
+    bool open_locked(std::string& error);
+
+    void close_locked()
+    {
+        if (db_ == nullptr)
+            return;
+        if (!poisoned_.load() && !read_only_open_) {
+            // Syncs call records written without sync. Never on a failed WAL
+            // writer: Debian's RocksDB asserts there.
+            auto s = db_->FlushWAL(true);
+            if (!s.ok())
+                log(true, "WAL sync at close failed: " + s.ToString());
+        }
+        for (auto* h : handles_)
+            db_->DestroyColumnFamilyHandle(h);
+        handles_.clear();
+        auto s = db_->Close();
+        if (!s.ok() && !poisoned_.load())
+            log(true, "close: " + s.ToString());
+        delete db_;
+        db_ = nullptr;
+    }
+
+    const std::string path_;
     store_options options_;
+    std::shared_ptr<rocksdb::Cache> cache_;
+    std::shared_ptr<rocksdb::WriteBufferManager> write_buffers_;
+    std::shared_ptr<rocksdb::Logger> logger_;
+    // db_ and handles_ change only on (re)open, under an exclusive lock; every
+    // read and write holds it shared.
+    mutable std::shared_mutex db_mutex_;
+    rocksdb::DB* db_ = nullptr;
+    std::vector<rocksdb::ColumnFamilyHandle*> handles_;
+    std::atomic<bool> read_only_open_{false};
+    std::atomic<bool> poisoned_{false};
+    std::atomic<store_health> health_{store_health::ok};
     lane synced_;
     lane unsynced_;
+    std::mutex recovery_mutex_;
+    std::condition_variable recovery_wake_;
+    bool recovery_wanted_ = false;
+    bool stopping_ = false;
+    std::thread recovery_;
 };
 
 read_result rocks_txn::get(column c, std::string_view key, std::string& value)
@@ -298,7 +556,7 @@ void rocks_txn::del(column c, std::string_view key)
 
 read_result plain_txn::get(column c, std::string_view key, std::string& value)
 {
-    return store_.get(c, key, value);
+    return store_.get_locked(c, key, value);
 }
 
 void plain_txn::put(column c, std::string_view key, std::string_view value)
@@ -314,7 +572,7 @@ void plain_txn::del(column c, std::string_view key)
 read_result plain_txn::scan(column c, std::string_view prefix,
                             const std::function<bool(std::string_view, std::string_view)>& visit)
 {
-    return store_.scan(c, prefix, 0, visit).ok ? read_result::found : read_result::error;
+    return store_.scan_locked(c, prefix, 0, visit).ok ? read_result::found : read_result::error;
 }
 
 read_result rocks_txn::scan(column c, std::string_view prefix,
@@ -330,13 +588,20 @@ read_result rocks_txn::scan(column c, std::string_view prefix,
     return it->status().ok() ? read_result::found : read_result::error;
 }
 
-} // namespace
 
-std::unique_ptr<store> store::open(const std::string& path, store_options options,
-                                   std::string& error)
+bool rocks_store::open_locked(std::string& error)
 {
+    if (!cache_) {
+        // One budget: blocks (with index and filter blocks) and memtables
+        // share a cache of strict capacity; memtables may take half of it.
+        cache_ = rocksdb::NewLRUCache(options_.memory_bytes, -1, /*strict_capacity_limit=*/true);
+        write_buffers_ = std::make_shared<rocksdb::WriteBufferManager>(options_.memory_bytes / 2, cache_);
+        logger_ = std::make_shared<forwarding_logger>(options_.on_log);
+    }
     rocksdb::BlockBasedTableOptions table;
-    table.block_cache = rocksdb::NewLRUCache(options.block_cache_bytes);
+    table.block_cache = cache_;
+    table.cache_index_and_filter_blocks = true;
+    table.pin_l0_filter_and_index_blocks_in_cache = true;
     table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
     // Point lookups dominate: a hash index inside each data block skips the binary search.
     table.data_block_index_type = rocksdb::BlockBasedTableOptions::kDataBlockBinaryAndHash;
@@ -344,13 +609,15 @@ std::unique_ptr<store> store::open(const std::string& path, store_options option
     table.block_restart_interval = 4;
     rocksdb::ColumnFamilyOptions cf_options;
     cf_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
-    cf_options.write_buffer_size = 16u << 20;
+    cf_options.write_buffer_size = std::min<std::size_t>(16u << 20, std::max<std::size_t>(options_.memory_bytes / 16, 1u << 20));
 
     rocksdb::DBOptions db_options;
     db_options.create_if_missing = true;
     db_options.create_missing_column_families = true;
     db_options.max_background_jobs = 2;
     db_options.keep_log_file_num = 4;
+    db_options.write_buffer_manager = write_buffers_;
+    db_options.info_log = logger_;
 
     std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
     descriptors.emplace_back(rocksdb::kDefaultColumnFamilyName, cf_options);
@@ -359,15 +626,64 @@ std::unique_ptr<store> store::open(const std::string& path, store_options option
 
     std::vector<rocksdb::ColumnFamilyHandle*> handles;
     rocksdb::DB* db = nullptr;
-    auto s = rocksdb::DB::Open(db_options, path, descriptors, &handles, &db);
-    if (!s.ok()) {
-        error = describe(s);
-        return nullptr;
+    std::error_code ignored;
+    std::filesystem::create_directories(path_, ignored); // else RocksDB logs a NotFound error on first start
+    auto disk = disk_health(path_, options_.min_free_disk_bytes);
+    rocksdb::Status s;
+    if (disk == store_health::ok) {
+        s = rocksdb::DB::Open(db_options, path_, descriptors, &handles, &db);
+        if (!s.ok()) {
+            auto fault = fault_of(s, path_, options_.min_free_disk_bytes);
+            if (fault == store_health::failed) {
+                error = describe(s);
+                return false;
+            }
+            disk = fault;
+        }
+    }
+    if (disk != store_health::ok) {
+        // Degraded: serve reads from what is on disk, refuse writes, and
+        // let the recovery thread reopen read-write when the disk allows.
+        handles.clear();
+        s = rocksdb::DB::OpenForReadOnly(db_options, path_, descriptors, &handles, &db);
+        if (!s.ok()) {
+            error = "the disk under " + path_ + " is " + std::string(to_string(disk)) +
+                    " and the store cannot be opened read-only: " + describe(s);
+            return false;
+        }
+        log(true, "store opened read-only: the disk is " + std::string(to_string(disk)));
     }
     // Drop the default family's handle; ours follow it in order.
     db->DestroyColumnFamilyHandle(handles.front());
     handles.erase(handles.begin());
-    return std::make_unique<rocks_store>(db, std::move(handles), std::move(options));
+    db_ = db;
+    handles_ = std::move(handles);
+    read_only_open_ = disk != store_health::ok;
+    poisoned_.store(false);
+    set_health(disk);
+    return true;
+}
+
+} // namespace
+
+std::string_view to_string(store_health h)
+{
+    switch (h) {
+    case store_health::ok: return "ok";
+    case store_health::full: return "full";
+    case store_health::read_only: return "read_only";
+    case store_health::failed: return "failed";
+    }
+    return "failed";
+}
+
+std::unique_ptr<store> store::open(const std::string& path, store_options options,
+                                   std::string& error)
+{
+    auto db = std::make_unique<rocks_store>(path, std::move(options));
+    if (!db->start(error))
+        return nullptr;
+    return db;
 }
 
 } // namespace callgate::engine

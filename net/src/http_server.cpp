@@ -70,6 +70,11 @@ http_response json_error(unsigned status, std::string_view detail)
     return json_response(status, std::move(body));
 }
 
+http_response readiness_response(const readiness_report& report)
+{
+    return json_response(report.ready ? 200 : 503, report.body);
+}
+
 bool split_host_port(std::string_view address, std::string& host, std::uint16_t& port)
 {
     std::string_view port_text;

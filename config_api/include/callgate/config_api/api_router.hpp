@@ -18,8 +18,8 @@ namespace callgate::config_api {
 
 struct api_router_options {
     bool allow_insecure_urls = false;
-    // "ready", "starting" or "draining"; /readyz answers 200 only for "ready".
-    std::function<std::string()> readiness;
+    // What /readyz answers; ready when unset.
+    std::function<net::readiness_report()> readiness;
     // The Prometheus text for /metrics.
     std::function<std::string()> render_metrics;
 };

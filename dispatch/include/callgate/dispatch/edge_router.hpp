@@ -19,7 +19,7 @@ class media_bridge;
 
 struct edge_router_options {
     std::vector<std::string> tokens; // accepted X-Edge-Token values
-    std::function<std::string()> readiness;
+    std::function<net::readiness_report()> readiness; // what /readyz answers; ready when unset
 };
 
 // The edge listener's routes (edge-protocol.md): POST /v1/calls/decide,

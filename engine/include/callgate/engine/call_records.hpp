@@ -4,6 +4,8 @@
 #include "callgate/engine/records.hpp"
 #include "callgate/engine/uuid.hpp"
 
+#include <atomic>
+#include <memory>
 #include <cstdint>
 #include <condition_variable>
 #include <functional>
@@ -75,7 +77,13 @@ public:
     ~call_log();
     void stop();
 
+    // Queues a record for the writer. Records are dropped (and counted) when
+    // the queue holds `max_pending` already or when the store refuses their
+    // write (a full or read-only disk): a call is never held up by its record.
     void record(call_record record);
+    // Records lost to a full queue or a refused write, since start.
+    std::uint64_t dropped() const { return dropped_.load(std::memory_order_relaxed); }
+    static constexpr std::size_t max_pending = 64 * 1024;
     void flush(std::function<void(bool ok)> done);
     // Applies `change` to the stored record (read-modify-write on the commit
     // thread). `change` returns false to leave it unchanged.
@@ -90,7 +98,10 @@ public:
     config_result<std::size_t> purge_older_than(std::int64_t cutoff_us);
 
 private:
-    void write_pending_in(write_txn& txn);
+    // Moves the queued records into `txn`; returns how many.
+    std::size_t write_pending_in(write_txn& txn);
+    // A write of queued records completed: counts them as dropped if it failed.
+    std::function<void(const store_status&)> count_if_refused(std::shared_ptr<std::size_t> written);
 
     store& db_;
     clock_source& clock_;
@@ -98,6 +109,7 @@ private:
     std::condition_variable wake_;
     std::vector<call_record> pending_;
     bool stopping_ = false;
+    std::atomic<std::uint64_t> dropped_{0};
     std::thread writer_;
 };
 

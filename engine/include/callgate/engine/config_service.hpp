@@ -15,6 +15,7 @@ namespace callgate::engine {
 class clock_source;
 class random_source;
 class store;
+struct store_status;
 
 enum class config_errc {
     ok,
@@ -26,7 +27,12 @@ enum class config_errc {
     client_websocket_url_required,
     webhook_url_required,
     store_failure,
+    store_full,      // the disk is (nearly) full: the write was refused, nothing changed
+    store_read_only, // the data dir's file system is read-only: refused, nothing changed
 };
+
+// The error a failed store write means for its caller.
+config_errc errc_of_write(const store_status& status);
 
 template <class T>
 struct config_result {

@@ -28,11 +28,27 @@ enum class column : int {
 
 enum class read_result { found, not_found, error };
 
-// The result of a store operation: ok, or a message from RocksDB.
-struct store_status {
+// Whether the store takes writes. Reads work in every state but `failed`
+// only while a reopen is under way.
+enum class store_health {
+    ok,        // writable
+    full,      // free disk space is under the reserve: writes refused, reads served
+    read_only, // the file system is read-only: writes refused, reads served
+    failed,    // a write failed for another reason; reopened when the disk allows
+};
+
+std::string_view to_string(store_health h);
+
+// The result of a store operation: ok, or a message from RocksDB and, for a
+// refused or failed write, the store's health that explains it.
+struct [[nodiscard]] store_status {
     bool ok = true;
     std::string message;
-    static store_status failure(std::string m) { return {false, std::move(m)}; }
+    store_health fault = store_health::ok;
+    static store_status failure(std::string m, store_health fault = store_health::failed)
+    {
+        return {false, std::move(m), fault};
+    }
 };
 
 // Reads and writes inside one group commit. Reads see the writes made so far
@@ -63,10 +79,18 @@ struct write_request {
 };
 
 struct store_options {
-    std::size_t block_cache_bytes = 256u << 20; // uncompressed blocks kept in memory
+    // RocksDB's memory: one block cache with a strict capacity that also
+    // carries the memtables (at most half of it, through a write buffer manager).
+    std::size_t memory_bytes = 256u << 20;
     std::size_t max_group = 512; // requests merged into one synced WriteBatch at most
+    // Writes are refused (store_health::full) while the data dir's file system
+    // has less free space than this, so RocksDB itself never meets ENOSPC.
+    std::uint64_t min_free_disk_bytes = 64u << 20;
     // Called with each group's write-and-sync latency, on the commit thread.
     std::function<void(double seconds, std::size_t requests)> on_group_commit;
+    // RocksDB's own messages (warnings and errors) and the store's state
+    // changes, as one line each. Called from any thread.
+    std::function<void(bool error, std::string_view message)> on_log;
 };
 
 // The RocksDB store: one column family per record kind, config writes
@@ -74,6 +98,14 @@ struct store_options {
 //
 // get()/scan() block on disk: call them from worker threads, never from an
 // I/O thread. submit() never blocks on disk; it queues the request.
+//
+// Disk faults are a state, not a crash: before each group the commit threads
+// check the file system (read-only, or free space under the reserve) and
+// refuse the group's writes with that fault instead of letting RocksDB fail
+// half-way; a write RocksDB fails anyway marks the instance unusable for
+// writes. A recovery thread reopens the database once the disk allows (the
+// WAL replays every acknowledged write), without a restart. Opening on a full
+// or read-only disk opens read-only, in the same degraded state.
 class store {
 public:
     // Opens or creates the database under `path`. On failure returns nullptr
@@ -100,6 +132,9 @@ public:
     // a second thread, readable once `complete` runs, lost only with the
     // machine (not with the process) on a crash.
     virtual void submit_unsynced(write_request request) = 0;
+
+    // Whether writes are taken now. Cheap; any thread.
+    virtual store_health health() const = 0;
 
     // Compacts every column family fully; blocks, for tools and benchmarks.
     virtual store_status compact() = 0;

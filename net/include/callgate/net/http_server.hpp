@@ -67,6 +67,14 @@ http_response json_response(unsigned status, std::string body);
 // An error response: {"detail": "<detail>"} with this status.
 http_response json_error(unsigned status, std::string_view detail);
 
+// What /readyz answers: 200 when `ready` (a degraded node that still decides
+// calls is ready), else 503, with `body` (JSON) either way.
+struct readiness_report {
+    bool ready = true;
+    std::string body = "{\"status\":\"ready\"}";
+};
+http_response readiness_response(const readiness_report& report);
+
 struct tls_files {
     std::string cert_file; // PEM chain
     std::string key_file;  // PEM private key
