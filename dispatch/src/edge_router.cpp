@@ -197,6 +197,8 @@ boost::asio::awaitable<http_response> edge_router::update_status(net::http_reque
     auto result = co_await std::move(op);
     if (result == engine::config_errc::no_config)
         co_return net::json_error(404, "Call not found");
+    if (result == engine::config_errc::store_full) // the call goes on; only its record is not kept
+        co_return net::json_error(507, "Insufficient storage");
     if (result != engine::config_errc::ok)
         co_return net::json_error(503, "Store unavailable, try again");
     http_response r;

@@ -338,7 +338,7 @@ void call_log::update(const uuid& call_id, std::function<bool(call_record&)> cha
                              return true;
                          },
                          [error, done = std::move(done)](const store_status& s) {
-                             done(*error == config_errc::ok && !s.ok ? config_errc::store_failure : *error);
+                             done(*error == config_errc::ok && !s.ok ? errc_of_write(s) : *error);
                          }});
 }
 

@@ -41,6 +41,33 @@ bool is_public_address(const boost::asio::ip::address& address)
             return false;
         return is_public_v4(boost::asio::ip::address_v4({b[12], b[13], b[14], b[15]}));
     }
+    auto v4_at = [&b](int i, std::uint8_t flip = 0) {
+        return boost::asio::ip::address_v4({static_cast<std::uint8_t>(b[i] ^ flip), static_cast<std::uint8_t>(b[i + 1] ^ flip),
+                                            static_cast<std::uint8_t>(b[i + 2] ^ flip),
+                                            static_cast<std::uint8_t>(b[i + 3] ^ flip)});
+    };
+    auto starts_with = [&b](std::initializer_list<std::uint8_t> prefix) {
+        int i = 0;
+        for (auto byte : prefix)
+            if (b[i++] != byte)
+                return false;
+        return true;
+    };
+    // Addresses that carry an IPv4 address inside are judged by that address.
+    if (starts_with({0x00, 0x64, 0xFF, 0x9B, 0, 0, 0, 0, 0, 0, 0, 0})) // 64:ff9b::/96 NAT64 well-known
+        return is_public_v4(v4_at(12));
+    if (starts_with({0x00, 0x64, 0xFF, 0x9B, 0x00, 0x01})) // 64:ff9b:1::/48 local-use NAT64
+        return false;
+    if (starts_with({0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF, 0, 0})) // ::ffff:0:a.b.c.d IPv4-translated
+        return is_public_v4(v4_at(12));
+    if (starts_with({0x20, 0x02})) // 2002::/16 6to4
+        return is_public_v4(v4_at(2));
+    if (starts_with({0x20, 0x01, 0x00, 0x00})) // 2001::/32 Teredo: server, and client (inverted)
+        return is_public_v4(v4_at(4)) && is_public_v4(v4_at(12, 0xFF));
+    if (starts_with({0x20, 0x01, 0x0D, 0xB8})) // 2001:db8::/32 documentation
+        return false;
+    if (starts_with({0x01, 0x00, 0, 0, 0, 0, 0, 0})) // 100::/64 discard-only
+        return false;
     if ((b[0] & 0xFE) == 0xFC) // fc00::/7 unique local
         return false;
     if (b[0] == 0xFE && (b[1] & 0xC0) == 0x80) // fe80::/10 link-local

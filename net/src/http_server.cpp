@@ -1,6 +1,7 @@
 #include "callgate/net/http_server.hpp"
 
 #include "callgate/net/log.hpp"
+#include "callgate/net/request_framing.hpp"
 #include "ws_stream_connection.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -235,6 +236,22 @@ http::response<http::string_body> make_response(http_response& r, unsigned versi
     return res;
 }
 
+// The framing verdict for a parsed request header (RFC 9112 §6).
+framing_verdict check_framing(const http::request_parser<http::string_body>& parser)
+{
+    const auto& fields = parser.get();
+    std::vector<std::string_view> lengths, codings;
+    auto cl = fields.equal_range(http::field::content_length);
+    for (auto it = cl.first; it != cl.second; ++it)
+        lengths.emplace_back(it->value());
+    auto te = fields.equal_range(http::field::transfer_encoding);
+    for (auto it = te.first; it != te.second; ++it)
+        codings.emplace_back(it->value());
+    if (lengths.empty() && codings.empty())
+        return {};
+    return check_request_framing(fields.version(), lengths, codings);
+}
+
 // An error that ends the connection. The details passed here are fixed ASCII text.
 http_response plain_error(unsigned status, std::string_view detail)
 {
@@ -280,6 +297,8 @@ asio::awaitable<bool> http_server::impl::serve_requests(Stream& stream, session_
             co_return false;
         } else if (ec) {
             response = plain_error(400, "Malformed HTTP request");
+        } else if (auto framing = check_framing(parser); framing.status != 0) {
+            response = plain_error(framing.status, framing.detail);
         } else {
             version = parser.get().version();
             request_view<Stream> view(stream, buffer, parser, options.body_limit);
@@ -293,7 +312,7 @@ asio::awaitable<bool> http_server::impl::serve_requests(Stream& stream, session_
                 co_await run_websocket(stream, parser.release(), std::move(response.websocket));
                 co_return true;
             }
-            keep = parser.get().keep_alive() && !response.close && !draining.load();
+            keep = parser.get().keep_alive() && !response.close && !draining.load() && !framing.close_after;
             if (view.body_failed()) {
                 keep = false;
             } else if (keep && view.body_pending()) {

@@ -20,6 +20,27 @@ TEST(destination_policy, refuses_every_private_range_of_the_spec)
         EXPECT_FALSE(is_public_address(boost::asio::ip::make_address(a))) << a;
 }
 
+TEST(destination_policy, judges_embedded_ipv4_by_the_ipv4_inside)
+{
+    const char* refused[] = {
+        "64:ff9b::127.0.0.1", "64:ff9b::10.0.0.1",  "64:ff9b::a9fe:a9fe", "64:ff9b::192.168.0.1",
+        "64:ff9b:1::8.8.8.8", // local-use NAT64: whatever is inside, it is a private translator
+        "2002:7f00:1::1",     "2002:a00:1::1",      "2002:a9fe:a9fe::",    "2002:c0a8:101::1",
+        "::ffff:0:127.0.0.1", "::ffff:0:10.1.2.3",
+        // Teredo: server 65.54.227.120, client obfuscated 127.0.0.1 / 10.0.0.1
+        "2001:0:4136:e378:8000:63bf:80ff:fffe", "2001:0:4136:e378:8000:63bf:f5ff:fffe",
+        // Teredo with a private server address
+        "2001:0:a00:1:8000:63bf:f7f7:f7f7",
+        "2001:db8::1", "100::1",
+    };
+    for (const char* a : refused)
+        EXPECT_FALSE(is_public_address(boost::asio::ip::make_address(a))) << a;
+    const char* allowed[] = {"64:ff9b::8.8.8.8", "2002:808:808::1", "::ffff:0:8.8.8.8",
+                             "2001:0:4136:e378:8000:63bf:f7f7:f7f7"}; // Teredo client 8.8.8.8
+    for (const char* a : allowed)
+        EXPECT_TRUE(is_public_address(boost::asio::ip::make_address(a))) << a;
+}
+
 TEST(destination_policy, allows_public_addresses)
 {
     const char* allowed[] = {"8.8.8.8",     "1.1.1.1",       "172.15.255.255", "172.32.0.1",
