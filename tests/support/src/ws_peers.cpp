@@ -83,6 +83,7 @@ public:
         if (ec) {
             f.what = ws_frame::kind::closed;
             f.close_code = static_cast<std::uint16_t>(ws_->reason().code);
+            f.close_reason.assign(ws_->reason().reason.data(), ws_->reason().reason.size());
             return f;
         }
         f.what = ws_frame::kind::data;

@@ -14,6 +14,7 @@ struct ws_frame {
     std::string data;
     bool binary = false;
     std::uint16_t close_code = 0; // for closed: the peer's close code (0 if none)
+    std::string close_reason;     // for closed: the reason text of the peer's close frame
 };
 
 // A blocking WebSocket peer for tests (one side of a connection), with
