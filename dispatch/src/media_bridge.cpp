@@ -17,6 +17,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <algorithm>
 #include <array>
 #include <deque>
 
@@ -64,21 +65,42 @@ bool header_flag(const std::vector<std::pair<std::string, std::string>>& headers
 } // namespace
 
 // One bridged call. Everything runs on the edge connection's executor.
+//
+// Each direction's queue is bounded twice: at most `media_limit` media frames,
+// and at most `byte_limit` bytes of everything queued (payload plus the
+// deque slot of each frame). When a frame does not fit, queued unknown events
+// go first, then (for media and control frames) the oldest media; media and
+// unknown events that still do not fit are dropped themselves; a control
+// frame that still does not fit ends the call as peer_flood. Every drop is
+// counted in the record and in the metrics.
 struct media_bridge::call : std::enable_shared_from_this<media_bridge::call> {
+    enum class frame_kind : std::uint8_t {
+        control, // stop, dtmf, clear, mark, text, ...: never dropped while the call lasts
+        media,   // audio: the oldest goes first
+        unknown, // an event the protocol does not name: dropped before anything else
+    };
+    static constexpr std::size_t kinds = 3;
     struct frame {
         std::string data;
         bool binary = false;
-        bool media = false;
+        frame_kind kind = frame_kind::control;
     };
+    // What a queued frame costs against the byte bound.
+    static std::size_t cost(const frame& f) { return f.data.size() + sizeof(frame); }
+
     struct direction {
         explicit direction(asio::any_io_executor ex) : wake(ex) {}
         std::deque<frame> queue;
-        std::size_t media_queued = 0;
+        std::size_t bytes = 0; // cost() of everything queued
+        std::size_t peak_bytes = 0;
+        std::array<std::size_t, kinds> queued{};       // frames queued, by kind
+        std::array<std::size_t, kinds> queued_bytes{}; // their cost, by kind
         asio::steady_timer wake;
         engine::media_counts counts;
     };
 
-    call(net::ws_connection& edge_connection, dispatch_metrics& m, std::size_t queue_limit)
+    call(net::ws_connection& edge_connection, dispatch_metrics& m, std::size_t media_queue_limit,
+         std::size_t queue_byte_limit)
         : edge(edge_connection),
           executor(edge_connection.executor()),
           to_client(executor),
@@ -86,7 +108,8 @@ struct media_bridge::call : std::enable_shared_from_this<media_bridge::call> {
           done(executor),
           duration(executor),
           metrics(m),
-          limit(queue_limit)
+          media_limit(media_queue_limit),
+          byte_limit(queue_byte_limit)
     {
     }
 
@@ -98,36 +121,123 @@ struct media_bridge::call : std::enable_shared_from_this<media_bridge::call> {
     asio::steady_timer done;
     asio::steady_timer duration;
     dispatch_metrics& metrics;
-    std::size_t limit;
+    std::size_t media_limit;
+    std::size_t byte_limit;
     int running = 0;
     bool ended = false;
     engine::hangup_reason hangup = engine::hangup_reason::none;
+    std::uint16_t close_code = close_normal;
+    std::string close_reason;
     std::string stream_id;
     std::string call_id;
     steady::time_point started = steady::now();
     std::uint64_t chunk = 0;
 
     std::size_t index_of(const direction& d) const { return &d == &to_client ? 0 : 1; }
+    static std::size_t slot(frame_kind k) { return static_cast<std::size_t>(k); }
 
-    // Queues a frame; when the queue holds its limit of media, the oldest media goes.
+    // Queues a frame within the direction's bounds (see above). A control
+    // frame that cannot fit ends the call.
     void push(direction& d, frame f)
     {
-        if (f.media) {
-            if (d.media_queued >= limit) {
-                for (auto it = d.queue.begin(); it != d.queue.end(); ++it) {
-                    if (it->media) {
-                        d.queue.erase(it);
-                        --d.media_queued;
-                        ++d.counts.dropped;
-                        metrics.media_frames_dropped[index_of(d)].inc();
-                        break;
-                    }
-                }
+        if (ended) {
+            ++d.counts.dropped; // after stop: never delivered
+            return;
+        }
+        if (f.kind == frame_kind::media && d.queued[slot(frame_kind::media)] >= media_limit)
+            drop_oldest(d, frame_kind::media);
+        std::size_t size = cost(f);
+        if (d.bytes + size > byte_limit) {
+            std::size_t sheddable = d.queued_bytes[slot(frame_kind::unknown)];
+            if (f.kind != frame_kind::unknown)
+                sheddable += d.queued_bytes[slot(frame_kind::media)];
+            if (d.bytes - sheddable + size > byte_limit) {
+                if (f.kind == frame_kind::control)
+                    flooded(d);
+                else
+                    count_drop(d, f.kind); // the new frame is the one that goes
+                return;
             }
-            ++d.media_queued;
+            while (d.bytes + size > byte_limit && d.queued[slot(frame_kind::unknown)] > 0)
+                drop_oldest(d, frame_kind::unknown);
+            while (d.bytes + size > byte_limit && d.queued[slot(frame_kind::media)] > 0)
+                drop_oldest(d, frame_kind::media);
+        }
+        enqueue(d, std::move(f));
+    }
+
+    // Queues without looking at the bounds: only for the call's own few frames (start, stop).
+    void enqueue(direction& d, frame f)
+    {
+        std::size_t size = cost(f);
+        d.bytes += size;
+        ++d.queued[slot(f.kind)];
+        d.queued_bytes[slot(f.kind)] += size;
+        if (d.bytes > d.peak_bytes) {
+            d.peak_bytes = d.bytes;
+            metrics.raise_queue_peak(index_of(d), d.bytes);
         }
         d.queue.push_back(std::move(f));
         d.wake.cancel();
+    }
+
+    frame pop(direction& d)
+    {
+        frame f = std::move(d.queue.front());
+        d.queue.pop_front();
+        forget(d, f);
+        return f;
+    }
+
+    void forget(direction& d, const frame& f)
+    {
+        std::size_t size = cost(f);
+        d.bytes -= size;
+        --d.queued[slot(f.kind)];
+        d.queued_bytes[slot(f.kind)] -= size;
+    }
+
+    void clear(direction& d)
+    {
+        d.queue.clear();
+        d.bytes = 0;
+        d.queued = {};
+        d.queued_bytes = {};
+    }
+
+    // Drops the oldest queued frame of `kind` (media or unknown; one must be queued).
+    void drop_oldest(direction& d, frame_kind kind)
+    {
+        for (auto it = d.queue.begin(); it != d.queue.end(); ++it) {
+            if (it->kind == kind) {
+                forget(d, *it);
+                d.queue.erase(it);
+                count_drop(d, kind);
+                return;
+            }
+        }
+    }
+
+    void count_drop(direction& d, frame_kind kind)
+    {
+        ++d.counts.dropped;
+        if (kind == frame_kind::media)
+            metrics.media_frames_dropped[index_of(d)].inc();
+        else if (kind == frame_kind::unknown)
+            metrics.events_dropped[index_of(d)].inc();
+    }
+
+    // Control frames would pass the byte bound: the reader is not keeping up
+    // with what its peer sends. What is queued will never be delivered (counted
+    // as dropped); both sides get stop with peer_flood, then close 1008.
+    void flooded(direction& d)
+    {
+        metrics.floods[index_of(d)].inc();
+        d.counts.dropped += d.queue.size();
+        clear(d);
+        close_code = close_policy;
+        close_reason = "peer_flood";
+        end(engine::hangup_reason::peer_flood, "peer_flood", "peer_flood");
     }
 
     std::string stop_frame_for_client(std::string_view reason) const
@@ -153,9 +263,9 @@ struct media_bridge::call : std::enable_shared_from_this<media_bridge::call> {
         ended = true;
         hangup = why;
         if (!client_reason.empty())
-            push(to_client, {stop_frame_for_client(client_reason), false, false});
+            enqueue(to_client, {stop_frame_for_client(client_reason), false, frame_kind::control});
         if (!edge_reason.empty())
-            push(to_edge, {stop_frame_for_edge(edge_reason), false, false});
+            enqueue(to_edge, {stop_frame_for_edge(edge_reason), false, frame_kind::control});
         to_client.wake.cancel();
         to_edge.wake.cancel();
         duration.cancel();
@@ -165,14 +275,11 @@ struct media_bridge::call : std::enable_shared_from_this<media_bridge::call> {
     {
         for (;;) {
             while (!d.queue.empty()) {
-                frame f = std::move(d.queue.front());
-                d.queue.pop_front();
-                if (f.media)
-                    --d.media_queued;
+                frame f = pop(d);
                 if (!co_await target.write(f.data, f.binary)) {
                     end(&target == client.get() ? engine::hangup_reason::local : engine::hangup_reason::remote,
                         &target == client.get() ? "" : "remote_hang_up", &target == client.get() ? "local" : "");
-                    d.queue.clear();
+                    clear(d);
                     co_return;
                 }
                 ++d.counts.frames;
@@ -180,7 +287,7 @@ struct media_bridge::call : std::enable_shared_from_this<media_bridge::call> {
                 metrics.media_frames[index_of(d)].inc();
             }
             if (ended) {
-                co_await target.close(close_normal);
+                co_await target.close(close_code, close_reason);
                 co_return;
             }
             d.wake.expires_at(steady::time_point::max());
@@ -200,7 +307,7 @@ struct media_bridge::call : std::enable_shared_from_this<media_bridge::call> {
                 co_return;
             }
             if (binary) {
-                push(to_client, {client_media(engine::base64_encode(data)), false, true});
+                push(to_client, {client_media(engine::base64_encode(data)), false, frame_kind::media});
                 continue;
             }
             engine::json_object doc;
@@ -209,12 +316,13 @@ struct media_bridge::call : std::enable_shared_from_this<media_bridge::call> {
                 continue;
             }
             const auto* event = doc.find("event");
-            std::string_view name = event != nullptr && event->type == json_type::string ? event->text : "";
+            std::string_view name =
+                event != nullptr && event->type == json_type::string ? std::string_view(event->text) : std::string_view();
             if (name == "media") {
                 const auto* media = doc.find("media");
                 const auto* payload = media != nullptr ? media->find("payload") : nullptr;
                 if (payload != nullptr && payload->type == json_type::string)
-                    push(to_client, {client_media(payload->text), false, true});
+                    push(to_client, {client_media(payload->text), false, frame_kind::media});
                 else
                     ++to_client.counts.dropped;
             } else if (name == "dtmf") {
@@ -224,12 +332,12 @@ struct media_bridge::call : std::enable_shared_from_this<media_bridge::call> {
                 w.begin_object().field("event", "dtmf").field("stream_id", stream_id).key("dtmf").begin_object();
                 w.field("digit", digit != nullptr && digit->type == json_type::string ? digit->text : std::string());
                 w.end_object().end_object();
-                push(to_client, {w.take(), false, false});
+                push(to_client, {w.take(), false, frame_kind::control});
             } else if (name == "stop") {
                 end(engine::hangup_reason::remote, "remote_hang_up", "");
                 co_return;
             } else {
-                push(to_client, {std::move(data), false, false}); // unknown events are relayed unchanged
+                push(to_client, {std::move(data), false, frame_kind::unknown}); // relayed unchanged
             }
         }
     }
@@ -251,6 +359,18 @@ struct media_bridge::call : std::enable_shared_from_this<media_bridge::call> {
         return out;
     }
 
+    // The events media-stream.md names for client → engine (stop aside).
+    static frame_kind client_event_kind(std::string_view name)
+    {
+        static constexpr std::string_view control[] = {"clear", "audio_done", "mark", "text", "transcript"};
+        if (name == "media")
+            return frame_kind::media;
+        for (auto known : control)
+            if (name == known)
+                return frame_kind::control;
+        return frame_kind::unknown;
+    }
+
     // Client → edge: frames forwarded unchanged; only `event` is looked at.
     asio::awaitable<void> client_reader()
     {
@@ -265,7 +385,7 @@ struct media_bridge::call : std::enable_shared_from_this<media_bridge::call> {
                 co_return;
             }
             if (binary) {
-                push(to_edge, {std::move(data), true, true});
+                push(to_edge, {std::move(data), true, frame_kind::media});
                 continue;
             }
             if (engine::parse_fields(data, keys, event) != engine::json_parse_error::ok) {
@@ -273,13 +393,13 @@ struct media_bridge::call : std::enable_shared_from_this<media_bridge::call> {
                 metrics.media_frames_dropped[1].inc();
                 continue;
             }
-            std::string_view name = event[0].type == json_type::string ? event[0].text : "";
+            // (A view of event[0].text, not of a temporary string: `cond ? text : ""` would be a std::string.)
+            std::string_view name = event[0].type == json_type::string ? std::string_view(event[0].text) : std::string_view();
             if (name == "stop") {
                 end(engine::hangup_reason::local, "", "local");
                 co_return;
             }
-            bool media = name == "media";
-            push(to_edge, {std::move(data), false, media});
+            push(to_edge, {std::move(data), false, client_event_kind(name)});
         }
     }
 
@@ -324,6 +444,9 @@ media_bridge::media_bridge(call_decider& decider, net::outbound_client& client, 
                            engine::clock_source& clock, media_bridge_options options)
     : decider_(decider), client_(client), metrics_(metrics), clock_(clock), options_(options)
 {
+    // A single control frame of the largest size must fit with room to spare,
+    // or a legitimate peer would be taken for a flood.
+    options_.queue_bytes = std::max(options_.queue_bytes, 2 * options_.frame_limit);
 }
 
 media_bridge::~media_bridge() = default;
@@ -415,7 +538,7 @@ asio::awaitable<void> media_bridge::run(net::ws_connection& edge)
                                                                        : outcome::client_unreachable);
         co_return;
     }
-    auto c = std::make_shared<call>(edge, metrics_, options_.queue_frames);
+    auto c = std::make_shared<call>(edge, metrics_, options_.queue_frames, options_.queue_bytes);
     c->client = std::move(dialled.connection);
     c->call_id = d.call.call_id.to_string();
     c->stream_id = engine::uuid::generate(decider_.ids()).to_string();
@@ -448,7 +571,7 @@ asio::awaitable<void> media_bridge::run(net::ws_connection& edge)
         .end_object()
         .end_object()
         .end_object();
-    c->push(c->to_client, {start.take(), false, false});
+    c->enqueue(c->to_client, {start.take(), false, call::frame_kind::control});
 
     // 4. The relay, until one side ends the call.
     std::list<std::shared_ptr<call>>::iterator position;
