@@ -464,28 +464,53 @@ void media_bridge::shutdown()
         asio::post(c->executor, [c] { c->end(engine::hangup_reason::local, "engine_shutdown", "engine_shutdown"); });
 }
 
-asio::awaitable<void> media_bridge::run(net::ws_connection& edge)
+namespace {
+
+// The first frame of a bridged call, once it is known to be an incoming_call.
+struct incoming_call {
+    call_event request;
+    bool media_format_ok = true;
+};
+
+// Absent or null, or audio/x-mulaw, 8000 Hz, one channel (a missing member is the default).
+bool media_format_supported(const engine::json_object& doc)
 {
-    // 1. The first frame must be incoming_call.
+    const auto* format = doc.find("media_format");
+    if (format == nullptr || format->type == json_type::null)
+        return true;
+    const auto* encoding = format->find("encoding");
+    const auto* rate = format->find("sample_rate");
+    const auto* channels = format->find("channels");
+    return format->type == json_type::object &&
+           (encoding == nullptr || (encoding->type == json_type::string && encoding->text == "audio/x-mulaw")) &&
+           (rate == nullptr || (rate->type == json_type::integer && rate->integer == 8000)) &&
+           (channels == nullptr || (channels->type == json_type::integer && channels->integer == 1));
+}
+
+// Step 1: the first frame must be an incoming_call with a number (or identity)
+// and a caller; anything else is closed with 1008. Nothing when the edge is gone.
+asio::awaitable<std::optional<incoming_call>> read_incoming_call(net::ws_connection& edge)
+{
     std::string first;
     bool binary = false;
     if (co_await edge.read(first, binary) != net::ws_read_status::ok)
-        co_return;
+        co_return std::nullopt;
     engine::json_object doc;
     const engine::json_field* event = nullptr;
     if (!binary && doc.parse(first) == engine::json_parse_error::ok)
         event = doc.find("event");
     if (event == nullptr || event->type != json_type::string || event->text != "incoming_call") {
         co_await edge.close(close_policy);
-        co_return;
+        co_return std::nullopt;
     }
-    call_event request;
+    incoming_call out;
     auto text = [&doc](std::string_view key) -> std::optional<std::string> {
         const auto* f = doc.find(key);
         if (f != nullptr && f->type == json_type::string)
             return f->text;
         return std::nullopt;
     };
+    auto& request = out.request;
     if (auto id = text("call_id"))
         request.call_id = engine::uuid::parse(*id);
     if (auto id = text("agent_identity_id"))
@@ -494,75 +519,54 @@ asio::awaitable<void> media_bridge::run(net::ws_connection& edge)
     request.remote_phone_number = text("remote_phone_number").value_or("");
     if ((!request.local_phone_number && !request.agent_identity_id) || request.remote_phone_number.empty()) {
         co_await edge.close(close_policy);
-        co_return;
+        co_return std::nullopt;
     }
+    out.media_format_ok = media_format_supported(doc);
+    co_return out;
+}
 
-    // 2. The media format, then the decision.
-    bool format_ok = true;
-    if (const auto* format = doc.find("media_format"); format != nullptr && format->type != json_type::null) {
-        const auto* encoding = format->find("encoding");
-        const auto* rate = format->find("sample_rate");
-        const auto* channels = format->find("channels");
-        format_ok = format->type == json_type::object &&
-                    (encoding == nullptr || (encoding->type == json_type::string && encoding->text == "audio/x-mulaw")) &&
-                    (rate == nullptr || (rate->type == json_type::integer && rate->integer == 8000)) &&
-                    (channels == nullptr || (channels->type == json_type::integer && channels->integer == 1));
-    }
-    call_decision d;
-    if (!format_ok) {
-        d = decider_.engine_reject(std::move(request), outcome::unsupported_media_format);
-    } else {
-        auto op = decider_.decide_only(std::move(request));
-        d = co_await std::move(op);
-    }
-    auto reject = [&](outcome kind) -> asio::awaitable<void> {
-        d.kind = kind;
-        decider_.record(d, engine::call_status::canceled);
-        co_await edge.write(decision_reject_frame(kind), false);
-        co_await edge.close(close_normal);
-    };
-    if (!is_answer(d.kind)) {
-        co_await reject(d.kind);
-        co_return;
-    }
+// Step 2: the decision; an unsupported media format is the engine's own reject.
+asio::awaitable<call_decision> decide(call_decider& decider, incoming_call first)
+{
+    if (!first.media_format_ok)
+        co_return decider.engine_reject(std::move(first.request), outcome::unsupported_media_format);
+    auto op = decider.decide_only(std::move(first.request));
+    co_return co_await std::move(op);
+}
 
-    // 3. The client WebSocket; the edge hears "answer" only once it is there.
-    auto deadline = steady::now() + options_.client_handshake_timeout;
-    auto op = client_.open_websocket(*d.client_websocket_url, d.client_headers, deadline, options_.frame_limit,
-                                     options_.send_buffer);
-    auto dialled = co_await std::move(op);
-    if (!dialled.connection) {
-        net::log(net::log_level::info, "client_websocket_failed",
-                 {{"call_id", d.call.call_id.to_string()}, {"detail", dialled.detail}});
-        co_await reject(dialled.error == net::outbound_error::blocked ? outcome::client_blocked
-                                                                       : outcome::client_unreachable);
-        co_return;
-    }
-    auto c = std::make_shared<call>(edge, metrics_, options_.queue_frames, options_.queue_bytes);
-    c->client = std::move(dialled.connection);
-    c->call_id = d.call.call_id.to_string();
-    c->stream_id = engine::uuid::generate(decider_.ids()).to_string();
+// A call that is not bridged: recorded as canceled with `kind`, told to the edge, closed 1000.
+asio::awaitable<void> reject(call_decider& decider, net::ws_connection& edge, call_decision d, outcome kind)
+{
+    d.kind = kind;
+    decider.record(d, engine::call_status::canceled);
+    auto frame = decision_reject_frame(kind);
+    co_await edge.write(frame, false);
+    co_await edge.close(close_normal);
+}
+
+std::string answer_frame(const call_decision& d,
+                         const std::vector<std::pair<std::string, std::string>>& client_response_headers)
+{
     engine::json_writer answer;
     answer.begin_object()
         .field("event", "decision")
         .field("action", "answer")
         .field("client_websocket_url", d.client_websocket_url)
-        .field("use_inkbox_tts", header_flag(dialled.response_headers, "X-Use-Inkbox-Text-To-Speech"))
-        .field("use_inkbox_stt", header_flag(dialled.response_headers, "X-Use-Inkbox-Speech-To-Text"))
+        .field("use_inkbox_tts", header_flag(client_response_headers, "X-Use-Inkbox-Text-To-Speech"))
+        .field("use_inkbox_stt", header_flag(client_response_headers, "X-Use-Inkbox-Speech-To-Text"))
         .end_object();
-    auto started_us = clock_.now_us();
-    decider_.record(d, engine::call_status::answered, started_us);
-    if (!co_await edge.write(answer.take(), false)) {
-        c->client->abort();
-        co_return;
-    }
+    return answer.take();
+}
+
+std::string start_frame(const media_bridge::call& c)
+{
     engine::json_writer start;
     start.begin_object()
         .field("event", "start")
-        .field("stream_id", c->stream_id)
+        .field("stream_id", c.stream_id)
         .key("start")
         .begin_object()
-        .field("call_control_id", c->call_id)
+        .field("call_control_id", c.call_id)
         .key("media_format")
         .begin_object()
         .field("encoding", "audio/x-mulaw")
@@ -571,34 +575,19 @@ asio::awaitable<void> media_bridge::run(net::ws_connection& edge)
         .end_object()
         .end_object()
         .end_object();
-    c->enqueue(c->to_client, {start.take(), false, call::frame_kind::control});
+    return start.take();
+}
 
-    // 4. The relay, until one side ends the call.
-    std::list<std::shared_ptr<call>>::iterator position;
-    {
-        std::lock_guard lock(mutex_);
-        position = calls_.insert(calls_.end(), c);
-    }
-    metrics_.bridged_calls_active.fetch_add(1);
-    c->spawn(c->writer(c->to_client, *c->client));
-    c->spawn(c->writer(c->to_edge, edge));
-    c->spawn(c->client_reader());
-    c->spawn(c->duration_limit(options_.max_call_duration));
-    co_await c->edge_reader();
-    co_await c->join(std::chrono::seconds(3));
-    metrics_.bridged_calls_active.fetch_sub(1);
-    {
-        std::lock_guard lock(mutex_);
-        calls_.erase(position);
-    }
-
-    // 5. The record: completed, who hung up, and the media counts.
-    auto ended_us = clock_.now_us();
-    auto hangup = c->hangup;
-    auto e2c = c->to_client.counts;
-    auto c2e = c->to_edge.counts;
-    decider_.calls().update(
-        d.call.call_id,
+// Step 6: the record of a bridged call: completed, who hung up, the media counts.
+void record_completion(call_decider& decider, engine::clock_source& clock, const engine::uuid& call_id,
+                       const media_bridge::call& c)
+{
+    auto ended_us = clock.now_us();
+    auto hangup = c.hangup;
+    auto e2c = c.to_client.counts;
+    auto c2e = c.to_edge.counts;
+    decider.calls().update(
+        call_id,
         [hangup, e2c, c2e, ended_us](engine::call_record& r) {
             r.status = engine::call_status::completed;
             r.hangup = hangup;
@@ -609,6 +598,76 @@ asio::awaitable<void> media_bridge::run(net::ws_connection& edge)
             return true;
         },
         [](engine::config_errc) {});
+}
+
+} // namespace
+
+// The story of one bridged call, as named steps.
+asio::awaitable<void> media_bridge::run(net::ws_connection& edge)
+{
+    auto read_op = read_incoming_call(edge);
+    auto first = co_await std::move(read_op);
+    if (!first)
+        co_return;
+    auto decide_op = decide(decider_, std::move(*first));
+    auto d = co_await std::move(decide_op);
+    if (!is_answer(d.kind)) {
+        auto kind = d.kind;
+        auto op = reject(decider_, edge, std::move(d), kind);
+        co_await std::move(op);
+        co_return;
+    }
+
+    // Step 3: the client WebSocket; the edge hears "answer" only once it is there.
+    auto dial_op = client_.open_websocket(*d.client_websocket_url, d.client_headers,
+                                          steady::now() + options_.client_handshake_timeout, options_.frame_limit,
+                                          options_.send_buffer);
+    auto dialled = co_await std::move(dial_op);
+    if (!dialled.connection) {
+        net::log(net::log_level::info, "client_websocket_failed",
+                 {{"call_id", d.call.call_id.to_string()}, {"detail", dialled.detail}});
+        auto kind = dialled.error == net::outbound_error::blocked ? outcome::client_blocked : outcome::client_unreachable;
+        auto op = reject(decider_, edge, std::move(d), kind);
+        co_await std::move(op);
+        co_return;
+    }
+
+    // Step 4: answered: recorded, told to the edge, and the client's start frame queued.
+    auto c = std::make_shared<call>(edge, metrics_, options_.queue_frames, options_.queue_bytes);
+    c->client = std::move(dialled.connection);
+    c->call_id = d.call.call_id.to_string();
+    c->stream_id = engine::uuid::generate(decider_.ids()).to_string();
+    decider_.record(d, engine::call_status::answered, clock_.now_us());
+    auto answer = answer_frame(d, dialled.response_headers);
+    if (!co_await edge.write(answer, false)) {
+        c->client->abort();
+        co_return;
+    }
+    c->enqueue(c->to_client, {start_frame(*c), false, call::frame_kind::control});
+
+    // Step 5: the relay, until one side ends the call; step 6: its record.
+    auto relay_op = relay(c);
+    co_await std::move(relay_op);
+    record_completion(decider_, clock_, d.call.call_id, *c);
+}
+
+asio::awaitable<void> media_bridge::relay(std::shared_ptr<call> c)
+{
+    std::list<std::shared_ptr<call>>::iterator position;
+    {
+        std::lock_guard lock(mutex_);
+        position = calls_.insert(calls_.end(), c);
+    }
+    metrics_.bridged_calls_active.fetch_add(1);
+    c->spawn(c->writer(c->to_client, *c->client));
+    c->spawn(c->writer(c->to_edge, c->edge));
+    c->spawn(c->client_reader());
+    c->spawn(c->duration_limit(options_.max_call_duration));
+    co_await c->edge_reader();
+    co_await c->join(std::chrono::seconds(3));
+    metrics_.bridged_calls_active.fetch_sub(1);
+    std::lock_guard lock(mutex_);
+    calls_.erase(position);
 }
 
 } // namespace callgate::dispatch

@@ -56,6 +56,10 @@ public:
     struct call;
 
 private:
+    // Registers the call (for shutdown), runs its readers, writers and duration
+    // limit until the call ends and both connections are closed, unregisters it.
+    boost::asio::awaitable<void> relay(std::shared_ptr<call> c);
+
     call_decider& decider_;
     net::outbound_client& client_;
     dispatch_metrics& metrics_;
