@@ -52,6 +52,22 @@ void dispatch_metrics::render(std::string& out) const
     for (int i = 0; i < 2; ++i)
         engine::render_sample(out, "callgate_media_frames_dropped_total",
                               std::string("direction=\"") + directions[i] + "\"", media_frames_dropped[i].value());
+    engine::render_header(out, "callgate_bridge_events_dropped_total", "counter",
+                          "Unknown events dropped because a bridged call's relay queue was at its byte bound.");
+    for (int i = 0; i < 2; ++i)
+        engine::render_sample(out, "callgate_bridge_events_dropped_total",
+                              std::string("direction=\"") + directions[i] + "\"", events_dropped[i].value());
+    engine::render_header(out, "callgate_bridge_floods_total", "counter",
+                          "Bridged calls ended (peer_flood) because control frames would pass the relay queue's byte bound.");
+    for (int i = 0; i < 2; ++i)
+        engine::render_sample(out, "callgate_bridge_floods_total", std::string("direction=\"") + directions[i] + "\"",
+                              floods[i].value());
+    engine::render_header(out, "callgate_bridge_queue_peak_bytes", "gauge",
+                          "The most bytes any bridged call's relay queue has held since start.");
+    for (int i = 0; i < 2; ++i)
+        engine::render_sample(out, "callgate_bridge_queue_peak_bytes",
+                              std::string("direction=\"") + directions[i] + "\"",
+                              queue_peak_bytes[i].load(std::memory_order_relaxed));
 }
 
 } // namespace callgate::dispatch

@@ -174,7 +174,7 @@ boost::asio::awaitable<http_response> edge_router::update_status(net::http_reque
     if (hangup_field != nullptr && hangup_field->type != json_type::null) {
         if (hangup_field->type == json_type::string)
             hangup = engine::parse_hangup_reason(hangup_field->text);
-        if (!hangup || *hangup == engine::hangup_reason::rejected)
+        if (!hangup || *hangup == engine::hangup_reason::rejected || *hangup == engine::hangup_reason::peer_flood)
             co_return net::json_error(422, "hangup_reason must be one of \"local\", \"remote\", \"max_duration\" or null");
     }
     auto id = engine::uuid::parse(call_id);

@@ -17,6 +17,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <algorithm>
 #include <array>
 #include <deque>
 
@@ -64,21 +65,42 @@ bool header_flag(const std::vector<std::pair<std::string, std::string>>& headers
 } // namespace
 
 // One bridged call. Everything runs on the edge connection's executor.
+//
+// Each direction's queue is bounded twice: at most `media_limit` media frames,
+// and at most `byte_limit` bytes of everything queued (payload plus the
+// deque slot of each frame). When a frame does not fit, queued unknown events
+// go first, then (for media and control frames) the oldest media; media and
+// unknown events that still do not fit are dropped themselves; a control
+// frame that still does not fit ends the call as peer_flood. Every drop is
+// counted in the record and in the metrics.
 struct media_bridge::call : std::enable_shared_from_this<media_bridge::call> {
+    enum class frame_kind : std::uint8_t {
+        control, // stop, dtmf, clear, mark, text, ...: never dropped while the call lasts
+        media,   // audio: the oldest goes first
+        unknown, // an event the protocol does not name: dropped before anything else
+    };
+    static constexpr std::size_t kinds = 3;
     struct frame {
         std::string data;
         bool binary = false;
-        bool media = false;
+        frame_kind kind = frame_kind::control;
     };
+    // What a queued frame costs against the byte bound.
+    static std::size_t cost(const frame& f) { return f.data.size() + sizeof(frame); }
+
     struct direction {
         explicit direction(asio::any_io_executor ex) : wake(ex) {}
         std::deque<frame> queue;
-        std::size_t media_queued = 0;
+        std::size_t bytes = 0; // cost() of everything queued
+        std::size_t peak_bytes = 0;
+        std::array<std::size_t, kinds> queued{};       // frames queued, by kind
+        std::array<std::size_t, kinds> queued_bytes{}; // their cost, by kind
         asio::steady_timer wake;
         engine::media_counts counts;
     };
 
-    call(net::ws_connection& edge_connection, dispatch_metrics& m, std::size_t queue_limit)
+    call(net::ws_connection& edge_connection, dispatch_metrics& m, std::size_t media_queue_limit,
+         std::size_t queue_byte_limit)
         : edge(edge_connection),
           executor(edge_connection.executor()),
           to_client(executor),
@@ -86,7 +108,8 @@ struct media_bridge::call : std::enable_shared_from_this<media_bridge::call> {
           done(executor),
           duration(executor),
           metrics(m),
-          limit(queue_limit)
+          media_limit(media_queue_limit),
+          byte_limit(queue_byte_limit)
     {
     }
 
@@ -98,36 +121,123 @@ struct media_bridge::call : std::enable_shared_from_this<media_bridge::call> {
     asio::steady_timer done;
     asio::steady_timer duration;
     dispatch_metrics& metrics;
-    std::size_t limit;
+    std::size_t media_limit;
+    std::size_t byte_limit;
     int running = 0;
     bool ended = false;
     engine::hangup_reason hangup = engine::hangup_reason::none;
+    std::uint16_t close_code = close_normal;
+    std::string close_reason;
     std::string stream_id;
     std::string call_id;
     steady::time_point started = steady::now();
     std::uint64_t chunk = 0;
 
     std::size_t index_of(const direction& d) const { return &d == &to_client ? 0 : 1; }
+    static std::size_t slot(frame_kind k) { return static_cast<std::size_t>(k); }
 
-    // Queues a frame; when the queue holds its limit of media, the oldest media goes.
+    // Queues a frame within the direction's bounds (see above). A control
+    // frame that cannot fit ends the call.
     void push(direction& d, frame f)
     {
-        if (f.media) {
-            if (d.media_queued >= limit) {
-                for (auto it = d.queue.begin(); it != d.queue.end(); ++it) {
-                    if (it->media) {
-                        d.queue.erase(it);
-                        --d.media_queued;
-                        ++d.counts.dropped;
-                        metrics.media_frames_dropped[index_of(d)].inc();
-                        break;
-                    }
-                }
+        if (ended) {
+            ++d.counts.dropped; // after stop: never delivered
+            return;
+        }
+        if (f.kind == frame_kind::media && d.queued[slot(frame_kind::media)] >= media_limit)
+            drop_oldest(d, frame_kind::media);
+        std::size_t size = cost(f);
+        if (d.bytes + size > byte_limit) {
+            std::size_t sheddable = d.queued_bytes[slot(frame_kind::unknown)];
+            if (f.kind != frame_kind::unknown)
+                sheddable += d.queued_bytes[slot(frame_kind::media)];
+            if (d.bytes - sheddable + size > byte_limit) {
+                if (f.kind == frame_kind::control)
+                    flooded(d);
+                else
+                    count_drop(d, f.kind); // the new frame is the one that goes
+                return;
             }
-            ++d.media_queued;
+            while (d.bytes + size > byte_limit && d.queued[slot(frame_kind::unknown)] > 0)
+                drop_oldest(d, frame_kind::unknown);
+            while (d.bytes + size > byte_limit && d.queued[slot(frame_kind::media)] > 0)
+                drop_oldest(d, frame_kind::media);
+        }
+        enqueue(d, std::move(f));
+    }
+
+    // Queues without looking at the bounds: only for the call's own few frames (start, stop).
+    void enqueue(direction& d, frame f)
+    {
+        std::size_t size = cost(f);
+        d.bytes += size;
+        ++d.queued[slot(f.kind)];
+        d.queued_bytes[slot(f.kind)] += size;
+        if (d.bytes > d.peak_bytes) {
+            d.peak_bytes = d.bytes;
+            metrics.raise_queue_peak(index_of(d), d.bytes);
         }
         d.queue.push_back(std::move(f));
         d.wake.cancel();
+    }
+
+    frame pop(direction& d)
+    {
+        frame f = std::move(d.queue.front());
+        d.queue.pop_front();
+        forget(d, f);
+        return f;
+    }
+
+    void forget(direction& d, const frame& f)
+    {
+        std::size_t size = cost(f);
+        d.bytes -= size;
+        --d.queued[slot(f.kind)];
+        d.queued_bytes[slot(f.kind)] -= size;
+    }
+
+    void clear(direction& d)
+    {
+        d.queue.clear();
+        d.bytes = 0;
+        d.queued = {};
+        d.queued_bytes = {};
+    }
+
+    // Drops the oldest queued frame of `kind` (media or unknown; one must be queued).
+    void drop_oldest(direction& d, frame_kind kind)
+    {
+        for (auto it = d.queue.begin(); it != d.queue.end(); ++it) {
+            if (it->kind == kind) {
+                forget(d, *it);
+                d.queue.erase(it);
+                count_drop(d, kind);
+                return;
+            }
+        }
+    }
+
+    void count_drop(direction& d, frame_kind kind)
+    {
+        ++d.counts.dropped;
+        if (kind == frame_kind::media)
+            metrics.media_frames_dropped[index_of(d)].inc();
+        else if (kind == frame_kind::unknown)
+            metrics.events_dropped[index_of(d)].inc();
+    }
+
+    // Control frames would pass the byte bound: the reader is not keeping up
+    // with what its peer sends. What is queued will never be delivered (counted
+    // as dropped); both sides get stop with peer_flood, then close 1008.
+    void flooded(direction& d)
+    {
+        metrics.floods[index_of(d)].inc();
+        d.counts.dropped += d.queue.size();
+        clear(d);
+        close_code = close_policy;
+        close_reason = "peer_flood";
+        end(engine::hangup_reason::peer_flood, "peer_flood", "peer_flood");
     }
 
     std::string stop_frame_for_client(std::string_view reason) const
@@ -153,9 +263,9 @@ struct media_bridge::call : std::enable_shared_from_this<media_bridge::call> {
         ended = true;
         hangup = why;
         if (!client_reason.empty())
-            push(to_client, {stop_frame_for_client(client_reason), false, false});
+            enqueue(to_client, {stop_frame_for_client(client_reason), false, frame_kind::control});
         if (!edge_reason.empty())
-            push(to_edge, {stop_frame_for_edge(edge_reason), false, false});
+            enqueue(to_edge, {stop_frame_for_edge(edge_reason), false, frame_kind::control});
         to_client.wake.cancel();
         to_edge.wake.cancel();
         duration.cancel();
@@ -165,14 +275,11 @@ struct media_bridge::call : std::enable_shared_from_this<media_bridge::call> {
     {
         for (;;) {
             while (!d.queue.empty()) {
-                frame f = std::move(d.queue.front());
-                d.queue.pop_front();
-                if (f.media)
-                    --d.media_queued;
+                frame f = pop(d);
                 if (!co_await target.write(f.data, f.binary)) {
                     end(&target == client.get() ? engine::hangup_reason::local : engine::hangup_reason::remote,
                         &target == client.get() ? "" : "remote_hang_up", &target == client.get() ? "local" : "");
-                    d.queue.clear();
+                    clear(d);
                     co_return;
                 }
                 ++d.counts.frames;
@@ -180,7 +287,7 @@ struct media_bridge::call : std::enable_shared_from_this<media_bridge::call> {
                 metrics.media_frames[index_of(d)].inc();
             }
             if (ended) {
-                co_await target.close(close_normal);
+                co_await target.close(close_code, close_reason);
                 co_return;
             }
             d.wake.expires_at(steady::time_point::max());
@@ -200,7 +307,7 @@ struct media_bridge::call : std::enable_shared_from_this<media_bridge::call> {
                 co_return;
             }
             if (binary) {
-                push(to_client, {client_media(engine::base64_encode(data)), false, true});
+                push(to_client, {client_media(engine::base64_encode(data)), false, frame_kind::media});
                 continue;
             }
             engine::json_object doc;
@@ -209,12 +316,13 @@ struct media_bridge::call : std::enable_shared_from_this<media_bridge::call> {
                 continue;
             }
             const auto* event = doc.find("event");
-            std::string_view name = event != nullptr && event->type == json_type::string ? event->text : "";
+            std::string_view name =
+                event != nullptr && event->type == json_type::string ? std::string_view(event->text) : std::string_view();
             if (name == "media") {
                 const auto* media = doc.find("media");
                 const auto* payload = media != nullptr ? media->find("payload") : nullptr;
                 if (payload != nullptr && payload->type == json_type::string)
-                    push(to_client, {client_media(payload->text), false, true});
+                    push(to_client, {client_media(payload->text), false, frame_kind::media});
                 else
                     ++to_client.counts.dropped;
             } else if (name == "dtmf") {
@@ -224,12 +332,12 @@ struct media_bridge::call : std::enable_shared_from_this<media_bridge::call> {
                 w.begin_object().field("event", "dtmf").field("stream_id", stream_id).key("dtmf").begin_object();
                 w.field("digit", digit != nullptr && digit->type == json_type::string ? digit->text : std::string());
                 w.end_object().end_object();
-                push(to_client, {w.take(), false, false});
+                push(to_client, {w.take(), false, frame_kind::control});
             } else if (name == "stop") {
                 end(engine::hangup_reason::remote, "remote_hang_up", "");
                 co_return;
             } else {
-                push(to_client, {std::move(data), false, false}); // unknown events are relayed unchanged
+                push(to_client, {std::move(data), false, frame_kind::unknown}); // relayed unchanged
             }
         }
     }
@@ -251,6 +359,18 @@ struct media_bridge::call : std::enable_shared_from_this<media_bridge::call> {
         return out;
     }
 
+    // The events media-stream.md names for client → engine (stop aside).
+    static frame_kind client_event_kind(std::string_view name)
+    {
+        static constexpr std::string_view control[] = {"clear", "audio_done", "mark", "text", "transcript"};
+        if (name == "media")
+            return frame_kind::media;
+        for (auto known : control)
+            if (name == known)
+                return frame_kind::control;
+        return frame_kind::unknown;
+    }
+
     // Client → edge: frames forwarded unchanged; only `event` is looked at.
     asio::awaitable<void> client_reader()
     {
@@ -265,7 +385,7 @@ struct media_bridge::call : std::enable_shared_from_this<media_bridge::call> {
                 co_return;
             }
             if (binary) {
-                push(to_edge, {std::move(data), true, true});
+                push(to_edge, {std::move(data), true, frame_kind::media});
                 continue;
             }
             if (engine::parse_fields(data, keys, event) != engine::json_parse_error::ok) {
@@ -273,13 +393,13 @@ struct media_bridge::call : std::enable_shared_from_this<media_bridge::call> {
                 metrics.media_frames_dropped[1].inc();
                 continue;
             }
-            std::string_view name = event[0].type == json_type::string ? event[0].text : "";
+            // (A view of event[0].text, not of a temporary string: `cond ? text : ""` would be a std::string.)
+            std::string_view name = event[0].type == json_type::string ? std::string_view(event[0].text) : std::string_view();
             if (name == "stop") {
                 end(engine::hangup_reason::local, "", "local");
                 co_return;
             }
-            bool media = name == "media";
-            push(to_edge, {std::move(data), false, media});
+            push(to_edge, {std::move(data), false, client_event_kind(name)});
         }
     }
 
@@ -324,6 +444,9 @@ media_bridge::media_bridge(call_decider& decider, net::outbound_client& client, 
                            engine::clock_source& clock, media_bridge_options options)
     : decider_(decider), client_(client), metrics_(metrics), clock_(clock), options_(options)
 {
+    // A single control frame of the largest size must fit with room to spare,
+    // or a legitimate peer would be taken for a flood.
+    options_.queue_bytes = std::max(options_.queue_bytes, 2 * options_.frame_limit);
 }
 
 media_bridge::~media_bridge() = default;
@@ -341,28 +464,53 @@ void media_bridge::shutdown()
         asio::post(c->executor, [c] { c->end(engine::hangup_reason::local, "engine_shutdown", "engine_shutdown"); });
 }
 
-asio::awaitable<void> media_bridge::run(net::ws_connection& edge)
+namespace {
+
+// The first frame of a bridged call, once it is known to be an incoming_call.
+struct incoming_call {
+    call_event request;
+    bool media_format_ok = true;
+};
+
+// Absent or null, or audio/x-mulaw, 8000 Hz, one channel (a missing member is the default).
+bool media_format_supported(const engine::json_object& doc)
 {
-    // 1. The first frame must be incoming_call.
+    const auto* format = doc.find("media_format");
+    if (format == nullptr || format->type == json_type::null)
+        return true;
+    const auto* encoding = format->find("encoding");
+    const auto* rate = format->find("sample_rate");
+    const auto* channels = format->find("channels");
+    return format->type == json_type::object &&
+           (encoding == nullptr || (encoding->type == json_type::string && encoding->text == "audio/x-mulaw")) &&
+           (rate == nullptr || (rate->type == json_type::integer && rate->integer == 8000)) &&
+           (channels == nullptr || (channels->type == json_type::integer && channels->integer == 1));
+}
+
+// Step 1: the first frame must be an incoming_call with a number (or identity)
+// and a caller; anything else is closed with 1008. Nothing when the edge is gone.
+asio::awaitable<std::optional<incoming_call>> read_incoming_call(net::ws_connection& edge)
+{
     std::string first;
     bool binary = false;
     if (co_await edge.read(first, binary) != net::ws_read_status::ok)
-        co_return;
+        co_return std::nullopt;
     engine::json_object doc;
     const engine::json_field* event = nullptr;
     if (!binary && doc.parse(first) == engine::json_parse_error::ok)
         event = doc.find("event");
     if (event == nullptr || event->type != json_type::string || event->text != "incoming_call") {
         co_await edge.close(close_policy);
-        co_return;
+        co_return std::nullopt;
     }
-    call_event request;
+    incoming_call out;
     auto text = [&doc](std::string_view key) -> std::optional<std::string> {
         const auto* f = doc.find(key);
         if (f != nullptr && f->type == json_type::string)
             return f->text;
         return std::nullopt;
     };
+    auto& request = out.request;
     if (auto id = text("call_id"))
         request.call_id = engine::uuid::parse(*id);
     if (auto id = text("agent_identity_id"))
@@ -371,75 +519,54 @@ asio::awaitable<void> media_bridge::run(net::ws_connection& edge)
     request.remote_phone_number = text("remote_phone_number").value_or("");
     if ((!request.local_phone_number && !request.agent_identity_id) || request.remote_phone_number.empty()) {
         co_await edge.close(close_policy);
-        co_return;
+        co_return std::nullopt;
     }
+    out.media_format_ok = media_format_supported(doc);
+    co_return out;
+}
 
-    // 2. The media format, then the decision.
-    bool format_ok = true;
-    if (const auto* format = doc.find("media_format"); format != nullptr && format->type != json_type::null) {
-        const auto* encoding = format->find("encoding");
-        const auto* rate = format->find("sample_rate");
-        const auto* channels = format->find("channels");
-        format_ok = format->type == json_type::object &&
-                    (encoding == nullptr || (encoding->type == json_type::string && encoding->text == "audio/x-mulaw")) &&
-                    (rate == nullptr || (rate->type == json_type::integer && rate->integer == 8000)) &&
-                    (channels == nullptr || (channels->type == json_type::integer && channels->integer == 1));
-    }
-    call_decision d;
-    if (!format_ok) {
-        d = decider_.engine_reject(std::move(request), outcome::unsupported_media_format);
-    } else {
-        auto op = decider_.decide_only(std::move(request));
-        d = co_await std::move(op);
-    }
-    auto reject = [&](outcome kind) -> asio::awaitable<void> {
-        d.kind = kind;
-        decider_.record(d, engine::call_status::canceled);
-        co_await edge.write(decision_reject_frame(kind), false);
-        co_await edge.close(close_normal);
-    };
-    if (!is_answer(d.kind)) {
-        co_await reject(d.kind);
-        co_return;
-    }
+// Step 2: the decision; an unsupported media format is the engine's own reject.
+asio::awaitable<call_decision> decide(call_decider& decider, incoming_call first)
+{
+    if (!first.media_format_ok)
+        co_return decider.engine_reject(std::move(first.request), outcome::unsupported_media_format);
+    auto op = decider.decide_only(std::move(first.request));
+    co_return co_await std::move(op);
+}
 
-    // 3. The client WebSocket; the edge hears "answer" only once it is there.
-    auto deadline = steady::now() + options_.client_handshake_timeout;
-    auto op = client_.open_websocket(*d.client_websocket_url, d.client_headers, deadline, options_.frame_limit,
-                                     options_.send_buffer);
-    auto dialled = co_await std::move(op);
-    if (!dialled.connection) {
-        net::log(net::log_level::info, "client_websocket_failed",
-                 {{"call_id", d.call.call_id.to_string()}, {"detail", dialled.detail}});
-        co_await reject(dialled.error == net::outbound_error::blocked ? outcome::client_blocked
-                                                                       : outcome::client_unreachable);
-        co_return;
-    }
-    auto c = std::make_shared<call>(edge, metrics_, options_.queue_frames);
-    c->client = std::move(dialled.connection);
-    c->call_id = d.call.call_id.to_string();
-    c->stream_id = engine::uuid::generate(decider_.ids()).to_string();
+// A call that is not bridged: recorded as canceled with `kind`, told to the edge, closed 1000.
+asio::awaitable<void> reject(call_decider& decider, net::ws_connection& edge, call_decision d, outcome kind)
+{
+    d.kind = kind;
+    decider.record(d, engine::call_status::canceled);
+    auto frame = decision_reject_frame(kind);
+    co_await edge.write(frame, false);
+    co_await edge.close(close_normal);
+}
+
+std::string answer_frame(const call_decision& d,
+                         const std::vector<std::pair<std::string, std::string>>& client_response_headers)
+{
     engine::json_writer answer;
     answer.begin_object()
         .field("event", "decision")
         .field("action", "answer")
         .field("client_websocket_url", d.client_websocket_url)
-        .field("use_inkbox_tts", header_flag(dialled.response_headers, "X-Use-Inkbox-Text-To-Speech"))
-        .field("use_inkbox_stt", header_flag(dialled.response_headers, "X-Use-Inkbox-Speech-To-Text"))
+        .field("use_inkbox_tts", header_flag(client_response_headers, "X-Use-Inkbox-Text-To-Speech"))
+        .field("use_inkbox_stt", header_flag(client_response_headers, "X-Use-Inkbox-Speech-To-Text"))
         .end_object();
-    auto started_us = clock_.now_us();
-    decider_.record(d, engine::call_status::answered, started_us);
-    if (!co_await edge.write(answer.take(), false)) {
-        c->client->abort();
-        co_return;
-    }
+    return answer.take();
+}
+
+std::string start_frame(const media_bridge::call& c)
+{
     engine::json_writer start;
     start.begin_object()
         .field("event", "start")
-        .field("stream_id", c->stream_id)
+        .field("stream_id", c.stream_id)
         .key("start")
         .begin_object()
-        .field("call_control_id", c->call_id)
+        .field("call_control_id", c.call_id)
         .key("media_format")
         .begin_object()
         .field("encoding", "audio/x-mulaw")
@@ -448,34 +575,19 @@ asio::awaitable<void> media_bridge::run(net::ws_connection& edge)
         .end_object()
         .end_object()
         .end_object();
-    c->push(c->to_client, {start.take(), false, false});
+    return start.take();
+}
 
-    // 4. The relay, until one side ends the call.
-    std::list<std::shared_ptr<call>>::iterator position;
-    {
-        std::lock_guard lock(mutex_);
-        position = calls_.insert(calls_.end(), c);
-    }
-    metrics_.bridged_calls_active.fetch_add(1);
-    c->spawn(c->writer(c->to_client, *c->client));
-    c->spawn(c->writer(c->to_edge, edge));
-    c->spawn(c->client_reader());
-    c->spawn(c->duration_limit(options_.max_call_duration));
-    co_await c->edge_reader();
-    co_await c->join(std::chrono::seconds(3));
-    metrics_.bridged_calls_active.fetch_sub(1);
-    {
-        std::lock_guard lock(mutex_);
-        calls_.erase(position);
-    }
-
-    // 5. The record: completed, who hung up, and the media counts.
-    auto ended_us = clock_.now_us();
-    auto hangup = c->hangup;
-    auto e2c = c->to_client.counts;
-    auto c2e = c->to_edge.counts;
-    decider_.calls().update(
-        d.call.call_id,
+// Step 6: the record of a bridged call: completed, who hung up, the media counts.
+void record_completion(call_decider& decider, engine::clock_source& clock, const engine::uuid& call_id,
+                       const media_bridge::call& c)
+{
+    auto ended_us = clock.now_us();
+    auto hangup = c.hangup;
+    auto e2c = c.to_client.counts;
+    auto c2e = c.to_edge.counts;
+    decider.calls().update(
+        call_id,
         [hangup, e2c, c2e, ended_us](engine::call_record& r) {
             r.status = engine::call_status::completed;
             r.hangup = hangup;
@@ -486,6 +598,76 @@ asio::awaitable<void> media_bridge::run(net::ws_connection& edge)
             return true;
         },
         [](engine::config_errc) {});
+}
+
+} // namespace
+
+// The story of one bridged call, as named steps.
+asio::awaitable<void> media_bridge::run(net::ws_connection& edge)
+{
+    auto read_op = read_incoming_call(edge);
+    auto first = co_await std::move(read_op);
+    if (!first)
+        co_return;
+    auto decide_op = decide(decider_, std::move(*first));
+    auto d = co_await std::move(decide_op);
+    if (!is_answer(d.kind)) {
+        auto kind = d.kind;
+        auto op = reject(decider_, edge, std::move(d), kind);
+        co_await std::move(op);
+        co_return;
+    }
+
+    // Step 3: the client WebSocket; the edge hears "answer" only once it is there.
+    auto dial_op = client_.open_websocket(*d.client_websocket_url, d.client_headers,
+                                          steady::now() + options_.client_handshake_timeout, options_.frame_limit,
+                                          options_.send_buffer);
+    auto dialled = co_await std::move(dial_op);
+    if (!dialled.connection) {
+        net::log(net::log_level::info, "client_websocket_failed",
+                 {{"call_id", d.call.call_id.to_string()}, {"detail", dialled.detail}});
+        auto kind = dialled.error == net::outbound_error::blocked ? outcome::client_blocked : outcome::client_unreachable;
+        auto op = reject(decider_, edge, std::move(d), kind);
+        co_await std::move(op);
+        co_return;
+    }
+
+    // Step 4: answered: recorded, told to the edge, and the client's start frame queued.
+    auto c = std::make_shared<call>(edge, metrics_, options_.queue_frames, options_.queue_bytes);
+    c->client = std::move(dialled.connection);
+    c->call_id = d.call.call_id.to_string();
+    c->stream_id = engine::uuid::generate(decider_.ids()).to_string();
+    decider_.record(d, engine::call_status::answered, clock_.now_us());
+    auto answer = answer_frame(d, dialled.response_headers);
+    if (!co_await edge.write(answer, false)) {
+        c->client->abort();
+        co_return;
+    }
+    c->enqueue(c->to_client, {start_frame(*c), false, call::frame_kind::control});
+
+    // Step 5: the relay, until one side ends the call; step 6: its record.
+    auto relay_op = relay(c);
+    co_await std::move(relay_op);
+    record_completion(decider_, clock_, d.call.call_id, *c);
+}
+
+asio::awaitable<void> media_bridge::relay(std::shared_ptr<call> c)
+{
+    std::list<std::shared_ptr<call>>::iterator position;
+    {
+        std::lock_guard lock(mutex_);
+        position = calls_.insert(calls_.end(), c);
+    }
+    metrics_.bridged_calls_active.fetch_add(1);
+    c->spawn(c->writer(c->to_client, *c->client));
+    c->spawn(c->writer(c->to_edge, c->edge));
+    c->spawn(c->client_reader());
+    c->spawn(c->duration_limit(options_.max_call_duration));
+    co_await c->edge_reader();
+    co_await c->join(std::chrono::seconds(3));
+    metrics_.bridged_calls_active.fetch_sub(1);
+    std::lock_guard lock(mutex_);
+    calls_.erase(position);
 }
 
 } // namespace callgate::dispatch

@@ -86,6 +86,7 @@ std::string_view to_string(hangup_reason r)
     case hangup_reason::remote: return "remote";
     case hangup_reason::max_duration: return "max_duration";
     case hangup_reason::rejected: return "rejected";
+    case hangup_reason::peer_flood: return "peer_flood";
     }
     return "";
 }
@@ -93,7 +94,7 @@ std::string_view to_string(hangup_reason r)
 std::optional<hangup_reason> parse_hangup_reason(std::string_view text)
 {
     for (auto r : {hangup_reason::local, hangup_reason::remote, hangup_reason::max_duration,
-                   hangup_reason::rejected})
+                   hangup_reason::rejected, hangup_reason::peer_flood})
         if (to_string(r) == text)
             return r;
     return std::nullopt;
@@ -140,7 +141,7 @@ bool decode(std::string_view bytes, call_record& out)
     }
     if (!r.optional_text(out.local_phone_number) || !r.text(out.remote_phone_number) || !r.u8(status) ||
         status > static_cast<std::uint8_t>(call_status::canceled) || !r.u8(hangup) ||
-        hangup > static_cast<std::uint8_t>(hangup_reason::rejected) || !r.optional_text(out.client_websocket_url) ||
+        hangup > static_cast<std::uint8_t>(hangup_reason::peer_flood) || !r.optional_text(out.client_websocket_url) ||
         !r.u8(answered) || !r.text(out.decision_source) || !r.optional_text(out.decision_reason) ||
         !r.i64(out.decided_in_us) || !r.u8(media) || !read_counts(r, out.edge_to_client) ||
         !read_counts(r, out.client_to_edge) || !r.i64(out.started_at_us) || !r.i64(out.ended_at_us) ||

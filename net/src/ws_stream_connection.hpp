@@ -9,6 +9,8 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/websocket.hpp>
 
+#include <algorithm>
+
 namespace callgate::net::detail {
 
 template <class NextLayer>
@@ -41,11 +43,13 @@ public:
         co_return !ec;
     }
 
-    boost::asio::awaitable<void> close(std::uint16_t code) override
+    boost::asio::awaitable<void> close(std::uint16_t code, std::string reason) override
     {
         if (!ws_.is_open())
             co_return;
-        auto [ec] = co_await ws_.async_close(boost::beast::websocket::close_reason(code),
+        boost::beast::websocket::close_reason why(code);
+        why.reason.assign(reason.data(), std::min(reason.size(), why.reason.max_size()));
+        auto [ec] = co_await ws_.async_close(why,
                                              boost::asio::as_tuple(boost::asio::use_awaitable));
         (void)ec;
     }

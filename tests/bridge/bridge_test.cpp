@@ -9,6 +9,7 @@
 #include <openssl/hmac.h>
 
 #include <atomic>
+#include <fstream>
 #include <thread>
 
 namespace callgate::testing {
@@ -38,6 +39,42 @@ std::string audio(int i, int salt)
     return out;
 }
 
+// A JSON frame of about 60 KiB (under the 64 KiB frame cap) with this event name.
+std::string big_event(const std::string& event)
+{
+    return R"({"event":")" + event + R"(","text":")" + std::string(60 * 1024, 'a') + R"("})";
+}
+
+// The server's peak resident set (VmHWM) in KiB, from /proc/<pid>/status; -1 if unreadable.
+std::int64_t peak_rss_kib(int pid)
+{
+    std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+    std::string line;
+    while (std::getline(status, line))
+        if (line.rfind("VmHWM:", 0) == 0)
+            return std::stoll(line.substr(6));
+    return -1;
+}
+
+// The value of one series in a /metrics text; -1 if absent.
+std::int64_t metric(const std::string& text, const std::string& series)
+{
+    auto at = text.find("\n" + series + " ");
+    if (at == std::string::npos)
+        return -1;
+    return std::stoll(text.substr(at + series.size() + 2));
+}
+
+// Floods big enough that an unbounded relay queue would hold tens of MiB.
+constexpr int flood_frames = 1000;               // 1000 × 60 KiB ≈ 60 MiB
+constexpr std::int64_t queue_bound = 256 * 1024; // media_bridge_options::queue_bytes default
+constexpr std::int64_t rss_growth_limit_kib = 24 * 1024;
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool rss_is_meaningful = false; // ASan's quarantine keeps freed frames resident
+#else
+constexpr bool rss_is_meaningful = true;
+#endif
+
 class bridge : public dispatch_test {
 protected:
     void SetUp() override
@@ -45,15 +82,20 @@ protected:
         dispatch_test::SetUp();
         agent_ = std::make_unique<ws_test_server>(pki_.server_cert, pki_.server_key,
                                                   std::vector<std::pair<std::string, std::string>>{
-                                                      {"X-Use-Inkbox-Text-To-Speech", "false"}});
+                                                      {"X-Use-Inkbox-Text-To-Speech", "false"}},
+                                                  peer_socket_buffer());
         id_ = create_identity("bot", "+15550100");
         set_action(id_, "auto_accept", agent_->url(), "");
     }
 
+    // SO_RCVBUF and SO_SNDBUF of the test's edge and client peers; 0: the system's defaults.
+    virtual int peer_socket_buffer() const { return 0; }
+
     // Dials the edge stream, sends incoming_call and expects an answer; returns both peers.
     std::pair<std::unique_ptr<ws_peer>, std::unique_ptr<ws_peer>> answered_call(std::string* call_id = nullptr)
     {
-        auto dialled = dial_edge(server_->edge_address(), "/v1/calls/stream", server_->edge_token());
+        auto dialled =
+            dial_edge(server_->edge_address(), "/v1/calls/stream", server_->edge_token(), peer_socket_buffer());
         EXPECT_TRUE(dialled.peer) << dialled.http_status;
         if (!dialled.peer)
             return {};
@@ -89,6 +131,21 @@ protected:
             if (text_of(r, "status") == "completed" || std::chrono::steady_clock::now() > deadline)
                 return r;
             std::this_thread::sleep_for(20ms);
+        }
+    }
+
+    // Audio both ways on an answered call, one frame at a time: `frames` each way arrive.
+    void exchange_audio(ws_peer& edge, ws_peer& client, int frames)
+    {
+        for (int i = 0; i < frames; ++i) {
+            ASSERT_TRUE(edge.send(audio(i, 5), true));
+            auto to_client = client.read(5s);
+            ASSERT_EQ(to_client.what, ws_frame::kind::data);
+            EXPECT_EQ(text_of(parse(to_client.data), "event"), "media");
+            ASSERT_TRUE(client.send(audio(i, 6), true));
+            auto to_edge = edge.read(5s);
+            ASSERT_EQ(to_edge.what, ws_frame::kind::data);
+            EXPECT_EQ(to_edge.data, audio(i, 6));
         }
     }
 
@@ -303,6 +360,159 @@ TEST_F(bridge, a_client_that_stops_reading_loses_media_not_control_and_other_cal
     auto record = completed_record(call_id);
     EXPECT_GT(record.find("media")->find("edge_to_client")->find("dropped")->integer, 0);
     EXPECT_NE(metrics().find("callgate_media_frames_dropped_total{direction=\"edge_to_client\"}"), std::string::npos);
+}
+
+// Peers with small socket buffers: what reaches a peer that stopped reading is
+// then mostly what the bridge queued, not megabytes of kernel buffering.
+class bridge_flood : public bridge {
+protected:
+    int peer_socket_buffer() const override { return 64 * 1024; }
+};
+
+TEST_F(bridge_flood, a_client_flooding_text_at_an_edge_that_does_not_read_ends_that_call_with_peer_flood)
+{
+    std::string call_id, other_id;
+    auto [edge, client] = answered_call(&call_id);
+    ASSERT_TRUE(edge && client);
+    auto [edge2, client2] = answered_call(&other_id);
+    ASSERT_TRUE(edge2 && client2);
+    auto peak_before = peak_rss_kib(server_->pid());
+
+    // `text` is a control frame, never dropped: past the queue's byte bound the call must end.
+    std::atomic<bool> stop_flooding{false};
+    std::thread flooder([&stop_flooding, c = client.get()] {
+        auto frame = big_event("text");
+        for (int i = 0; i < flood_frames && !stop_flooding.load(); ++i)
+            if (!c->send(frame))
+                return;
+    });
+    exchange_audio(*edge2, *client2, 20); // the other call flows meanwhile
+    auto stop = client->read(20s);
+    stop_flooding = true;
+    flooder.join();
+    ASSERT_EQ(stop.what, ws_frame::kind::data) << "no stop for the flooding client";
+    auto s = parse(stop.data);
+    EXPECT_EQ(text_of(s, "event"), "stop");
+    EXPECT_EQ(text_of(s, "reason"), "peer_flood");
+    auto closed = client->read(10s);
+    EXPECT_EQ(closed.what, ws_frame::kind::closed);
+    EXPECT_EQ(closed.close_code, 1008);
+    EXPECT_EQ(closed.close_reason, "peer_flood");
+
+    // The edge, reading at last, gets what was already on its way, then stop and a 1008 close.
+    int relayed = 0;
+    ws_frame f;
+    for (f = edge->read(10s); f.what == ws_frame::kind::data && text_of(parse(f.data), "event") == "text";
+         f = edge->read(10s))
+        ++relayed;
+    ASSERT_EQ(f.what, ws_frame::kind::data);
+    EXPECT_EQ(text_of(parse(f.data), "event"), "stop");
+    EXPECT_EQ(text_of(parse(f.data), "reason"), "peer_flood");
+    auto edge_closed = edge->read(10s);
+    EXPECT_EQ(edge_closed.what, ws_frame::kind::closed);
+    EXPECT_EQ(edge_closed.close_code, 1008);
+    EXPECT_EQ(edge_closed.close_reason, "peer_flood");
+    EXPECT_LT(relayed, flood_frames / 4); // the bound and the buffers in between, not the flood
+
+    auto record = completed_record(call_id);
+    EXPECT_EQ(text_of(record, "hangup_reason"), "peer_flood");
+    auto m = metrics();
+    EXPECT_EQ(metric(m, "callgate_bridge_floods_total{direction=\"client_to_edge\"}"), 1) << m;
+    EXPECT_EQ(metric(m, "callgate_bridge_floods_total{direction=\"edge_to_client\"}"), 0);
+    auto peak = metric(m, "callgate_bridge_queue_peak_bytes{direction=\"client_to_edge\"}");
+    EXPECT_GT(peak, 0);
+    EXPECT_LE(peak, queue_bound);
+    if (rss_is_meaningful)
+        EXPECT_LT(peak_rss_kib(server_->pid()) - peak_before, rss_growth_limit_kib);
+
+    // The other call did not notice: it still flows, then ends as the caller hangs up.
+    exchange_audio(*edge2, *client2, 20);
+    ASSERT_TRUE(edge2->send(R"({"event":"stop","reason":"remote"})"));
+    EXPECT_EQ(text_of(parse(client2->read().data), "reason"), "remote_hang_up");
+    auto other = completed_record(other_id);
+    EXPECT_EQ(text_of(other, "hangup_reason"), "remote");
+    EXPECT_EQ(other.find("media")->find("client_to_edge")->find("dropped")->integer, 0);
+    EXPECT_EQ(other.find("media")->find("client_to_edge")->find("frames")->integer, 40);
+}
+
+TEST_F(bridge_flood, an_edge_flooding_unknown_events_at_a_client_that_does_not_read_loses_those_not_dtmf)
+{
+    std::string call_id;
+    auto [edge, client] = answered_call(&call_id);
+    ASSERT_TRUE(edge && client);
+    auto peak_before = peak_rss_kib(server_->pid());
+
+    auto frame = big_event("edge_custom");
+    for (int i = 0; i < flood_frames; ++i) {
+        ASSERT_TRUE(edge->send(frame));
+        if (i == flood_frames / 2)
+            ASSERT_TRUE(edge->send(R"({"event":"dtmf","dtmf":{"digit":"9"}})"));
+    }
+    ASSERT_TRUE(edge->send(R"({"event":"dtmf","dtmf":{"digit":"7"}})"));
+
+    // The client reads at last: both digits, and only a little of the flood.
+    int unknown = 0;
+    std::string digits;
+    while (digits.size() < 2) {
+        auto f = client->read(10s);
+        ASSERT_EQ(f.what, ws_frame::kind::data) << "after " << unknown << " unknown events, digits " << digits;
+        auto doc = parse(f.data);
+        if (text_of(doc, "event") == "edge_custom")
+            ++unknown;
+        else if (text_of(doc, "event") == "dtmf")
+            digits += doc.find("dtmf")->find("digit")->text;
+    }
+    EXPECT_EQ(digits, "97");
+    EXPECT_LT(unknown, flood_frames / 4);
+    if (rss_is_meaningful)
+        EXPECT_LT(peak_rss_kib(server_->pid()) - peak_before, rss_growth_limit_kib);
+
+    // Dropping unknown events does not end the call: audio still flows.
+    exchange_audio(*edge, *client, 10);
+    ASSERT_TRUE(edge->send(R"({"event":"stop","reason":"remote"})"));
+    auto record = completed_record(call_id);
+    EXPECT_EQ(text_of(record, "hangup_reason"), "remote");
+    EXPECT_EQ(record.find("media")->find("edge_to_client")->find("dropped")->integer, flood_frames - unknown);
+    auto m = metrics();
+    EXPECT_EQ(metric(m, "callgate_bridge_events_dropped_total{direction=\"edge_to_client\"}"), flood_frames - unknown)
+        << m;
+    EXPECT_EQ(metric(m, "callgate_bridge_floods_total{direction=\"edge_to_client\"}"), 0);
+    auto peak = metric(m, "callgate_bridge_queue_peak_bytes{direction=\"edge_to_client\"}");
+    EXPECT_GT(peak, 0);
+    EXPECT_LE(peak, queue_bound);
+}
+
+TEST_F(bridge_flood, big_media_frames_are_bounded_in_bytes_not_only_in_frames)
+{
+    std::string call_id;
+    auto [edge, client] = answered_call(&call_id);
+    ASSERT_TRUE(edge && client);
+    // 60 KiB media frames from the client: 50 of them (the frame bound) would be 3 MiB.
+    auto frame = R"({"event":"media","media":{"payload":")" + std::string(60 * 1024, 'A') + R"("}})";
+    for (int i = 0; i < 300; ++i)
+        ASSERT_TRUE(client->send(frame));
+    ASSERT_TRUE(client->send(R"({"event":"mark","mark":{"name":"end"}})"));
+    int media = 0;
+    for (;;) {
+        auto f = edge->read(10s);
+        ASSERT_EQ(f.what, ws_frame::kind::data) << "after " << media << " media frames";
+        auto event = text_of(parse(f.data), "event");
+        if (event == "mark")
+            break;
+        if (event == "media")
+            ++media;
+    }
+    EXPECT_LT(media, 300);
+    exchange_audio(*edge, *client, 10);
+    ASSERT_TRUE(edge->send(R"({"event":"stop","reason":"remote"})"));
+    auto record = completed_record(call_id);
+    EXPECT_EQ(text_of(record, "hangup_reason"), "remote");
+    EXPECT_EQ(record.find("media")->find("client_to_edge")->find("dropped")->integer, 300 - media);
+    auto m = metrics();
+    EXPECT_EQ(metric(m, "callgate_media_frames_dropped_total{direction=\"client_to_edge\"}"), 300 - media);
+    auto peak = metric(m, "callgate_bridge_queue_peak_bytes{direction=\"client_to_edge\"}");
+    EXPECT_GT(peak, 0);
+    EXPECT_LE(peak, queue_bound); // today's 50-frame bound alone would let 3 MiB queue
 }
 
 TEST_F(bridge, reject_paths_end_with_a_decision_and_close_1000)

@@ -83,6 +83,7 @@ public:
         if (ec) {
             f.what = ws_frame::kind::closed;
             f.close_code = static_cast<std::uint16_t>(ws_->reason().code);
+            f.close_reason.assign(ws_->reason().reason.data(), ws_->reason().reason.size());
             return f;
         }
         f.what = ws_frame::kind::data;
@@ -115,7 +116,8 @@ private:
 
 } // namespace
 
-edge_dial_result dial_edge(const std::string& address, const std::string& target, const std::string& token)
+edge_dial_result dial_edge(const std::string& address, const std::string& target, const std::string& token,
+                           int socket_buffer)
 {
     edge_dial_result out;
     auto ioc = std::make_shared<asio::io_context>();
@@ -123,7 +125,23 @@ edge_dial_result dial_edge(const std::string& address, const std::string& target
     tcp::resolver resolver(*ioc);
     auto ws = std::make_unique<websocket::stream<tcp::socket>>(*ioc);
     beast::error_code ec;
-    asio::connect(ws->next_layer(), resolver.resolve(address.substr(0, colon), address.substr(colon + 1)), ec);
+    auto endpoints = resolver.resolve(address.substr(0, colon), address.substr(colon + 1), ec);
+    if (ec)
+        return out;
+    ec = asio::error::host_not_found;
+    for (const auto& entry : endpoints) {
+        auto& socket = ws->next_layer();
+        socket.close(ec);
+        socket.open(entry.endpoint().protocol(), ec);
+        if (!ec && socket_buffer > 0)
+            socket.set_option(asio::socket_base::receive_buffer_size(socket_buffer), ec);
+        if (!ec && socket_buffer > 0)
+            socket.set_option(asio::socket_base::send_buffer_size(socket_buffer), ec);
+        if (!ec)
+            socket.connect(entry.endpoint(), ec);
+        if (!ec)
+            break;
+    }
     if (ec)
         return out;
     set_receive_timeout(ws->next_layer().native_handle(), std::chrono::seconds(10));
@@ -197,7 +215,7 @@ struct ws_test_server::impl {
 };
 
 ws_test_server::ws_test_server(std::string cert_file, std::string key_file,
-                               std::vector<std::pair<std::string, std::string>> response_headers)
+                               std::vector<std::pair<std::string, std::string>> response_headers, int socket_buffer)
     : impl_(std::make_shared<impl>())
 {
     impl_->response_headers = std::move(response_headers);
@@ -206,6 +224,10 @@ ws_test_server::ws_test_server(std::string cert_file, std::string key_file,
     tcp::endpoint ep(asio::ip::make_address("127.0.0.1"), 0);
     impl_->acceptor.open(ep.protocol());
     impl_->acceptor.set_option(asio::socket_base::reuse_address(true));
+    if (socket_buffer > 0) {
+        impl_->acceptor.set_option(asio::socket_base::receive_buffer_size(socket_buffer));
+        impl_->acceptor.set_option(asio::socket_base::send_buffer_size(socket_buffer));
+    }
     impl_->acceptor.bind(ep);
     impl_->acceptor.listen();
     impl_->thread = std::thread([self = impl_] { self->serve(); });

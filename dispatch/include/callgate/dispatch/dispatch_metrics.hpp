@@ -25,6 +25,20 @@ struct dispatch_metrics {
     std::atomic<std::int64_t> bridged_calls_active{0};
     std::array<engine::counter, 2> media_frames;
     std::array<engine::counter, 2> media_frames_dropped;
+    // The relay queues' byte bounds, same index: unknown events dropped because the queue was
+    // full, calls ended as peer_flood, and the most bytes any call's queue has held.
+    std::array<engine::counter, 2> events_dropped;
+    std::array<engine::counter, 2> floods;
+    std::array<std::atomic<std::uint64_t>, 2> queue_peak_bytes{};
+
+    // Raises queue_peak_bytes[direction] to `bytes` if that is more. Any thread.
+    void raise_queue_peak(std::size_t direction, std::uint64_t bytes)
+    {
+        auto& peak = queue_peak_bytes[direction];
+        auto seen = peak.load(std::memory_order_relaxed);
+        while (bytes > seen && !peak.compare_exchange_weak(seen, bytes, std::memory_order_relaxed)) {
+        }
+    }
 
     void count(outcome o) { decisions[static_cast<std::size_t>(o)].inc(); }
     void count(webhook_result r) { webhooks[static_cast<std::size_t>(r)].inc(); }

@@ -24,7 +24,10 @@ class store;
 class write_txn;
 
 enum class call_status { initiated, ringing, answered, completed, failed, canceled };
-enum class hangup_reason { none, local, remote, max_duration, rejected };
+// peer_flood: a bridged call ended because a peer queued control frames past the
+// relay queue's byte bound (a flood, or a reader that stopped reading). New values go last:
+// the byte is stored in records.
+enum class hangup_reason { none, local, remote, max_duration, rejected, peer_flood };
 
 std::string_view to_string(call_status s);
 std::optional<call_status> parse_call_status(std::string_view text);

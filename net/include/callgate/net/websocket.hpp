@@ -24,8 +24,9 @@ public:
     virtual ~ws_connection() = default;
     virtual boost::asio::awaitable<ws_read_status> read(std::string& out, bool& binary) = 0;
     virtual boost::asio::awaitable<bool> write(std::string_view data, bool binary) = 0;
-    // Sends a close frame with `code` (and waits briefly for the peer's).
-    virtual boost::asio::awaitable<void> close(std::uint16_t code) = 0;
+    // Sends a close frame with `code` and `reason` (at most 123 bytes; longer is cut),
+    // and waits briefly for the peer's.
+    virtual boost::asio::awaitable<void> close(std::uint16_t code, std::string reason = {}) = 0;
     // Aborts pending operations at once (no close frame).
     virtual void abort() = 0;
     virtual boost::asio::any_io_executor executor() = 0;

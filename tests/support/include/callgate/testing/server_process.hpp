@@ -22,6 +22,7 @@ public:
     // kill -9 without waiting for anything.
     void kill_hard();
     bool running() const { return pid_ > 0; }
+    int pid() const { return pid_; } // -1 when not running
 
     const std::string& api_address() const { return api_; }
     const std::string& edge_address() const { return edge_; }

@@ -14,6 +14,7 @@ struct ws_frame {
     std::string data;
     bool binary = false;
     std::uint16_t close_code = 0; // for closed: the peer's close code (0 if none)
+    std::string close_reason;     // for closed: the reason text of the peer's close frame
 };
 
 // A blocking WebSocket peer for tests (one side of a connection), with
@@ -34,15 +35,21 @@ struct edge_dial_result {
     std::unique_ptr<ws_peer> peer; // null when the upgrade was refused
     int http_status = 0;           // the refusal's status
 };
-edge_dial_result dial_edge(const std::string& address, const std::string& target, const std::string& token);
+// `socket_buffer` > 0 sets the peer socket's SO_RCVBUF and SO_SNDBUF (before connecting), so
+// that little of what a peer sends or does not read waits in kernel buffers; 0 keeps the
+// system's autotuning.
+edge_dial_result dial_edge(const std::string& address, const std::string& target, const std::string& token,
+                           int socket_buffer = 0);
 
 // The client side: a TLS WebSocket server on 127.0.0.1:0 that accepts
 // connections and hands them to the test.
 class ws_test_server {
 public:
-    // `response_headers` are added to every upgrade response.
+    // `response_headers` are added to every upgrade response; `socket_buffer` > 0 is the
+    // SO_RCVBUF and SO_SNDBUF of accepted connections (set on the listening socket, so it
+    // holds from the SYN).
     ws_test_server(std::string cert_file, std::string key_file,
-                   std::vector<std::pair<std::string, std::string>> response_headers = {});
+                   std::vector<std::pair<std::string, std::string>> response_headers = {}, int socket_buffer = 0);
     ~ws_test_server();
     unsigned short port() const;
     std::string url(const std::string& path = "/agent", const std::string& host = "localhost") const;
