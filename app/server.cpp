@@ -208,6 +208,9 @@ std::string render_metrics(const server_metrics& m, const engine::config_service
                    engine::store_health::failed})
         engine::render_sample(out, "callgate_store_health", "state=\"" + std::string(engine::to_string(h)) + "\"",
                               db.health() == h ? 1 : 0);
+    engine::render_header(out, "callgate_store_memory_bytes", "gauge",
+                          "RocksDB memory in the --store-memory budget: blocks, index and filter blocks, memtables.");
+    engine::render_sample(out, "callgate_store_memory_bytes", "", db.memory_usage());
     engine::render_header(out, "callgate_call_records_dropped_total", "counter",
                           "Call records not stored: refused by a full or read-only disk, or over the queue bound.");
     engine::render_sample(out, "callgate_call_records_dropped_total", "", calls.dropped());

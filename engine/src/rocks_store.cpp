@@ -188,6 +188,8 @@ public:
 
     store_health health() const override { return health_.load(std::memory_order_relaxed); }
 
+    std::size_t memory_usage() const override { return cache_ ? cache_->GetUsage() : 0; }
+
     read_result get(column c, std::string_view key, std::string& value) override
     {
         std::shared_lock lock(db_mutex_);

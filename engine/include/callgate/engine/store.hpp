@@ -136,6 +136,9 @@ public:
     // Whether writes are taken now. Cheap; any thread.
     virtual store_health health() const = 0;
 
+    // Bytes RocksDB holds in its budget now (blocks and memtables). Any thread.
+    virtual std::size_t memory_usage() const = 0;
+
     // Compacts every column family fully; blocks, for tools and benchmarks.
     virtual store_status compact() = 0;
 
