@@ -67,13 +67,30 @@ std::vector<flag_spec> flag_specs()
             return true;
         };
     };
+    // host:port, [v6]:port; the port 0 to 65535 (0 picks one). Checked here so
+    // that a bad address exits 2 before anything is written.
+    auto listen = [](std::string serve_options::*field) {
+        return [field](serve_options& o, const std::string& v) {
+            auto colon = v.rfind(':');
+            if (colon == std::string::npos || colon == 0 || colon + 1 == v.size())
+                return false;
+            std::string_view host(v.data(), colon), port(v.data() + colon + 1, v.size() - colon - 1);
+            if (host.front() == '[' ? host.back() != ']' || host.size() < 3 : host.find(':') != std::string_view::npos)
+                return false;
+            std::int64_t n;
+            if (port.size() > 5 || !parse_int(std::string(port), 0, 65535, n))
+                return false;
+            o.*field = v;
+            return true;
+        };
+    };
     auto boolean = [](bool serve_options::*field) {
         return [field](serve_options& o, const std::string& v) { return parse_bool(v, o.*field); };
     };
     return {
         {"data-dir", false, text(&serve_options::data_dir), "a directory path"},
-        {"api-listen", false, text(&serve_options::api_listen), "host:port"},
-        {"edge-listen", false, text(&serve_options::edge_listen), "host:port"},
+        {"api-listen", false, listen(&serve_options::api_listen), "host:port with a port from 0 to 65535"},
+        {"edge-listen", false, listen(&serve_options::edge_listen), "host:port with a port from 0 to 65535"},
         {"threads", false,
          [](serve_options& o, const std::string& v) {
              std::int64_t n;

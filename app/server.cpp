@@ -246,9 +246,13 @@ int run_server(const serve_options& options)
     net::parse_log_level(options.log_level, level);
     net::configure_logging(level, options.log_format == "json");
 
+    // The data dir holds signing keys and key hashes: nothing in it is for
+    // other users (RocksDB creates its files with the process umask).
+    ::umask(0077);
     std::string error;
     if (!prepare_data_dir(options.data_dir, error))
         return fail_usage(error);
+    ::chmod((options.data_dir + "/db").c_str(), 0700); // a store made before this rule
     raise_fd_limit();
     ::unlink((options.data_dir + "/listen.json").c_str());
 

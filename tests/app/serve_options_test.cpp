@@ -51,6 +51,11 @@ TEST(serve_options, bad_input_gets_one_clear_line)
         {{"--log-format", "xml"}, "text or json"},
         {{"--tls-cert", "a.pem"}, "--tls-cert and --tls-key go together"},
         {{"stray"}, "unexpected argument"},
+        {{"--api-listen", "127.0.0.1:99999"}, "invalid value '127.0.0.1:99999' for --api-listen"},
+        {{"--edge-listen", "127.0.0.1"}, "--edge-listen"},
+        {{"--edge-listen", "::1:80"}, "--edge-listen"},
+        {{"--store-memory", "1MiB"}, "at least 8MiB"},
+        {{"--min-free-disk", "12XB"}, "--min-free-disk"},
     };
     for (const auto& r : table) {
         serve_options o;
@@ -58,6 +63,25 @@ TEST(serve_options, bad_input_gets_one_clear_line)
         EXPECT_FALSE(parse_serve_options(r.args, {}, o, error));
         EXPECT_NE(error.find(r.expect), std::string::npos) << error;
     }
+}
+
+TEST(serve_options, sizes_take_binary_units)
+{
+    EXPECT_EQ(parse_size("4096"), 4096u);
+    EXPECT_EQ(parse_size("64MiB"), 64ull << 20);
+    EXPECT_EQ(parse_size("64M"), 64ull << 20);
+    EXPECT_EQ(parse_size("1GiB"), 1ull << 30);
+    EXPECT_EQ(parse_size("2K"), 2048u);
+    EXPECT_FALSE(parse_size(""));
+    EXPECT_FALSE(parse_size("MiB"));
+    EXPECT_FALSE(parse_size("1TB"));
+    EXPECT_FALSE(parse_size("99999999999999999999G"));
+    serve_options o;
+    std::string error;
+    ASSERT_TRUE(parse_serve_options({"--api-listen", "[::1]:0", "--store-memory", "512MiB"}, {}, o, error)) << error;
+    EXPECT_EQ(o.api_listen, "[::1]:0");
+    EXPECT_EQ(o.store_memory, 512ull << 20);
+    EXPECT_EQ(o.min_free_disk, 64ull << 20);
 }
 
 TEST(serve_options, durations_take_units)

@@ -40,6 +40,10 @@ TEST(command_line, bad_flag_is_one_line_exit_2_and_writes_nothing)
     EXPECT_NE(out.find("--threads"), std::string::npos);
     EXPECT_FALSE(fs::exists(data));
     EXPECT_EQ(server_process::run_command({"frobnicate"}, out), 2);
+    // A listen address that cannot be bound is a bad flag too: nothing written.
+    EXPECT_EQ(server_process::run_command({"serve", "--data-dir", data, "--api-listen", "127.0.0.1:99999"}, out), 2);
+    EXPECT_NE(out.find("--api-listen"), std::string::npos) << out;
+    EXPECT_FALSE(fs::exists(data));
 }
 
 TEST(command_line, environment_variables_set_flags)
@@ -84,6 +88,15 @@ TEST(lifecycle, first_start_writes_an_admin_key_with_mode_0600)
     struct stat st{};
     ASSERT_EQ(::stat((dir.path() + "/data/admin.key").c_str(), &st), 0);
     EXPECT_EQ(st.st_mode & 0777, 0600);
+    // Nothing in the data dir is readable by others: it holds signing keys.
+    ASSERT_EQ(::stat((dir.path() + "/data").c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 0077, 0u);
+    for (const auto& entry : fs::recursive_directory_iterator(dir.path() + "/data/db")) {
+        ASSERT_EQ(::stat(entry.path().c_str(), &st), 0);
+        EXPECT_EQ(st.st_mode & 0077, 0u) << entry.path();
+    }
+    ASSERT_EQ(::stat((dir.path() + "/data/db").c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 0777, 0700);
     auto key = server.admin_key();
     EXPECT_EQ(key.rfind("cg_", 0), 0u);
     http_connection c(server.api_address());
