@@ -29,6 +29,19 @@ using engine::json_type;
 
 namespace {
 
+// Standard base64 characters only (A-Z a-z 0-9 + / =): safe to copy into a
+// JSON string without escaping.
+bool is_base64_text(std::string_view text)
+{
+    for (char c : text) {
+        bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' ||
+                  c == '/' || c == '=';
+        if (!ok)
+            return false;
+    }
+    return true;
+}
+
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 constexpr std::uint16_t close_normal = 1000;
 constexpr std::uint16_t close_policy = 1008;
@@ -321,7 +334,8 @@ struct media_bridge::call : std::enable_shared_from_this<media_bridge::call> {
             if (name == "media") {
                 const auto* media = doc.find("media");
                 const auto* payload = media != nullptr ? media->find("payload") : nullptr;
-                if (payload != nullptr && payload->type == json_type::string)
+                // Copied into the client's JSON as it is: only base64 text may pass.
+                if (payload != nullptr && payload->type == json_type::string && is_base64_text(payload->text))
                     push(to_client, {client_media(payload->text), false, frame_kind::media});
                 else
                     ++to_client.counts.dropped;

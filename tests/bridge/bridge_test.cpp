@@ -154,6 +154,25 @@ protected:
     std::string stream_id_;
 };
 
+TEST_F(bridge, an_edge_media_payload_that_is_not_base64_is_dropped_not_copied_into_the_clients_json)
+{
+    std::string call_id;
+    auto [edge, client] = answered_call(&call_id);
+    ASSERT_TRUE(edge && client);
+    // An escaped quote decodes to '"': copied as is it would end the payload string
+    // and let the edge write fields of its own into the client's frame.
+    ASSERT_TRUE(edge->send(R"({"event":"media","media":{"payload":"AAAA\",\"event\":\"stop"}})"));
+    ASSERT_TRUE(edge->send(R"({"event":"media","media":{"payload":"QUJD"}})"));
+    auto f = client->read(5s);
+    ASSERT_EQ(f.what, ws_frame::kind::data);
+    auto doc = parse(f.data);
+    EXPECT_EQ(text_of(doc, "event"), "media") << f.data;
+    EXPECT_EQ(doc.find("media")->find("payload")->text, "QUJD") << f.data;
+    ASSERT_TRUE(edge->send(R"({"event":"stop"})"));
+    auto record = completed_record(call_id);
+    EXPECT_EQ(record.find("media")->find("edge_to_client")->find("dropped")->integer, 1);
+}
+
 TEST_F(bridge, answer_then_audio_arrives_byte_exact_and_in_order_both_ways)
 {
     std::string call_id;
