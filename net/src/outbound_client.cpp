@@ -58,6 +58,15 @@ struct origin_state {
         return true;
     }
 
+    // A request that was admitted but never sent (the bulkhead was full): it
+    // says nothing about the origin, so the failure count stays as it is.
+    void abandon(bool trial)
+    {
+        std::lock_guard lock(mutex);
+        if (trial)
+            trial_in_flight = false;
+    }
+
     void record(bool transport_failure, bool trial, steady::time_point now, const outbound_options& o)
     {
         std::lock_guard lock(mutex);
@@ -397,7 +406,7 @@ asio::awaitable<outbound_response> outbound_client::impl::post(
     }
     if (state->in_flight.fetch_add(1) >= options.max_in_flight_per_origin) {
         state->in_flight.fetch_sub(1);
-        state->record(false, trial, steady::now(), options);
+        state->abandon(trial);
         failure.error = outbound_error::overloaded;
         failure.detail = "too many requests in flight to " + origin_key;
         co_return failure;

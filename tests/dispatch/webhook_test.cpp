@@ -356,6 +356,40 @@ TEST_F(webhook_bulkhead, a_full_origin_sheds_load_as_overloaded)
     first.join();
 }
 
+class webhook_breaker_bulkhead : public webhook {
+    std::vector<std::string> extra_args() const override
+    {
+        return {"--allow-private-destinations", "--webhook-timeout-ms", "1500", "--webhook-max-in-flight", "1",
+                "--webhook-breaker-failures", "2", "--webhook-breaker-open-ms", "30000"};
+    }
+};
+
+// A request shed by the full bulkhead never reached the origin: it must not
+// count as a success that resets the breaker (else a hanging webhook under
+// load never trips it).
+TEST_F(webhook_breaker_bulkhead, a_shed_request_does_not_reset_the_breaker)
+{
+    reply_with({.hang = true});
+    EXPECT_EQ(text_of(decide_number("+15550100"), "reason"), "webhook_timeout"); // failure 1
+    std::string second;
+    std::thread hanging([this, &second] {
+        http_connection c(server_->edge_address()); // its own connection: the fixture's is in use below
+        auto r = c.request("POST", "/v1/calls/decide",
+                           {{"X-Edge-Token", server_->edge_token()}, {"Content-Type", "application/json"}},
+                           R"({"local_phone_number":"+15550100","remote_phone_number":"+1"})", 10s);
+        second = r.body;
+    });
+    auto deadline = std::chrono::steady_clock::now() + 5s;
+    while (hook_->requests().size() < 2 && std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(5ms);
+    EXPECT_EQ(text_of(decide_number("+15550100"), "reason"), "overloaded"); // shed, not sent
+    hanging.join();
+    EXPECT_NE(second.find("\"reason\":\"webhook_timeout\""), std::string::npos) << second; // failure 2: opens
+    auto sent = hook_->requests().size();
+    EXPECT_EQ(text_of(decide_number("+15550100"), "reason"), "webhook_error");
+    EXPECT_EQ(hook_->requests().size(), sent) << "the breaker should be open";
+}
+
 class webhook_policy : public webhook {
     // No --allow-private-destinations: the webhook on 127.0.0.1 is refused.
     std::vector<std::string> extra_args() const override { return {"--webhook-timeout-ms", "1500"}; }
