@@ -314,11 +314,6 @@ struct tracked_call {
     bool stop_sent = false;
 };
 
-// One config key's expected value, as in durability_test: the last acknowledged body, or the one in flight.
-struct action_expectation {
-    std::string acknowledged, in_flight;
-};
-
 struct churned_identity {
     std::string handle, phone, id;
     bool create_acked = false, delete_sent = false, delete_acked = false;
@@ -464,7 +459,7 @@ protected:
                 ASSERT_NO_FATAL_FAILURE(put_action(id, "auto_accept", "wss://agent.example.com/seed"));
                 auto r = api("GET", "/incoming-call-action?agent_identity_id=" + id);
                 ASSERT_EQ(r.status, 200) << r.body;
-                actions_[id].acknowledged = actions_[id].in_flight = r.body;
+                acknowledged_actions_[id] = r.body;
             }
         reject_id_ = create_identity("rejecter", reject_phone);
         ASSERT_FALSE(reject_id_.empty());
@@ -498,7 +493,6 @@ protected:
                                R"(","incoming_call_action":"auto_accept","client_websocket_url":")" + url + "\"}";
             {
                 std::lock_guard lock(actions_mutex_);
-                actions_[id].in_flight.clear(); // known only from the reply; any body with this URL then
                 in_flight_urls_[id] = url;
             }
             auto r = c.request("PUT", "/incoming-call-action", admin_headers(true), body, 10s);
@@ -509,8 +503,7 @@ protected:
             if (r.body.find(url) == std::string::npos)
                 control_->fail("PUT reply without its URL: " + r.body);
             std::lock_guard lock(actions_mutex_);
-            actions_[id].acknowledged = r.body;
-            actions_[id].in_flight = r.body;
+            acknowledged_actions_[id] = r.body;
             in_flight_urls_.erase(id);
             activity_.puts.fetch_add(1);
         }
@@ -811,13 +804,13 @@ protected:
         for (const auto& id : writer_ids_) {
             auto r = api("GET", "/incoming-call-action?agent_identity_id=" + id);
             ASSERT_EQ(r.status, 200) << "cycle " << cycle << ": " << r.body;
-            auto& want = actions_[id];
+            auto& want = acknowledged_actions_[id];
             auto url = in_flight_urls_.count(id) ? in_flight_urls_[id] : std::string();
             bool in_flight_match = !url.empty() && r.body.find("\"" + url + "\"") != std::string::npos;
-            EXPECT_TRUE(r.body == want.acknowledged || in_flight_match)
-                << "cycle " << cycle << " lost an acknowledged PUT:\n  got  " << r.body << "\n  want "
-                << want.acknowledged << "\n  or the one in flight with " << url;
-            want.acknowledged = want.in_flight = r.body;
+            EXPECT_TRUE(r.body == want || in_flight_match)
+                << "cycle " << cycle << " lost an acknowledged PUT:\n  got  " << r.body << "\n  want " << want
+                << "\n  or the one in flight with " << url;
+            want = r.body; // the baseline for the next cycle
         }
         in_flight_urls_.clear();
     }
@@ -1007,6 +1000,144 @@ protected:
         }
     }
 
+    // --- The steps of one cycle ----------------------------------------------------
+
+    struct cycle_run {
+        std::vector<tracked_call> calls; // every call started, answered or not
+        std::chrono::milliseconds delay{0};
+        steady::time_point killed_at, barrier;
+    };
+
+    // Every kind of work at once; once each has made progress, kill -9 after a random delay.
+    void load_then_kill(int cycle, cycle_run& run)
+    {
+        control_ = std::make_unique<cycle_control>();
+        for (auto* counter : {&activity_.puts, &activity_.identities, &activity_.keys, &activity_.decisions,
+                              &activity_.statuses, &activity_.bridged, &activity_.barriers})
+            counter->store(0);
+        {
+            std::lock_guard lock(barrier_mutex_);
+            last_barrier_ = {};
+            latest_decided_.clear();
+        }
+        std::vector<std::vector<tracked_call>> calls(deciders + bridges);
+        std::vector<std::thread> threads;
+        for (int w = 0; w < put_writers; ++w)
+            threads.emplace_back([this, cycle, w] { put_writer(cycle, w); });
+        threads.emplace_back([this, cycle] { identity_churn(cycle); });
+        threads.emplace_back([this, cycle] { key_writer(cycle); });
+        for (int d = 0; d < deciders; ++d)
+            threads.emplace_back([this, cycle, d, s = rng_(), &calls] {
+                decider(cycle, d, s, calls[static_cast<std::size_t>(d)]);
+            });
+        threads.emplace_back([this] { barrier_reader(); });
+        for (int b = 0; b < bridges; ++b)
+            threads.emplace_back([this, cycle, b, s = rng_(), &calls] {
+                bridge_caller(cycle, b, s, calls[static_cast<std::size_t>(deciders + b)]);
+            });
+
+        // (A short re-check of the condition: only deciders notify.)
+        auto deadline = steady::now() + activity_deadline;
+        while (!activity_.all_going() && steady::now() < deadline) {
+            std::unique_lock lock(control_->mutex);
+            if (!control_->unexpected.empty())
+                break;
+            control_->progress.wait_for(lock, 10ms);
+        }
+        bool going = activity_.all_going();
+        run.delay = std::chrono::milliseconds(rng_() % (max_kill_delay_ms + 1));
+        if (going)
+            std::this_thread::sleep_for(run.delay); // the random moment is the point of the test
+        control_->killing.store(true);
+        run.killed_at = steady::now();
+        server_->kill_hard();
+        control_->stop.store(true);
+        control_->notify();
+        for (auto& t : threads)
+            t.join();
+
+        for (auto& per_thread : calls)
+            for (auto& c : per_thread)
+                run.calls.push_back(std::move(c));
+        {
+            std::lock_guard lock(barrier_mutex_);
+            run.barrier = last_barrier_;
+        }
+        {
+            std::lock_guard lock(control_->mutex);
+            for (const auto& what : control_->unexpected)
+                ADD_FAILURE() << "cycle " << cycle << ", before the kill: " << what;
+        }
+        ASSERT_TRUE(going) << "cycle " << cycle << ": not every kind of work got going within the deadline: puts "
+                           << activity_.puts << ", identities " << activity_.identities << ", keys "
+                           << activity_.keys << ", decisions " << activity_.decisions << ", statuses "
+                           << activity_.statuses << ", bridged " << activity_.bridged << ", barriers "
+                           << activity_.barriers << "\n"
+                           << server_->log().substr(0, 4000);
+    }
+
+    // Restarts on the same data dir: clean, within deadlines.
+    void restart_cleanly(int cycle, double& restart_ms)
+    {
+        auto began = steady::now();
+        auto log_before = server_->log().size();
+        ASSERT_TRUE(server_->start()) << "cycle " << cycle << ": no restart\n" << server_->log();
+        ASSERT_TRUE(wait_ready()) << "cycle " << cycle << ": never ready\n" << server_->log();
+        restart_ms = std::chrono::duration<double, std::milli>(steady::now() - began).count();
+        ASSERT_NO_FATAL_FAILURE(check_clean_start(cycle, server_->log().substr(log_before)));
+    }
+
+    void check_config(int cycle)
+    {
+        ASSERT_NO_FATAL_FAILURE(check_actions(cycle));
+        ASSERT_NO_FATAL_FAILURE(check_identities(cycle));
+        ASSERT_NO_FATAL_FAILURE(check_keys(cycle));
+    }
+
+    struct call_tally {
+        int started = 0, replied = 0, lost_after_reply = 0;
+        double oldest_lost_ms = 0;
+    };
+
+    // Every record whole; what an earlier restart read unchanged; this cycle's calls as check_call says.
+    void check_calls(int cycle, const cycle_run& run, call_tally& tally)
+    {
+        auto listed = list_calls(cycle);
+        ASSERT_FALSE(HasFailure()) << "cycle " << cycle << " (seed " << seed_ << ")";
+        for (const auto& [id, json] : settled_) {
+            auto it = listed.find(id);
+            ASSERT_NE(it, listed.end()) << "cycle " << cycle << ": call " << id << " seen at an earlier restart is gone";
+            EXPECT_EQ(it->second.json, json) << "cycle " << cycle << ": call " << id << " changed after a restart";
+        }
+        std::set<std::string> ours;
+        for (const auto& c : run.calls) {
+            ++tally.started;
+            tally.replied += c.replied ? 1 : 0;
+            ours.insert(c.id);
+            auto it = listed.find(c.id);
+            check_call(c, it == listed.end() ? nullptr : &it->second, run.barrier, run.killed_at, tally.lost_after_reply,
+                       tally.oldest_lost_ms);
+        }
+        for (const auto& [id, record] : listed)
+            EXPECT_TRUE(settled_.count(id) || ours.count(id)) << "cycle " << cycle << ": a call nobody made: " << record.json;
+        // GET /calls/{id} agrees with the list (a sample of this cycle's).
+        int sampled = 0;
+        for (const auto& id : ours) {
+            auto it = listed.find(id);
+            if (it == listed.end() || ++sampled > 16)
+                continue;
+            auto r = api("GET", "/calls/" + id);
+            ASSERT_EQ(r.status, 200) << r.body;
+            dom::parser p;
+            dom::element e;
+            ASSERT_FALSE(p.parse(r.body).get(e)) << r.body;
+            EXPECT_EQ(simdjson::to_string(e), it->second.json);
+        }
+        settled_.clear();
+        for (const auto& [id, record] : listed)
+            settled_.emplace(id, record.json);
+    }
+
     std::uint64_t seed_ = 0;
     int cycles_ = default_cycles;
     std::mt19937_64 rng_;
@@ -1024,8 +1155,8 @@ protected:
     std::unique_ptr<cycle_control> control_;
     activity activity_;
     std::mutex actions_mutex_;
-    std::map<std::string, action_expectation> actions_;
-    std::map<std::string, std::string> in_flight_urls_;
+    std::map<std::string, std::string> acknowledged_actions_; // identity id → the last 200's body
+    std::map<std::string, std::string> in_flight_urls_;       // identity id → the URL of a PUT not yet answered
     std::mutex churn_mutex_;
     std::vector<churned_identity> churned_;
     std::mutex keys_mutex_;
@@ -1033,149 +1164,40 @@ protected:
     std::mutex barrier_mutex_;
     steady::time_point last_barrier_{};
     std::string latest_decided_; // the id of the last call whose decision a decider received
+    std::map<std::string, std::string> settled_; // call id → its record as the last restart read it
 };
 
 TEST_F(crash_cycles, kill_9_while_config_records_and_bridged_calls_are_in_flight)
 {
     auto test_started = steady::now();
-    std::map<std::string, std::string> settled; // call id → its record as a restart read it
-    int total_lost_after_reply = 0;
-    double oldest_lost_ms = 0;
-
+    call_tally total;
     for (int cycle = 0; cycle < cycles_; ++cycle) {
         auto cycle_started = steady::now();
-        control_ = std::make_unique<cycle_control>();
-        for (auto* counter : {&activity_.puts, &activity_.identities, &activity_.keys, &activity_.decisions,
-                              &activity_.statuses, &activity_.bridged, &activity_.barriers})
-            counter->store(0);
-        {
-            std::lock_guard lock(barrier_mutex_);
-            last_barrier_ = {};
-            latest_decided_.clear();
-        }
-
-        // 1. Everything at once.
-        std::vector<std::vector<tracked_call>> decided(deciders), bridged(bridges);
-        std::vector<std::thread> threads;
-        for (int w = 0; w < put_writers; ++w)
-            threads.emplace_back([this, cycle, w] { put_writer(cycle, w); });
-        threads.emplace_back([this, cycle] { identity_churn(cycle); });
-        threads.emplace_back([this, cycle] { key_writer(cycle); });
-        for (int d = 0; d < deciders; ++d)
-            threads.emplace_back(
-                [this, cycle, d, s = rng_(), &decided] { decider(cycle, d, s, decided[static_cast<std::size_t>(d)]); });
-        threads.emplace_back([this] { barrier_reader(); });
-        for (int b = 0; b < bridges; ++b)
-            threads.emplace_back([this, cycle, b, s = rng_(), &bridged] {
-                bridge_caller(cycle, b, s, bridged[static_cast<std::size_t>(b)]);
-            });
-
-        // 2. Once every kind of work has made progress, kill -9 after a random delay.
-        // (Waits on the condition with a short re-check: only deciders notify.)
-        auto deadline = steady::now() + activity_deadline;
-        while (!activity_.all_going() && steady::now() < deadline) {
-            std::unique_lock lock(control_->mutex);
-            if (!control_->unexpected.empty())
-                break;
-            control_->progress.wait_for(lock, 10ms);
-        }
-        bool going = activity_.all_going();
-        auto delay = std::chrono::milliseconds(rng_() % (max_kill_delay_ms + 1));
-        if (going)
-            std::this_thread::sleep_for(delay); // the random moment is the point of the test
-        control_->killing.store(true);
-        auto killed_at = steady::now();
-        server_->kill_hard();
-        control_->stop.store(true);
-        control_->notify();
-        for (auto& t : threads)
-            t.join();
-        {
-            std::lock_guard lock(control_->mutex);
-            for (const auto& what : control_->unexpected)
-                ADD_FAILURE() << "cycle " << cycle << ", before the kill: " << what;
-        }
-        ASSERT_TRUE(going) << "cycle " << cycle << ": not every kind of work got going within the deadline: puts "
-                           << activity_.puts << ", identities " << activity_.identities << ", keys "
-                           << activity_.keys << ", decisions " << activity_.decisions << ", statuses "
-                           << activity_.statuses << ", bridged " << activity_.bridged << ", barriers "
-                           << activity_.barriers << "\n"
-                           << server_->log().substr(0, 4000);
-
-        // 3. Restart on the same data dir: clean, within deadlines.
-        auto restart_began = steady::now();
-        auto log_before = server_->log().size();
-        ASSERT_TRUE(server_->start()) << "cycle " << cycle << ": no restart\n" << server_->log();
-        ASSERT_TRUE(wait_ready()) << "cycle " << cycle << ": never ready\n" << server_->log();
-        auto restart_ms = std::chrono::duration<double, std::milli>(steady::now() - restart_began).count();
-        ASSERT_NO_FATAL_FAILURE(check_clean_start(cycle, server_->log().substr(log_before)));
-
-        // 4. Config.
-        ASSERT_NO_FATAL_FAILURE(check_actions(cycle));
-        ASSERT_NO_FATAL_FAILURE(check_identities(cycle));
-        ASSERT_NO_FATAL_FAILURE(check_keys(cycle));
-
-        // 5. Call records.
-        auto listed = list_calls(cycle);
+        cycle_run run;
+        ASSERT_NO_FATAL_FAILURE(load_then_kill(cycle, run));
+        double restart_ms = 0;
+        ASSERT_NO_FATAL_FAILURE(restart_cleanly(cycle, restart_ms));
+        ASSERT_NO_FATAL_FAILURE(check_config(cycle));
+        call_tally tally;
+        ASSERT_NO_FATAL_FAILURE(check_calls(cycle, run, tally));
         ASSERT_FALSE(HasFailure()) << "cycle " << cycle << " (seed " << seed_ << ")";
-        for (const auto& [id, json] : settled) {
-            auto it = listed.find(id);
-            ASSERT_NE(it, listed.end()) << "cycle " << cycle << ": call " << id << " seen at an earlier restart is gone";
-            EXPECT_EQ(it->second.json, json) << "cycle " << cycle << ": call " << id << " changed after a restart";
-        }
-        steady::time_point barrier;
-        {
-            std::lock_guard lock(barrier_mutex_);
-            barrier = last_barrier_;
-        }
-        int lost_after_reply = 0, calls = 0, replied = 0;
-        double cycle_oldest_lost_ms = 0;
-        std::set<std::string> ours;
-        for (auto* group : {&decided, &bridged})
-            for (const auto& per_thread : *group)
-                for (const auto& c : per_thread) {
-                    ++calls;
-                    replied += c.replied ? 1 : 0;
-                    ours.insert(c.id);
-                    auto it = listed.find(c.id);
-                    check_call(c, it == listed.end() ? nullptr : &it->second, barrier, killed_at, lost_after_reply,
-                               cycle_oldest_lost_ms);
-                }
-        for (const auto& [id, record] : listed)
-            EXPECT_TRUE(settled.count(id) || ours.count(id)) << "cycle " << cycle << ": a call nobody made: " << record.json;
-        // GET /calls/{id} agrees with the list (a sample of this cycle's).
-        int sampled = 0;
-        for (const auto& id : ours) {
-            auto it = listed.find(id);
-            if (it == listed.end() || ++sampled > 16)
-                continue;
-            auto r = api("GET", "/calls/" + id);
-            ASSERT_EQ(r.status, 200) << r.body;
-            dom::parser p;
-            dom::element e;
-            ASSERT_FALSE(p.parse(r.body).get(e)) << r.body;
-            EXPECT_EQ(simdjson::to_string(e), it->second.json);
-        }
-        settled.clear();
-        for (const auto& [id, record] : listed)
-            settled.emplace(id, record.json);
-        total_lost_after_reply += lost_after_reply;
-        oldest_lost_ms = std::max(oldest_lost_ms, cycle_oldest_lost_ms);
-        ASSERT_FALSE(HasFailure()) << "cycle " << cycle << " (seed " << seed_ << ")";
+        total.lost_after_reply += tally.lost_after_reply;
+        total.oldest_lost_ms = std::max(total.oldest_lost_ms, tally.oldest_lost_ms);
 
         std::printf("cycle %2d: killed %3lld ms after all work was going; acknowledged %d PUTs, %d identities, %d keys, "
                     "%d decisions, %d status updates, %d bridged calls; %d calls started, %d answered, %d answered "
                     "but lost (oldest %.1f ms before the kill); %zu records; restart %.0f ms; cycle %.1f s\n",
-                    cycle, static_cast<long long>(delay.count()), activity_.puts.load(), activity_.identities.load(),
-                    activity_.keys.load(), activity_.decisions.load(), activity_.statuses.load(),
-                    activity_.bridged.load(), calls, replied, lost_after_reply, cycle_oldest_lost_ms, listed.size(), restart_ms,
+                    cycle, static_cast<long long>(run.delay.count()), activity_.puts.load(),
+                    activity_.identities.load(), activity_.keys.load(), activity_.decisions.load(),
+                    activity_.statuses.load(), activity_.bridged.load(), tally.started, tally.replied,
+                    tally.lost_after_reply, tally.oldest_lost_ms, settled_.size(), restart_ms,
                     std::chrono::duration<double>(steady::now() - cycle_started).count());
         std::fflush(stdout);
     }
     std::printf("crash_cycles: %d cycles in %.1f s; %d answered decisions lost with the process (the oldest answered "
                 "%.1f ms before the kill); seed %llu\n",
-                cycles_, std::chrono::duration<double>(steady::now() - test_started).count(), total_lost_after_reply,
-                oldest_lost_ms, static_cast<unsigned long long>(seed_));
+                cycles_, std::chrono::duration<double>(steady::now() - test_started).count(), total.lost_after_reply,
+                total.oldest_lost_ms, static_cast<unsigned long long>(seed_));
     // The last restart also stops cleanly.
     EXPECT_EQ(server_->stop(SIGTERM), 0) << server_->log();
 }
