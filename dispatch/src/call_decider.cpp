@@ -10,6 +10,8 @@
 #include "callgate/net/async_glue.hpp"
 #include "callgate/net/log.hpp"
 
+#include <algorithm>
+
 namespace callgate::dispatch {
 
 using steady = std::chrono::steady_clock;
@@ -102,8 +104,10 @@ void call_decider::record(const call_decision& d, engine::call_status status, st
         record.decision_reason = std::string(labels.reason);
     record.decided_in_us = d.decided_in_us;
     record.created_at_us = d.call.created_at_us;
-    record.updated_at_us = d.call.created_at_us;
     record.started_at_us = started_at_us;
+    // A bridged call is recorded when its client answers, after the decision: its
+    // last change is then, not the decision.
+    record.updated_at_us = std::max(d.call.created_at_us, started_at_us);
     if (!answer)
         record.ended_at_us = record.created_at_us;
     calls_.record(std::move(record));

@@ -282,6 +282,18 @@ TEST_F(bridge, answer_then_audio_arrives_byte_exact_and_in_order_both_ways)
     EXPECT_EQ(media->find("client_to_edge")->find("dropped")->integer, 0);
 }
 
+TEST_F(bridge, an_answered_calls_record_was_updated_when_it_started)
+{
+    std::string call_id;
+    auto [edge, client] = answered_call(&call_id);
+    ASSERT_TRUE(edge && client);
+    auto record = call_record(call_id);
+    EXPECT_EQ(text_of(record, "status"), "answered");
+    // One fixed RFC 3339 format (µs, Z): the strings order as the times do.
+    EXPECT_LE(text_of(record, "created_at"), text_of(record, "started_at"));
+    EXPECT_LE(text_of(record, "started_at"), text_of(record, "updated_at"));
+}
+
 TEST_F(bridge, decision_frame_reports_the_client_flags)
 {
     auto dialled = dial_edge(server_->edge_address(), "/v1/calls/stream", server_->edge_token());
