@@ -235,10 +235,12 @@ ws_test_server::ws_test_server(std::string cert_file, std::string key_file,
 
 ws_test_server::~ws_test_server()
 {
+    // shutdown() wakes the accept() blocked in the serving thread; the
+    // acceptor is closed only once that thread is gone (it still uses it).
     beast::error_code ec;
     ::shutdown(impl_->acceptor.native_handle(), SHUT_RDWR);
-    impl_->acceptor.close(ec);
     impl_->thread.join();
+    impl_->acceptor.close(ec);
 }
 
 unsigned short ws_test_server::port() const { return impl_->acceptor.local_endpoint().port(); }
