@@ -249,6 +249,10 @@ struct etcd_client_options {
 // name, the client authenticates on first use and again when etcd refuses
 // its token. Keep-alive connections are pooled per member and io_context;
 // the io_contexts must outlive the client.
+//
+// Await as `auto op = client.range(r); auto result = co_await std::move(op);`,
+// never `co_await client.range({...})`: GCC 12 destroys class-type temporaries
+// inside a co_await expression wrongly (a crash; see docs/decisions.md).
 class etcd_client {
 public:
     using time_point = std::chrono::steady_clock::time_point;
