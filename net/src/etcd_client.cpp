@@ -1,6 +1,7 @@
 #include "callgate/net/etcd_client.hpp"
 
 #include "callgate/net/outbound_client.hpp" // parse_url
+#include "json_escape.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -129,20 +130,7 @@ public:
     {
         key(name);
         out_ += '"';
-        for (char c : value) {
-            auto u = static_cast<unsigned char>(c);
-            if (c == '"' || c == '\\') {
-                out_ += '\\';
-                out_ += c;
-            } else if (u < 0x20) {
-                static constexpr char hex[] = "0123456789abcdef";
-                out_ += "\\u00";
-                out_ += hex[u >> 4];
-                out_ += hex[u & 0xF];
-            } else {
-                out_ += c;
-            }
-        }
+        detail::append_json_escaped(out_, value);
         out_ += '"';
         return *this;
     }
@@ -239,8 +227,10 @@ bool parse_root(std::string& text, json_object& out)
     return root.get(out) == simdjson::SUCCESS;
 }
 
-// An int64 that protobuf's JSON mapping writes as a string; absent is 0.
-bool get_int(json_object o, std::string_view name, std::int64_t& out)
+// An int64 or uint64 that protobuf's JSON mapping writes as a string
+// (numbers are taken too); absent is 0.
+template <class Integer>
+bool get_integer(json_object o, std::string_view name, Integer& out)
 {
     out = 0;
     simdjson::dom::element e;
@@ -254,19 +244,8 @@ bool get_int(json_object o, std::string_view name, std::int64_t& out)
     return e.get(out) == simdjson::SUCCESS;
 }
 
-bool get_uint(json_object o, std::string_view name, std::uint64_t& out)
-{
-    out = 0;
-    simdjson::dom::element e;
-    if (o.at_key(name).get(e) != simdjson::SUCCESS)
-        return true;
-    std::string_view text;
-    if (e.get(text) == simdjson::SUCCESS) {
-        auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
-        return ec == std::errc{} && ptr == text.data() + text.size();
-    }
-    return e.get(out) == simdjson::SUCCESS;
-}
+bool get_int(json_object o, std::string_view name, std::int64_t& out) { return get_integer(o, name, out); }
+bool get_uint(json_object o, std::string_view name, std::uint64_t& out) { return get_integer(o, name, out); }
 
 bool get_bool(json_object o, std::string_view name, bool& out)
 {
@@ -334,6 +313,18 @@ bool parse_range(json_object o, etcd_range_response& out)
     return true;
 }
 
+// What each member said when none could serve a call: the error's detail.
+struct failure_notes {
+    std::string text;
+    void add(const std::string& note)
+    {
+        if (!text.empty())
+            text += "; ";
+        text += note;
+    }
+    std::string take() { return text.empty() ? std::string("deadline passed") : std::move(text); }
+};
+
 bool contains(std::string_view text, std::string_view part) { return text.find(part) != std::string_view::npos; }
 
 // What an error etcd answered with means for the caller, and whether it is
@@ -344,34 +335,39 @@ struct etcd_failure {
     bool not_applied = false;    // etcd refused before acting: another member may be tried
 };
 
+// etcd's error messages (they carry the meaning; gRPC codes are coarser).
+struct known_error {
+    std::string_view text;
+    etcd_failure failure;
+};
+constexpr known_error known_errors[] = {
+    {"invalid auth token", {etcd_errc::auth_failed, true, true}},
+    {"revision of auth store is old", {etcd_errc::auth_failed, true, true}},
+    {"user name is empty", {etcd_errc::auth_failed, true, true}},
+    {"authentication failed", {etcd_errc::auth_failed, false, true}},
+    {"permission denied", {etcd_errc::permission_denied, false, true}},
+    {"required revision has been compacted", {etcd_errc::compacted, false, true}},
+    {"future revision", {etcd_errc::future_revision, false, true}},
+    {"too many operations in txn", {etcd_errc::too_many_ops, false, true}},
+    {"request is too large", {etcd_errc::request_too_large, false, true}},
+    {"lease not found", {etcd_errc::lease_not_found, false, true}},
+    // Refused before a proposal was made: another member (or a later try) may do.
+    {"no leader", {etcd_errc::unavailable, false, true}},
+    {"not capable", {etcd_errc::unavailable, false, true}},
+    {"too many requests", {etcd_errc::unavailable, false, true}},
+};
+
 etcd_failure classify(std::string_view message, int grpc_code)
 {
-    using e = etcd_errc;
-    if (contains(message, "invalid auth token") || contains(message, "revision of auth store is old") ||
-        contains(message, "user name is empty"))
-        return {e::auth_failed, true, true};
-    if (contains(message, "authentication failed"))
-        return {e::auth_failed, false, true};
-    if (contains(message, "permission denied"))
-        return {e::permission_denied, false, true};
-    if (contains(message, "required revision has been compacted"))
-        return {e::compacted, false, true};
-    if (contains(message, "future revision"))
-        return {e::future_revision, false, true};
-    if (contains(message, "too many operations in txn"))
-        return {e::too_many_ops, false, true};
-    if (contains(message, "request is too large"))
-        return {e::request_too_large, false, true};
-    if (contains(message, "lease not found"))
-        return {e::lease_not_found, false, true};
-    // Refused before a proposal was made: another member (or a later try) may do.
-    if (contains(message, "no leader") || contains(message, "not capable") ||
-        contains(message, "too many requests") || message == "connection closed")
-        return {e::unavailable, false, true};
+    for (const auto& known : known_errors)
+        if (contains(message, known.text))
+            return known.failure;
+    if (message == "connection closed") // the gateway could not reach its own member
+        return {etcd_errc::unavailable, false, true};
     // Timed out or lost its leader while proposing: the write may still commit.
     if (grpc_code == 14 || grpc_code == 4 || grpc_code == 1)
-        return {e::unavailable, false, false};
-    return {e::rejected, false, true};
+        return {etcd_errc::unavailable, false, false};
+    return {etcd_errc::rejected, false, true};
 }
 
 // ---- connections ----
@@ -812,12 +808,7 @@ asio::awaitable<etcd_client::impl::call_result> etcd_client::impl::call(call_spe
 {
     call_result out;
     const std::size_t n = members.size();
-    std::string details;
-    auto note = [&](const std::string& d) {
-        if (!details.empty())
-            details += "; ";
-        details += d;
-    };
+    failure_notes notes;
     bool reauthenticated = false;
     auto backoff = std::chrono::milliseconds(50);
     for (;;) {
@@ -829,7 +820,7 @@ asio::awaitable<etcd_client::impl::call_result> etcd_client::impl::call(call_spe
             if (needs_token()) {
                 auto error = co_await authenticate(m, deadline);
                 if (error.code == etcd_errc::unavailable) {
-                    note(error.detail);
+                    notes.add(error.detail);
                     continue;
                 }
                 if (error) {
@@ -851,7 +842,7 @@ asio::awaitable<etcd_client::impl::call_result> etcd_client::impl::call(call_spe
                 co_return out;
             }
             if (r.at == attempt_result::stage::not_sent) {
-                note(r.detail);
+                notes.add(r.detail);
                 continue;
             }
             if (r.at == attempt_result::stage::sent) {
@@ -859,7 +850,7 @@ asio::awaitable<etcd_client::impl::call_result> etcd_client::impl::call(call_spe
                     out.error = {etcd_errc::unknown_outcome, r.detail};
                     co_return out;
                 }
-                note(r.detail);
+                notes.add(r.detail);
                 continue;
             }
             if (r.status == 200) {
@@ -889,7 +880,7 @@ asio::awaitable<etcd_client::impl::call_result> etcd_client::impl::call(call_spe
                 co_return out;
             }
             transient = transient || f.not_applied;
-            note(detail);
+            notes.add(detail);
         }
         // Every member failed. Go round again only while one of them is up
         // but waiting for a leader, and there is time for it.
@@ -899,9 +890,9 @@ asio::awaitable<etcd_client::impl::call_result> etcd_client::impl::call(call_spe
         asio::steady_timer pause(ex, backoff);
         co_await pause.async_wait(use_tuple);
         backoff = std::min(backoff * 2, std::chrono::milliseconds(400));
-        details.clear();
+        notes = {};
     }
-    out.error = {etcd_errc::unavailable, details.empty() ? std::string("deadline passed") : details};
+    out.error = {etcd_errc::unavailable, notes.take()};
     co_return out;
 }
 
@@ -1459,12 +1450,7 @@ asio::awaitable<etcd_result<etcd_watch>> etcd_client::impl::open_watch(etcd_watc
     const std::string body = b.take();
     auto ex = co_await asio::this_coro::executor;
     const std::size_t n = members.size();
-    std::string details;
-    auto note = [&](const std::string& d) {
-        if (!details.empty())
-            details += "; ";
-        details += d;
-    };
+    failure_notes notes;
     bool reauthenticated = false;
     std::size_t start = preferred.load();
     for (std::size_t i = 0; i < n; ++i) {
@@ -1474,7 +1460,7 @@ asio::awaitable<etcd_result<etcd_watch>> etcd_client::impl::open_watch(etcd_watc
         if (needs_token()) {
             auto error = co_await authenticate(m, deadline);
             if (error.code == etcd_errc::unavailable) {
-                note(error.detail);
+                notes.add(error.detail);
                 continue;
             }
             if (error)
@@ -1484,7 +1470,7 @@ asio::awaitable<etcd_result<etcd_watch>> etcd_client::impl::open_watch(etcd_watc
         std::string detail;
         auto c = co_await connect(m, deadline, detail); // never pooled: it stays busy
         if (!c) {
-            note(detail);
+            notes.add(detail);
             continue;
         }
         auto s = std::make_shared<etcd_watch::state>(ex);
@@ -1520,7 +1506,7 @@ asio::awaitable<etcd_result<etcd_watch>> etcd_client::impl::open_watch(etcd_watc
                     co_await http::async_read_header(*s->stream->plain, s->stream->buffer, s->parser, use_tuple);
         }
         if (ec) {
-            note(members[m].url + ": watch request failed: " + ec.message());
+            notes.add(members[m].url + ": watch request failed: " + ec.message());
             continue;
         }
         if (s->parser.get().result_int() != 200) {
@@ -1546,7 +1532,7 @@ asio::awaitable<etcd_result<etcd_watch>> etcd_client::impl::open_watch(etcd_watc
             }
             if (f.code != etcd_errc::unavailable)
                 co_return failed<etcd_watch>({f.code, members[m].url + ": " + why});
-            note(members[m].url + ": " + why);
+            notes.add(members[m].url + ": " + why);
             continue;
         }
         std::vector<char> chunk(64 * 1024);
@@ -1555,7 +1541,7 @@ asio::awaitable<etcd_result<etcd_watch>> etcd_client::impl::open_watch(etcd_watc
         if (!co_await next_frame(*s, chunk, frame, error)) {
             if (error.code != etcd_errc::unavailable)
                 co_return failed<etcd_watch>(std::move(error));
-            note(error.detail);
+            notes.add(error.detail);
             continue;
         }
         etcd_result<etcd_watch_batch> first;
@@ -1568,7 +1554,7 @@ asio::awaitable<etcd_result<etcd_watch>> etcd_client::impl::open_watch(etcd_watc
                 continue;
             }
             if (first.error.code == etcd_errc::unavailable) {
-                note(members[m].url + ": " + first.error.detail);
+                notes.add(members[m].url + ": " + first.error.detail);
                 continue;
             }
             if (first.error.code != etcd_errc::compacted)
@@ -1591,7 +1577,7 @@ asio::awaitable<etcd_result<etcd_watch>> etcd_client::impl::open_watch(etcd_watc
             asio::co_spawn(ex, run_watch_reader(s), asio::detached);
         co_return etcd_result<etcd_watch>{{}, etcd_watch(std::move(s))};
     }
-    co_return failed<etcd_watch>({etcd_errc::unavailable, details.empty() ? std::string("deadline passed") : details});
+    co_return failed<etcd_watch>({etcd_errc::unavailable, notes.take()});
 }
 
 asio::awaitable<etcd_result<etcd_watch>> etcd_client::watch(etcd_watch_request request, time_point deadline)
