@@ -1,5 +1,7 @@
 #include "callgate/net/log.hpp"
 
+#include "json_escape.hpp"
+
 #include <atomic>
 #include <cstdio>
 #include <ctime>
@@ -23,22 +25,6 @@ const char* level_name(log_level level)
     return "info";
 }
 
-void append_escaped(std::string& out, std::string_view text)
-{
-    for (char c : text) {
-        auto u = static_cast<unsigned char>(c);
-        if (c == '"' || c == '\\') {
-            out += '\\';
-            out += c;
-        } else if (u < 0x20) {
-            char buf[8];
-            std::snprintf(buf, sizeof buf, "\\u%04x", u);
-            out += buf;
-        } else {
-            out += c;
-        }
-    }
-}
 
 bool needs_quotes(std::string_view text)
 {
@@ -89,13 +75,13 @@ void log(log_level level, std::string_view event, std::initializer_list<log_fiel
         line += "\",\"level\":\"";
         line += level_name(level);
         line += "\",\"event\":\"";
-        append_escaped(line, event);
+        detail::append_json_escaped(line, event);
         line += '"';
         for (const auto& [key, value] : fields) {
             line += ",\"";
-            append_escaped(line, key);
+            detail::append_json_escaped(line, key);
             line += "\":\"";
-            append_escaped(line, value);
+            detail::append_json_escaped(line, value);
             line += '"';
         }
         line += "}\n";
@@ -111,7 +97,7 @@ void log(log_level level, std::string_view event, std::initializer_list<log_fiel
             line += '=';
             if (needs_quotes(value)) {
                 line += '"';
-                append_escaped(line, value);
+                detail::append_json_escaped(line, value);
                 line += '"';
             } else {
                 line += value;
@@ -123,5 +109,26 @@ void log(log_level level, std::string_view event, std::initializer_list<log_fiel
     std::fwrite(line.data(), 1, line.size(), stderr);
     std::fflush(stderr);
 }
+
+namespace detail {
+
+void append_json_escaped(std::string& out, std::string_view text)
+{
+    for (char c : text) {
+        auto u = static_cast<unsigned char>(c);
+        if (c == '"' || c == '\\') {
+            out += '\\';
+            out += c;
+        } else if (u < 0x20) {
+            char buf[8];
+            std::snprintf(buf, sizeof buf, "\\u%04x", u);
+            out += buf;
+        } else {
+            out += c;
+        }
+    }
+}
+
+} // namespace detail
 
 } // namespace callgate::net

@@ -135,7 +135,8 @@ struct http_connection::impl {
     }
 };
 
-http_connection::http_connection(std::string address, std::string ca_file, std::string tls_host)
+http_connection::http_connection(std::string address, std::string ca_file, std::string tls_host,
+                                 std::string cert_file, std::string key_file)
     : impl_(std::make_unique<impl>())
 {
     impl_->address = std::move(address);
@@ -146,6 +147,10 @@ http_connection::http_connection(std::string address, std::string ca_file, std::
         impl_->tls.emplace(asio::ssl::context::tls_client);
         impl_->tls->load_verify_file(impl_->ca_file);
         impl_->tls->set_verify_mode(asio::ssl::verify_peer);
+        if (!cert_file.empty()) {
+            impl_->tls->use_certificate_chain_file(cert_file);
+            impl_->tls->use_private_key_file(key_file, asio::ssl::context::pem);
+        }
     }
 }
 

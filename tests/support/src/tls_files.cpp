@@ -31,8 +31,10 @@ void add_extension(X509* cert, X509* issuer, int nid, const char* value)
     X509_EXTENSION_free(ext);
 }
 
+enum class cert_role { ca, server, client };
+
 X509* make_cert(EVP_PKEY* key, const char* common_name, X509* issuer, EVP_PKEY* issuer_key,
-                bool is_ca, long serial)
+                cert_role role, long serial)
 {
     X509* cert = X509_new();
     X509_set_version(cert, 2);
@@ -45,13 +47,17 @@ X509* make_cert(EVP_PKEY* key, const char* common_name, X509* issuer, EVP_PKEY* 
                                reinterpret_cast<const unsigned char*>(common_name), -1, -1, 0);
     X509_set_issuer_name(cert, issuer != nullptr ? X509_get_subject_name(issuer) : name);
     X509* signer = issuer != nullptr ? issuer : cert;
-    if (is_ca) {
+    if (role == cert_role::ca) {
         add_extension(cert, signer, NID_basic_constraints, "critical,CA:TRUE");
         add_extension(cert, signer, NID_key_usage, "critical,keyCertSign,cRLSign");
-    } else {
+    } else if (role == cert_role::server) {
         add_extension(cert, signer, NID_basic_constraints, "critical,CA:FALSE");
         add_extension(cert, signer, NID_subject_alt_name, "DNS:localhost,IP:127.0.0.1,IP:::1");
-        add_extension(cert, signer, NID_ext_key_usage, "serverAuth");
+        // clientAuth too: etcd's JSON gateway dials its own gRPC port with the server certificate.
+        add_extension(cert, signer, NID_ext_key_usage, "serverAuth,clientAuth");
+    } else {
+        add_extension(cert, signer, NID_basic_constraints, "critical,CA:FALSE");
+        add_extension(cert, signer, NID_ext_key_usage, "clientAuth");
     }
     X509_sign(cert, issuer_key != nullptr ? issuer_key : key, EVP_sha256());
     return cert;
@@ -74,13 +80,19 @@ void write_pem(const std::string& path, X509* cert, EVP_PKEY* key)
 test_pki make_test_pki(const std::string& dir)
 {
     EVP_PKEY* ca_key = make_key();
-    X509* ca = make_cert(ca_key, "callgate test CA", nullptr, nullptr, true, 1);
+    X509* ca = make_cert(ca_key, "callgate test CA", nullptr, nullptr, cert_role::ca, 1);
     EVP_PKEY* server_key = make_key();
-    X509* server = make_cert(server_key, "localhost", ca, ca_key, false, 2);
-    test_pki pki{dir + "/ca.pem", dir + "/server.pem", dir + "/server.key"};
+    X509* server = make_cert(server_key, "localhost", ca, ca_key, cert_role::server, 2);
+    EVP_PKEY* client_key = make_key();
+    X509* client = make_cert(client_key, "callgate test client", ca, ca_key, cert_role::client, 3);
+    test_pki pki{dir + "/ca.pem", dir + "/server.pem", dir + "/server.key", dir + "/client.pem", dir + "/client.key"};
     write_pem(pki.ca_cert, ca, nullptr);
     write_pem(pki.server_cert, server, nullptr);
     write_pem(pki.server_key, nullptr, server_key);
+    write_pem(pki.client_cert, client, nullptr);
+    write_pem(pki.client_key, nullptr, client_key);
+    X509_free(client);
+    EVP_PKEY_free(client_key);
     X509_free(server);
     X509_free(ca);
     EVP_PKEY_free(server_key);

@@ -23,9 +23,11 @@ using header_list = std::vector<std::pair<std::string, std::string>>;
 class http_connection {
 public:
     // `address` is "host:port". With `ca_file`, speaks TLS and verifies the
-    // server's certificate for `tls_host`.
+    // server's certificate for `tls_host`, presenting the client certificate
+    // `cert_file` (with `key_file`) when given.
     explicit http_connection(std::string address, std::string ca_file = {},
-                             std::string tls_host = "localhost");
+                             std::string tls_host = "localhost", std::string cert_file = {},
+                             std::string key_file = {});
     ~http_connection();
     http_connection(const http_connection&) = delete;
     http_connection& operator=(const http_connection&) = delete;
