@@ -89,10 +89,13 @@ parsed_request parse(std::string_view bytes, std::size_t split)
     std::size_t next = 0;
     beast::error_code ec;
     std::size_t consumed = 0;
-    // The header (http::async_read_header).
+    // The header (http::async_read_header). Like Beast's read loop, the
+    // parser sees the buffer again only once a read added bytes.
     for (;;) {
         if (feed(parser, pending, true, ec, consumed))
             break;
+        while (next < reads.size() && reads[next].empty())
+            ++next;
         if (next == reads.size()) {
             // The peer closed: as Beast's read does, end_of_stream before any byte.
             if (parser.got_some())
@@ -135,6 +138,8 @@ parsed_request parse(std::string_view bytes, std::size_t split)
     for (;;) {
         if (feed(parser, pending, false, ec, consumed))
             break;
+        while (next < reads.size() && reads[next].empty())
+            ++next;
         if (next == reads.size()) {
             parser.put_eof(ec); // the peer closed mid-body
             break;
