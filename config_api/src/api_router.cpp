@@ -20,9 +20,7 @@ namespace callgate::config_api {
 
 namespace asio = boost::asio;
 using engine::config_errc;
-using engine::json_field;
 using engine::json_object;
-using engine::json_type;
 using engine::json_writer;
 using engine::uuid;
 using net::http_request;
@@ -284,19 +282,6 @@ bool is_admin_only(route_id id, std::string_view method)
 }
 
 
-// ---------------------------------------------------------------- body fields
-
-const char* const phone_detail = "phone_number must be E.164: '+' followed by 8 to 15 digits";
-const char* const handle_detail =
-    "agent_handle must be 1 to 64 characters of a-z, 0-9, '.', '_' or '-'";
-constexpr std::size_t max_display_name = 256;
-constexpr std::size_t max_label = 256;
-
-bool valid_text_length(const std::optional<std::string>& v, std::size_t max)
-{
-    return !v || v->size() <= max;
-}
-
 } // namespace
 
 // ---------------------------------------------------------------- the handler
@@ -496,25 +481,9 @@ asio::awaitable<http_response> api_router::context::create_identity()
     if (auto e = co_await read_json(doc))
         co_return std::move(*e);
     engine::new_identity input;
-    const json_field* handle = doc.find("agent_handle");
-    if (handle == nullptr || handle->type == json_type::null)
-        co_return net::json_error(422, "agent_handle is required");
-    if (handle->type != json_type::string)
-        co_return net::json_error(422, "agent_handle must be a string");
-    if (!engine::is_valid_agent_handle(handle->text))
-        co_return net::json_error(422, handle_detail);
-    input.agent_handle = handle->text;
-    text_field name, phone;
-    if (auto e = read_text(doc, "display_name", name))
-        co_return net::json_error(422, *e);
-    if (!valid_text_length(name.value, max_display_name))
-        co_return net::json_error(422, "display_name must be at most 256 bytes");
-    if (auto e = read_text(doc, "phone_number", phone))
-        co_return net::json_error(422, *e);
-    if (phone.value && !engine::is_valid_e164(*phone.value))
-        co_return net::json_error(422, phone_detail);
-    input.display_name = name.value;
-    input.phone_number = phone.value;
+    std::string detail;
+    if (!read_new_identity(doc, input, detail))
+        co_return net::json_error(422, detail);
     auto start = [this, input](auto done) { service().create_identity(input, std::move(done)); };
     auto op = net::await_callback<engine::config_result<engine::identity_record>>(std::move(start));
     auto result = co_await std::move(op);
@@ -583,19 +552,9 @@ asio::awaitable<http_response> api_router::context::patch_identity()
     if (auto e = co_await read_json(doc))
         co_return std::move(*e);
     engine::identity_patch patch;
-    text_field name, phone;
-    if (auto e = read_text(doc, "display_name", name))
-        co_return net::json_error(422, *e);
-    if (!valid_text_length(name.value, max_display_name))
-        co_return net::json_error(422, "display_name must be at most 256 bytes");
-    if (auto e = read_text(doc, "phone_number", phone))
-        co_return net::json_error(422, *e);
-    if (phone.value && !engine::is_valid_e164(*phone.value))
-        co_return net::json_error(422, phone_detail);
-    if (name.present)
-        patch.display_name = name.value;
-    if (phone.present)
-        patch.phone_number = phone.value;
+    std::string detail;
+    if (!read_identity_patch(doc, patch, detail))
+        co_return net::json_error(422, detail);
     std::string handle = route.param;
     if (!engine::is_valid_agent_handle(handle))
         co_return net::json_error(404, identity_not_found_detail);
@@ -647,21 +606,13 @@ asio::awaitable<http_response> api_router::context::create_api_key()
     json_object doc;
     if (auto e = co_await read_json(doc))
         co_return std::move(*e);
-    text_field label, scoped;
-    if (auto e = read_text(doc, "label", label))
-        co_return net::json_error(422, *e);
-    if (!valid_text_length(label.value, max_label))
-        co_return net::json_error(422, "label must be at most 256 bytes");
-    if (auto e = read_text(doc, "scoped_identity_id", scoped))
-        co_return net::json_error(422, "scoped_identity_id must be a UUID string");
-    if (!scoped.value)
-        co_return net::json_error(422, "scoped_identity_id is required");
-    auto id = uuid::parse(*scoped.value);
-    if (!id)
-        co_return net::json_error(422, "scoped_identity_id must be a valid UUID");
-    std::string text = label.value.value_or("");
-    auto target = *id;
-    auto start = [this, text, target](auto done) { service().create_api_key(text, target, std::move(done)); };
+    new_api_key_request input;
+    std::string detail;
+    if (!read_new_api_key(doc, input, detail))
+        co_return net::json_error(422, detail);
+    auto start = [this, input](auto done) {
+        service().create_api_key(input.label, input.scoped_identity_id, std::move(done));
+    };
     auto op = net::await_callback<engine::config_result<engine::created_api_key>>(std::move(start));
     auto result = co_await std::move(op);
     if (!result.ok())

@@ -8,6 +8,39 @@ using engine::json_type;
 
 namespace {
 
+const char* const phone_detail = "phone_number must be E.164: '+' followed by 8 to 15 digits";
+const char* const handle_detail =
+    "agent_handle must be 1 to 64 characters of a-z, 0-9, '.', '_' or '-'";
+constexpr std::size_t max_display_name = 256;
+constexpr std::size_t max_label = 256;
+
+bool valid_text_length(const std::optional<std::string>& v, std::size_t max)
+{
+    return !v || v->size() <= max;
+}
+
+// display_name and phone_number, as POST and PATCH /identities read them.
+bool read_name_and_phone(const json_object& doc, text_field& name, text_field& phone, std::string& detail)
+{
+    if (auto e = read_text(doc, "display_name", name)) {
+        detail = *e;
+        return false;
+    }
+    if (!valid_text_length(name.value, max_display_name)) {
+        detail = "display_name must be at most 256 bytes";
+        return false;
+    }
+    if (auto e = read_text(doc, "phone_number", phone)) {
+        detail = *e;
+        return false;
+    }
+    if (phone.value && !engine::is_valid_e164(*phone.value)) {
+        detail = phone_detail;
+        return false;
+    }
+    return true;
+}
+
 std::string url_detail(std::string_view field, engine::url_error e, engine::url_kind kind, bool insecure)
 {
     std::string f(field);
@@ -104,6 +137,72 @@ bool read_put_action(const json_object& doc, bool identity_required, bool allow_
     }
     out.action.client_websocket_url = std::move(ws.value);
     out.action.incoming_call_webhook_url = std::move(hook.value);
+    return true;
+}
+
+bool read_new_identity(const json_object& doc, engine::new_identity& out, std::string& detail)
+{
+    const json_field* handle = doc.find("agent_handle");
+    if (handle == nullptr || handle->type == json_type::null) {
+        detail = "agent_handle is required";
+        return false;
+    }
+    if (handle->type != json_type::string) {
+        detail = "agent_handle must be a string";
+        return false;
+    }
+    if (!engine::is_valid_agent_handle(handle->text)) {
+        detail = handle_detail;
+        return false;
+    }
+    text_field name, phone;
+    if (!read_name_and_phone(doc, name, phone, detail))
+        return false;
+    out.agent_handle = handle->text;
+    out.display_name = std::move(name.value);
+    out.phone_number = std::move(phone.value);
+    return true;
+}
+
+bool read_identity_patch(const json_object& doc, engine::identity_patch& out, std::string& detail)
+{
+    text_field name, phone;
+    if (!read_name_and_phone(doc, name, phone, detail))
+        return false;
+    out = {};
+    if (name.present)
+        out.display_name = std::move(name.value);
+    if (phone.present)
+        out.phone_number = std::move(phone.value);
+    return true;
+}
+
+bool read_new_api_key(const json_object& doc, new_api_key_request& out, std::string& detail)
+{
+    text_field label, scoped;
+    if (auto e = read_text(doc, "label", label)) {
+        detail = *e;
+        return false;
+    }
+    if (!valid_text_length(label.value, max_label)) {
+        detail = "label must be at most 256 bytes";
+        return false;
+    }
+    if (read_text(doc, "scoped_identity_id", scoped)) {
+        detail = "scoped_identity_id must be a UUID string";
+        return false;
+    }
+    if (!scoped.value) {
+        detail = "scoped_identity_id is required";
+        return false;
+    }
+    auto id = engine::uuid::parse(*scoped.value);
+    if (!id) {
+        detail = "scoped_identity_id must be a valid UUID";
+        return false;
+    }
+    out.label = label.value.value_or("");
+    out.scoped_identity_id = *id;
     return true;
 }
 

@@ -1,19 +1,17 @@
 #include "callgate/dispatch/edge_router.hpp"
 
 #include "callgate/dispatch/call_decider.hpp"
+#include "callgate/dispatch/edge_request_body.hpp"
 #include "callgate/dispatch/media_bridge.hpp"
 #include "callgate/engine/call_records.hpp"
 #include "callgate/engine/clock.hpp"
-#include "callgate/engine/json_object.hpp"
 #include "callgate/engine/json_writer.hpp"
 #include "callgate/engine/secrets.hpp"
 #include "callgate/net/async_glue.hpp"
 
-#include <array>
 
 namespace callgate::dispatch {
 
-using engine::json_type;
 using net::http_response;
 using net::json_response;
 
@@ -60,20 +58,6 @@ boost::asio::awaitable<bool> read_body(net::http_request& request, std::string& 
     co_return true;
 }
 
-// Reads a JSON object body; on failure fills `failure`.
-boost::asio::awaitable<bool> read_object(net::http_request& request, engine::json_object& doc,
-                                         http_response& failure)
-{
-    std::string body;
-    if (!co_await read_body(request, body, failure))
-        co_return false;
-    if (doc.parse(body) != engine::json_parse_error::ok) {
-        failure = net::json_error(422, "Invalid JSON body");
-        co_return false;
-    }
-    co_return true;
-}
-
 } // namespace
 
 edge_router::edge_router(call_decider& decider, media_bridge* bridge, engine::clock_source& clock,
@@ -96,43 +80,10 @@ boost::asio::awaitable<http_response> edge_router::decide(net::http_request& req
     std::string body;
     if (!co_await read_body(request, body, failure))
         co_return failure;
-    static constexpr std::string_view keys[] = {"call_id", "local_phone_number", "agent_identity_id",
-                                                "remote_phone_number"};
-    std::array<engine::picked_field, 4> fields;
-    if (engine::parse_fields(body, keys, fields) != engine::json_parse_error::ok)
-        co_return net::json_error(422, "Invalid JSON body");
     call_event event;
-    auto text = [&](std::size_t i, std::optional<std::string>& out) {
-        const auto& f = fields[i];
-        if (!f.present || f.type == json_type::null)
-            return true;
-        if (f.type != json_type::string || f.text.size() > 256)
-            return false;
-        out = f.text;
-        return true;
-    };
-    auto id = [&](std::size_t i, std::optional<engine::uuid>& out) {
-        std::optional<std::string> t;
-        if (!text(i, t))
-            return false;
-        if (t)
-            out = engine::uuid::parse(*t);
-        return !t || out.has_value();
-    };
-    std::optional<std::string> remote;
-    if (!id(0, event.call_id))
-        co_return net::json_error(422, "call_id must be a UUID");
-    if (!text(1, event.local_phone_number))
-        co_return net::json_error(422, "local_phone_number must be a string");
-    if (!id(2, event.agent_identity_id))
-        co_return net::json_error(422, "agent_identity_id must be a UUID");
-    if (!text(3, remote))
-        co_return net::json_error(422, "remote_phone_number must be a string");
-    if (!event.local_phone_number && !event.agent_identity_id)
-        co_return net::json_error(422, "local_phone_number or agent_identity_id is required");
-    if (!remote || remote->empty())
-        co_return net::json_error(422, "remote_phone_number is required");
-    event.remote_phone_number = std::move(*remote);
+    std::string detail;
+    if (!read_decide_body(body, event, detail))
+        co_return net::json_error(422, detail);
 
     auto op = decider_.decide(std::move(event));
     auto d = co_await std::move(op);
@@ -159,29 +110,21 @@ boost::asio::awaitable<http_response> edge_router::decide(net::http_request& req
 
 boost::asio::awaitable<http_response> edge_router::update_status(net::http_request& request, std::string call_id)
 {
-    engine::json_object doc;
     http_response failure;
-    if (!co_await read_object(request, doc, failure))
+    std::string body;
+    if (!co_await read_body(request, body, failure))
         co_return failure;
-    const auto* status_field = doc.find("status");
-    std::optional<engine::call_status> status;
-    if (status_field != nullptr && status_field->type == json_type::string)
-        status = engine::parse_call_status(status_field->text);
-    if (!status || *status == engine::call_status::initiated || *status == engine::call_status::ringing)
-        co_return net::json_error(422, "status must be one of \"answered\", \"completed\", \"failed\", \"canceled\"");
-    std::optional<engine::hangup_reason> hangup;
-    const auto* hangup_field = doc.find("hangup_reason");
-    if (hangup_field != nullptr && hangup_field->type != json_type::null) {
-        if (hangup_field->type == json_type::string)
-            hangup = engine::parse_hangup_reason(hangup_field->text);
-        if (!hangup || *hangup == engine::hangup_reason::rejected || *hangup == engine::hangup_reason::peer_flood)
-            co_return net::json_error(422, "hangup_reason must be one of \"local\", \"remote\", \"max_duration\" or null");
-    }
+    status_update update;
+    std::string detail;
+    if (!read_status_body(body, update, detail))
+        co_return net::json_error(422, detail);
+    auto status = update.status;
+    auto hangup = update.hangup;
     auto id = engine::uuid::parse(call_id);
     if (!id)
         co_return net::json_error(404, "Call not found");
     auto now = clock_.now_us();
-    auto change = [status = *status, hangup, now](engine::call_record& r) {
+    auto change = [status, hangup, now](engine::call_record& r) {
         r.status = status;
         if (hangup)
             r.hangup = *hangup;

@@ -111,34 +111,48 @@ boost::asio::awaitable<webhook_outcome> webhook_client::ask(engine::snapshot_ptr
     if (reply.status != 200)
         co_return reject(outcome::webhook_error, webhook_result::error,
                          "webhook answered HTTP " + std::to_string(reply.status));
+    out = read_reply(reply.body, identity->action->client_websocket_url, allow_insecure_urls_);
+    metrics_.count(out.kind == outcome::answer_webhook     ? webhook_result::answer
+                   : out.kind == outcome::webhook_rejected ? webhook_result::reject
+                                                           : webhook_result::error);
+    co_return out;
+}
+
+webhook_outcome webhook_client::read_reply(std::string_view body,
+                                           const std::optional<std::string>& configured_websocket_url,
+                                           bool allow_insecure_urls)
+{
+    webhook_outcome out;
+    auto reject = [&](outcome kind, std::string detail) {
+        out.kind = kind;
+        out.detail = std::move(detail);
+        return out;
+    };
     engine::json_object doc;
-    if (doc.parse(reply.body) != engine::json_parse_error::ok)
-        co_return reject(outcome::webhook_error, webhook_result::error, "webhook reply is not a JSON object");
+    if (doc.parse(body) != engine::json_parse_error::ok)
+        return reject(outcome::webhook_error, "webhook reply is not a JSON object");
     const auto* action = doc.find("action");
     if (action == nullptr || action->type != engine::json_type::string)
-        co_return reject(outcome::webhook_error, webhook_result::error, "webhook reply has no action");
+        return reject(outcome::webhook_error, "webhook reply has no action");
     if (action->text == "reject")
-        co_return reject(outcome::webhook_rejected, webhook_result::reject, "webhook rejected the call");
+        return reject(outcome::webhook_rejected, "webhook rejected the call");
     if (action->text != "answer")
-        co_return reject(outcome::webhook_error, webhook_result::error, "webhook reply has an unknown action");
+        return reject(outcome::webhook_error, "webhook reply has an unknown action");
     const auto* ws = doc.find("client_websocket_url");
     if (ws != nullptr && ws->type == engine::json_type::string) {
-        if (engine::validate_url(ws->text, engine::url_kind::websocket, allow_insecure_urls_) != engine::url_error::ok)
-            co_return reject(outcome::webhook_error, webhook_result::error,
-                             "webhook reply has an invalid client_websocket_url");
+        if (engine::validate_url(ws->text, engine::url_kind::websocket, allow_insecure_urls) != engine::url_error::ok)
+            return reject(outcome::webhook_error, "webhook reply has an invalid client_websocket_url");
         out.client_websocket_url = ws->text;
     } else if (ws != nullptr && ws->type != engine::json_type::null) {
-        co_return reject(outcome::webhook_error, webhook_result::error,
-                         "webhook reply's client_websocket_url is not a string");
-    } else if (identity->action->client_websocket_url) {
-        out.client_websocket_url = identity->action->client_websocket_url;
+        return reject(outcome::webhook_error, "webhook reply's client_websocket_url is not a string");
+    } else if (configured_websocket_url) {
+        out.client_websocket_url = configured_websocket_url;
     } else {
-        co_return reject(outcome::webhook_error, webhook_result::error,
-                         "webhook answered without a client_websocket_url and none is configured");
+        return reject(outcome::webhook_error,
+                      "webhook answered without a client_websocket_url and none is configured");
     }
-    metrics_.count(webhook_result::answer);
     out.kind = outcome::answer_webhook;
-    co_return out;
+    return out;
 }
 
 } // namespace callgate::dispatch

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "callgate/engine/config_service.hpp"
 #include "callgate/engine/json_object.hpp"
 #include "callgate/engine/records.hpp"
 #include "callgate/engine/uuid.hpp"
@@ -37,5 +38,23 @@ struct put_action_request {
 // when" rules are not checked here: they come after scope and existence.
 bool read_put_action(const engine::json_object& doc, bool identity_required, bool allow_insecure_urls,
                      put_action_request& out, std::string& detail);
+
+// Reads a POST /identities body: agent_handle (required), display_name,
+// phone_number. Returns false with the 422 detail of the first bad field.
+bool read_new_identity(const engine::json_object& doc, engine::new_identity& out, std::string& detail);
+
+// Reads a PATCH /identities/{agent_handle} body: display_name and
+// phone_number, each changed only when named (null clears it). Returns false
+// with the 422 detail of the first bad field.
+bool read_identity_patch(const engine::json_object& doc, engine::identity_patch& out, std::string& detail);
+
+struct new_api_key_request {
+    std::string label; // "" when absent or null
+    engine::uuid scoped_identity_id;
+};
+
+// Reads a POST /api-keys body: label, scoped_identity_id (required). Returns
+// false with the 422 detail of the first bad field.
+bool read_new_api_key(const engine::json_object& doc, new_api_key_request& out, std::string& detail);
 
 } // namespace callgate::config_api

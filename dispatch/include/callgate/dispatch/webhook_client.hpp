@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -54,6 +55,12 @@ public:
 
     // The webhook body for a call (Inkbox's incoming-call shape, every key present).
     static std::string payload(const engine::identity_snapshot& identity, const call_context& call);
+    // Reads the body of a webhook's HTTP 200 reply: an answer_webhook with the
+    // client WebSocket URL (the reply's, checked, else `configured_websocket_url`),
+    // a webhook_rejected, or a webhook_error with the reason in `detail`.
+    static webhook_outcome read_reply(std::string_view body,
+                                      const std::optional<std::string>& configured_websocket_url,
+                                      bool allow_insecure_urls);
     // The request headers, signed with the identity's key if it has one.
     std::vector<std::pair<std::string, std::string>> headers(const engine::identity_snapshot& identity,
                                                              const std::string& body);
