@@ -484,8 +484,13 @@ private:
         std::unique_lock lock(db_mutex_);
         close_locked();
         std::string error;
-        if (!open_locked(error))
+        if (!open_locked(error)) {
+            // No database at all now: reads fail, writes are refused, and the
+            // recovery thread tries again (poisoned_ keeps it trying).
+            poisoned_.store(true);
+            set_health(store_health::failed);
             log(true, "reopen failed: " + error);
+        }
         else if (health() == store_health::ok)
             log(false, "store reopened read-write");
     }
