@@ -131,6 +131,8 @@ public:
     void submit(engine::write_request request) override { run(request); }
     void submit_unsynced(engine::write_request request) override { run(request); }
     engine::store_status compact() override { return {}; }
+    engine::store_health health() const override { return engine::store_health::ok; }
+    std::size_t memory_usage() const override { return 0; }
     void close() override {}
 
 private:
@@ -201,7 +203,7 @@ public:
         written.emplace_back(data);
         co_return true;
     }
-    asio::awaitable<void> close(std::uint16_t code) override
+    asio::awaitable<void> close(std::uint16_t code, std::string) override
     {
         FUZZ_CHECK(!close_code);
         close_code = code;
