@@ -155,8 +155,11 @@ config_result<std::optional<uuid>> config_service::load_phone(const std::string&
     if (r == read_result::error)
         return {config_errc::store_failure, std::nullopt};
     std::optional<uuid> id;
-    if (r == read_result::found)
+    if (r == read_result::found) {
         id = uuid::from_key(value);
+        if (!id) // a corrupt index value is a store failure, never "no such number"
+            return {config_errc::store_failure, std::nullopt};
+    }
     phones_.fill(e164, id, ticket);
     return {config_errc::ok, id};
 }

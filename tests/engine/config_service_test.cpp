@@ -163,6 +163,22 @@ TEST_F(config_service_test, admin_keys_added_by_another_writer_are_picked_up)
     EXPECT_TRUE(service_->load_api_key(sha256("cg_second_admin_key_002")).value);
 }
 
+// Found by fuzzing the record codec: a phone index value that is not an id
+// must not be cached as "no identity has this number".
+TEST_F(config_service_test, a_corrupt_phone_index_value_is_a_store_failure_not_unknown)
+{
+    std::promise<bool> written;
+    db_->submit({[](write_txn& txn) {
+                     txn.put(column::phones, "+15550123", "not-16-bytes");
+                     return true;
+                 },
+                 [&written](const store_status& s) { written.set_value(s.ok); }});
+    ASSERT_TRUE(written.get_future().get());
+    auto r = service_->load_phone("+15550123");
+    EXPECT_EQ(r.error, config_errc::store_failure);
+    EXPECT_FALSE(service_->try_phone("+15550123").has_value()) << "nothing cached";
+}
+
 TEST_F(config_service_test, snapshot_cache_stays_within_its_bound)
 {
     config_service small(*db_, clock_, random_, dir_.path() + "/admin_keys", 10);
