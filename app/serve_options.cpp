@@ -1,5 +1,7 @@
 #include "serve_options.hpp"
 
+#include "callgate/net/http_server.hpp"
+
 #include <charconv>
 #include <functional>
 
@@ -71,14 +73,11 @@ std::vector<flag_spec> flag_specs()
     // that a bad address exits 2 before anything is written.
     auto listen = [](std::string serve_options::*field) {
         return [field](serve_options& o, const std::string& v) {
-            auto colon = v.rfind(':');
-            if (colon == std::string::npos || colon == 0 || colon + 1 == v.size())
-                return false;
-            std::string_view host(v.data(), colon), port(v.data() + colon + 1, v.size() - colon - 1);
-            if (host.front() == '[' ? host.back() != ']' || host.size() < 3 : host.find(':') != std::string_view::npos)
-                return false;
-            std::int64_t n;
-            if (port.size() > 5 || !parse_int(std::string(port), 0, 65535, n))
+            // The server's own parser, plus: an IPv6 host needs brackets.
+            std::string host;
+            std::uint16_t port = 0;
+            if (!net::split_host_port(v, host, port) || host.empty() ||
+                (v.front() != '[' && host.find(':') != std::string::npos))
                 return false;
             o.*field = v;
             return true;

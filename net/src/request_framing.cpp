@@ -1,5 +1,7 @@
 #include "callgate/net/request_framing.hpp"
 
+#include <boost/beast/core/string.hpp>
+
 namespace callgate::net {
 namespace {
 
@@ -12,18 +14,6 @@ std::string_view trim(std::string_view s)
     while (!s.empty() && is_ows(s.back()))
         s.remove_suffix(1);
     return s;
-}
-
-bool iequals(std::string_view a, std::string_view b)
-{
-    if (a.size() != b.size())
-        return false;
-    for (std::size_t i = 0; i < a.size(); ++i) {
-        char x = a[i] >= 'A' && a[i] <= 'Z' ? static_cast<char>(a[i] + 32) : a[i];
-        if (x != b[i])
-            return false;
-    }
-    return true;
 }
 
 framing_verdict reject(unsigned status, std::string_view detail) { return {status, detail, true}; }
@@ -61,10 +51,10 @@ framing_verdict check_request_framing(unsigned http_version, const std::vector<s
             field.remove_prefix(comma + 1);
         }
     }
-    if (codings.empty() || !iequals(codings.back(), "chunked"))
+    if (codings.empty() || !boost::beast::iequals(codings.back(), "chunked"))
         return reject(400, "Transfer-Encoding must end with chunked");
     for (std::size_t i = 0; i + 1 < codings.size(); ++i) {
-        if (iequals(codings[i], "chunked"))
+        if (boost::beast::iequals(codings[i], "chunked"))
             return reject(400, "chunked may be applied only once");
     }
     if (codings.size() > 1)
