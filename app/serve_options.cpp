@@ -2,6 +2,7 @@
 
 #include "callgate/net/http_server.hpp"
 
+#include <cctype>
 #include <charconv>
 #include <functional>
 
@@ -148,6 +149,63 @@ std::vector<flag_spec> flag_specs()
         {"store-memory", false, size(&serve_options::store_memory, 8ull << 20),
          "a size of at least 8MiB, such as 256MiB or 1GiB"},
         {"min-free-disk", false, size(&serve_options::min_free_disk, 0), "a size such as 64MiB or 1GiB"},
+        {"etcd-endpoints", false,
+         [](serve_options& o, const std::string& v) {
+             std::vector<std::string> endpoints;
+             std::size_t start = 0;
+             while (start <= v.size()) {
+                 auto comma = v.find(',', start);
+                 auto item = v.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+                 std::string host;
+                 std::uint16_t port = 0;
+                 auto rest = item.rfind("http://", 0) == 0    ? item.substr(7)
+                             : item.rfind("https://", 0) == 0 ? item.substr(8)
+                                                              : std::string();
+                 while (!rest.empty() && rest.back() == '/')
+                     rest.pop_back();
+                 if (rest.empty() || !net::split_host_port(rest, host, port) || host.empty() || port == 0)
+                     return false;
+                 endpoints.push_back(item);
+                 if (comma == std::string::npos)
+                     break;
+                 start = comma + 1;
+             }
+             o.etcd_endpoints = std::move(endpoints);
+             return true;
+         },
+         "comma-separated http://host:port or https://host:port URLs"},
+        {"etcd-prefix", false,
+         [](serve_options& o, const std::string& v) {
+             if (v.empty() || v.front() != '/')
+                 return false;
+             o.etcd_prefix = v.back() == '/' ? v : v + "/";
+             return true;
+         },
+         "a key prefix starting with /, such as /callgate/"},
+        {"etcd-ca-file", false, text(&serve_options::etcd_ca_file), "a PEM file"},
+        {"etcd-cert-file", false, text(&serve_options::etcd_cert_file), "a PEM file"},
+        {"etcd-key-file", false, text(&serve_options::etcd_key_file), "a PEM file"},
+        {"etcd-username", false, text(&serve_options::etcd_username), "an etcd user name"},
+        {"etcd-password", false, text(&serve_options::etcd_password), "a password"},
+        {"node-name", false,
+         [](serve_options& o, const std::string& v) {
+             if (v.empty() || v.size() > 64)
+                 return false;
+             for (unsigned char c : v)
+                 if (!std::isalnum(c) && c != '-' && c != '_' && c != '.')
+                     return false;
+             o.node_name = v;
+             return true;
+         },
+         "1 to 64 letters, digits, '-', '_' or '.'"},
+        {"advertise-api", false,
+         [](serve_options& o, const std::string& v) {
+             if (v.rfind("http://", 0) != 0 && v.rfind("https://", 0) != 0)
+                 return false;
+             o.advertise_api = v;
+             return true;
+         },
+         "an http:// or https:// URL"},
         {"read-timeout-ms", false, integer(&serve_options::read_timeout_ms, 10, 600'000),
          "milliseconds from 10 to 600000"},
         {"idle-timeout-ms", false, integer(&serve_options::idle_timeout_ms, 10, 3'600'000),
@@ -238,6 +296,14 @@ bool parse_serve_options(const std::vector<std::string>& args,
         error = "--tls-cert and --tls-key go together";
         return false;
     }
+    if (out.etcd_cert_file.empty() != out.etcd_key_file.empty()) {
+        error = "--etcd-cert-file and --etcd-key-file go together";
+        return false;
+    }
+    if (out.etcd_username.empty() != out.etcd_password.empty()) {
+        error = "--etcd-username and --etcd-password go together";
+        return false;
+    }
     return true;
 }
 
@@ -298,6 +364,19 @@ Every flag can also be set as an environment variable CALLGATE_<FLAG>
   --store-memory SIZE         RocksDB's memory: block cache and memtables (default 256MiB)
   --min-free-disk SIZE        refuse config writes (507) and drop call records while the
                               data dir's disk has less free space (default 64MiB)
+
+Cluster mode (several nodes sharing one config through etcd; see docs/cluster.md):
+  --etcd-endpoints URLS       comma-separated etcd client URLs (http:// or https://);
+                              turns cluster mode on
+  --etcd-prefix PREFIX        every key callgate writes lives under it (default /callgate/)
+  --etcd-ca-file FILE         trust anchors for https:// etcd members
+  --etcd-cert-file FILE       client certificate for etcd's --client-cert-auth (with
+  --etcd-key-file FILE        its key)
+  --etcd-username NAME        etcd authentication (with --etcd-password)
+  --etcd-password PASSWORD
+  --node-name NAME            unique per node (default: the host name)
+  --advertise-api URL         how other nodes reach this node's config API
+                              (default http://<bound api address>)
 
 On first start an admin API key is written to <data-dir>/admin.key (mode 0600);
 set CALLGATE_ADMIN_KEY to register a key of your own instead. Once listening,

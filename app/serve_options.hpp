@@ -35,6 +35,18 @@ struct serve_options {
     std::int64_t idle_timeout_ms = 60'000;
     std::uint64_t store_memory = 256ull << 20;  // RocksDB block cache + memtables, bytes
     std::uint64_t min_free_disk = 64ull << 20;  // writes refused below this free space, bytes
+
+    // Cluster mode (on when etcd_endpoints is not empty): the config lives in etcd.
+    std::vector<std::string> etcd_endpoints; // http:// or https:// client URLs
+    std::string etcd_prefix = "/callgate/";
+    std::string etcd_ca_file;
+    std::string etcd_cert_file;
+    std::string etcd_key_file;
+    std::string etcd_username;
+    std::string etcd_password;
+    std::string node_name;     // empty: the host name
+    std::string advertise_api; // empty: http(s)://<bound api address>
+    bool cluster() const { return !etcd_endpoints.empty(); }
 };
 
 // Parses "512MiB", "64M", "1GiB", "1G", "4096" (bytes); K/M/G are powers of 1024.

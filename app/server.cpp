@@ -1,5 +1,6 @@
 #include "server.hpp"
 
+#include "callgate/cluster/replicated_store.hpp"
 #include "callgate/config_api/api_router.hpp"
 #include "callgate/dispatch/call_decider.hpp"
 #include "callgate/dispatch/dispatch_metrics.hpp"
@@ -18,6 +19,7 @@
 #include "callgate/net/outbound_client.hpp"
 
 #include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -36,6 +38,8 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <map>
+#include <mutex>
 #include <thread>
 
 namespace callgate::app {
@@ -174,12 +178,35 @@ bool load_edge_tokens(const serve_options& options, engine::random_source& rando
 struct server_metrics {
     engine::histogram store_write{engine::histogram::latency_bounds()};
     engine::counter store_writes;
+    // Cluster mode.
+    engine::histogram apply_lag{engine::histogram::latency_bounds()};
+    std::mutex etcd_requests_mutex;
+    std::map<std::pair<std::string, std::string>, std::uint64_t> etcd_requests; // (op, outcome) → count
 };
 
-std::string render_metrics(const server_metrics& m, const engine::config_service& service,
+// What cluster mode adds to /metrics.
+void render_cluster_metrics(std::string& out, server_metrics& m, const cluster::replication_status& s)
+{
+    engine::render_header(out, "callgate_etcd_up", "gauge", "1 while etcd answers this node (checked every second).");
+    engine::render_sample(out, "callgate_etcd_up", "", s.etcd_up ? 1 : 0);
+    engine::render_header(out, "callgate_etcd_applied_revision", "gauge",
+                          "The etcd revision this node's local copy of the config reflects.");
+    engine::render_sample(out, "callgate_etcd_applied_revision", "", static_cast<std::uint64_t>(s.applied_revision));
+    engine::render_header(out, "callgate_etcd_apply_lag_seconds", "histogram",
+                          "From a config change's commit (its writer's clock) to its apply on this node.");
+    m.apply_lag.render(out, "callgate_etcd_apply_lag_seconds", "");
+    engine::render_header(out, "callgate_etcd_requests_total", "counter", "Requests to etcd, by operation and outcome.");
+    std::lock_guard lock(m.etcd_requests_mutex);
+    for (const auto& [key, n] : m.etcd_requests)
+        engine::render_sample(out, "callgate_etcd_requests_total",
+                              "op=\"" + key.first + "\",outcome=\"" + key.second + "\"", n);
+}
+
+std::string render_metrics(server_metrics& m, const engine::config_service& service,
                            const engine::store& db, const engine::call_log& calls,
                            const net::http_server& api, const net::http_server& edge,
-                           const dispatch::dispatch_metrics& dispatch_metrics)
+                           const dispatch::dispatch_metrics& dispatch_metrics,
+                           const cluster::replicated_store* cluster)
 {
     std::string out;
     engine::render_header(out, "callgate_http_requests_total", "counter",
@@ -221,7 +248,35 @@ std::string render_metrics(const server_metrics& m, const engine::config_service
     engine::render_sample(out, "callgate_cache_misses_total", "", stats.misses);
     engine::render_header(out, "callgate_cache_entries", "gauge", "Entries in the identity and number caches.");
     engine::render_sample(out, "callgate_cache_entries", "", stats.entries);
+    if (cluster)
+        render_cluster_metrics(out, m, cluster->status());
     return out;
+}
+
+std::string node_name(const serve_options& options)
+{
+    if (!options.node_name.empty())
+        return options.node_name;
+    char host[256] = {};
+    if (::gethostname(host, sizeof host - 1) != 0 || host[0] == '\0')
+        return "callgate";
+    return host;
+}
+
+// Wraps a listener's handler: while the cluster node is not ready, every
+// path but `open` answers 503 {"detail": "Not ready"}.
+net::http_handler not_ready_gate(net::http_handler inner, const cluster::replicated_store* cluster,
+                                 std::vector<std::string> open)
+{
+    return [inner = std::move(inner), cluster, open = std::move(open)](
+               net::http_request& request) -> asio::awaitable<net::http_response> {
+        if (!cluster->status().ready) {
+            auto path = request.target().substr(0, request.target().find('?'));
+            if (std::find(open.begin(), open.end(), path) == open.end())
+                co_return net::json_error(503, "Not ready");
+        }
+        co_return co_await inner(request);
+    };
 }
 
 } // namespace
@@ -270,9 +325,45 @@ int run_server(const serve_options& options)
         metrics.store_write.observe(seconds);
         metrics.store_writes.inc(requests);
     };
-    auto db = engine::store::open(options.data_dir + "/db", store_options, error);
+    std::unique_ptr<engine::store> db = engine::store::open(options.data_dir + "/db", store_options, error);
     if (!db)
         return fail_usage("cannot open store in " + options.data_dir + ": " + error);
+    // Cluster mode: etcd holds the config, the local store is this node's copy.
+    std::atomic<engine::config_service*> service_ptr{nullptr};
+    cluster::replicated_store* cluster = nullptr;
+    if (options.cluster()) {
+        cluster::replicated_store_options c;
+        c.etcd.endpoints = options.etcd_endpoints;
+        c.etcd.ca_file = options.etcd_ca_file;
+        c.etcd.cert_file = options.etcd_cert_file;
+        c.etcd.key_file = options.etcd_key_file;
+        c.etcd.username = options.etcd_username;
+        c.etcd.password = options.etcd_password;
+        c.etcd.on_request = [&metrics](std::string_view op, net::etcd_errc outcome) {
+            std::lock_guard lock(metrics.etcd_requests_mutex);
+            ++metrics.etcd_requests[{std::string(op), std::string(net::to_string(outcome))}];
+        };
+        c.prefix = options.etcd_prefix;
+        c.node_name = node_name(options);
+        c.on_applied = [&service_ptr](engine::column column, std::string_view key) {
+            if (auto* s = service_ptr.load())
+                s->on_applied(column, key);
+        };
+        c.on_reloaded = [&service_ptr] {
+            if (auto* s = service_ptr.load())
+                s->on_reloaded();
+        };
+        c.on_apply_lag = [&metrics](double seconds) { metrics.apply_lag.observe(seconds); };
+        try {
+            auto replicated = cluster::replicated_store::start(std::move(db), std::move(c));
+            cluster = replicated.get();
+            db = std::move(replicated);
+        } catch (const std::exception& e) {
+            return fail_usage(std::string("etcd: ") + e.what());
+        }
+        log(log_level::info, "cluster_mode",
+            {{"node", node_name(options)}, {"prefix", options.etcd_prefix}, {"endpoints", std::to_string(options.etcd_endpoints.size())}});
+    }
     if (!bootstrap_admin_key(options.data_dir, clock, random, error))
         return fail_usage(error);
 
@@ -288,6 +379,9 @@ int run_server(const serve_options& options)
 
     engine::config_service service(*db, clock, random, options.data_dir + "/admin_keys",
                                    options.cache_entries);
+    service_ptr.store(&service);
+    if (cluster)
+        service.on_reloaded(); // nothing the applier changed before now can be cached, but be sure
     engine::call_log calls(*db, clock);
 
     std::vector<std::string> edge_tokens;
@@ -314,9 +408,21 @@ int run_server(const serve_options& options)
                                    std::chrono::milliseconds(options.webhook_timeout_ms));
 
     std::atomic<int> state{0}; // 0 starting, 1 ready, 2 draining
-    auto readiness = [&state, &db] {
+    auto readiness = [&state, &db, cluster] {
         switch (state.load()) {
         case 1: {
+            if (cluster) {
+                auto s = cluster->status();
+                if (!s.ready) {
+                    std::string body = s.importing ? "{\"status\":\"starting\",\"import\":\"running\"}"
+                                       : s.etcd_up ? "{\"status\":\"starting\"}"
+                                                   : "{\"status\":\"starting\",\"etcd\":\"unreachable\"}";
+                    return net::readiness_report{false, std::move(body)};
+                }
+                if (!s.etcd_up)
+                    return net::readiness_report{true, "{\"status\":\"degraded\",\"etcd\":\"unreachable\",\"revision\":" +
+                                                           std::to_string(s.applied_revision) + "}"};
+            }
             auto health = db->health();
             if (health == engine::store_health::ok)
                 return net::readiness_report{};
@@ -334,7 +440,7 @@ int run_server(const serve_options& options)
     router_options.allow_insecure_urls = options.allow_insecure_urls;
     router_options.readiness = readiness;
     router_options.render_metrics = [&] {
-        return render_metrics(metrics, service, *db, calls, *api_ptr, *edge_ptr, dispatch_metrics);
+        return render_metrics(metrics, service, *db, calls, *api_ptr, *edge_ptr, dispatch_metrics, cluster);
     };
     config_api::api_router router(service, calls, workers.get_executor(), router_options);
     dispatch::media_bridge_options bridge_options;
@@ -352,10 +458,16 @@ int run_server(const serve_options& options)
             o.tls = net::tls_files{options.tls_cert, options.tls_key};
         return o;
     };
-    net::http_server api(context_ptrs, listener_options("api", options.api_listen),
-                         [&router](net::http_request& request) { return router.handle(request); });
-    net::http_server edge(context_ptrs, listener_options("edge", options.edge_listen),
-                          [&edge_routes](net::http_request& request) { return edge_routes.handle(request); });
+    net::http_handler api_handler = [&router](net::http_request& request) { return router.handle(request); };
+    net::http_handler edge_handler = [&edge_routes](net::http_request& request) { return edge_routes.handle(request); };
+    if (cluster) {
+        // Until the local copy has caught up, only health, readiness, metrics
+        // and the API description answer; the rest is 503 "Not ready".
+        api_handler = not_ready_gate(std::move(api_handler), cluster, {"/healthz", "/readyz", "/metrics", "/openapi.json"});
+        edge_handler = not_ready_gate(std::move(edge_handler), cluster, {"/healthz", "/readyz", "/metrics", "/openapi.json"});
+    }
+    net::http_server api(context_ptrs, listener_options("api", options.api_listen), std::move(api_handler));
+    net::http_server edge(context_ptrs, listener_options("edge", options.edge_listen), std::move(edge_handler));
     api_ptr = &api;
     edge_ptr = &edge;
     if (!api.listen(error) || !edge.listen(error)) {

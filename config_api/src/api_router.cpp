@@ -58,6 +58,7 @@ http_response from_errc(config_errc e)
     case config_errc::store_failure: return net::json_error(503, "Store unavailable, try again");
     case config_errc::store_full: return net::json_error(507, "Insufficient storage");
     case config_errc::store_read_only: return net::json_error(503, "Config store is read-only");
+    case config_errc::store_unavailable: return net::json_error(503, "Config store unavailable");
     case config_errc::ok: break;
     }
     return net::json_error(500, "Internal Server Error");

@@ -87,7 +87,9 @@ write_request make_request(std::shared_ptr<State> st,
     return write_request{
         [st, prepare = std::move(prepare)](write_txn& txn) { return prepare(*st, txn); },
         [st, on_committed = std::move(on_committed)](const store_status& status) {
-            if (st->error == config_errc::ok && !status.ok)
+            // A failed store explains a store failure that prepare ran into
+            // (e.g. a read from an unreachable etcd), never a 404 or 409.
+            if (!status.ok && (st->error == config_errc::ok || st->error == config_errc::store_failure))
                 st->error = errc_of_write(status);
             if (st->error == config_errc::ok)
                 on_committed(*st);
@@ -102,6 +104,7 @@ config_errc errc_of_write(const store_status& status)
     switch (status.fault) {
     case store_health::full: return config_errc::store_full;
     case store_health::read_only: return config_errc::store_read_only;
+    case store_health::unavailable: return config_errc::store_unavailable;
     default: return config_errc::store_failure;
     }
 }
@@ -456,6 +459,7 @@ void config_service::delete_identity(std::string handle, std::function<void(conf
     db_.submit(make_request<state>(
         st,
         [](state& s, write_txn& txn) {
+            s.revoked.clear(); // prepare runs again when a replicated store retries
             uuid id;
             identity_snapshot snapshot;
             auto r = read_handle(txn, s.handle, id);
@@ -640,6 +644,28 @@ bool config_service::add_admin_key(const std::string& admin_keys_path, const std
     if (file.find(record.hash))
         return true;
     return admin_key_file::append(admin_keys_path, record, error);
+}
+
+void config_service::on_applied(column c, std::string_view key)
+{
+    switch (c) {
+    case column::identities:
+    case column::actions:
+    case column::signing_keys:
+        if (auto id = uuid::from_key(key))
+            snapshots_.erase(*id);
+        break;
+    case column::phones: phones_.erase(std::string(key)); break;
+    case column::api_keys: api_keys_.erase(std::string(key)); break;
+    default: break; // indexes the caches do not hold
+    }
+}
+
+void config_service::on_reloaded()
+{
+    snapshots_.clear();
+    phones_.clear();
+    api_keys_.clear();
 }
 
 config_service::cache_stats config_service::stats() const

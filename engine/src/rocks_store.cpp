@@ -680,6 +680,7 @@ std::string_view to_string(store_health h)
     case store_health::full: return "full";
     case store_health::read_only: return "read_only";
     case store_health::failed: return "failed";
+    case store_health::unavailable: return "unavailable";
     }
     return "failed";
 }

@@ -5,6 +5,7 @@
 // /readyz says "degraded", and when space returns the node takes writes again
 // without a restart. A restart on a full disk starts in the same degraded mode.
 #include "api_support.hpp"
+#include "callgate/testing/eventually.hpp"
 
 #include <sys/mount.h>
 #include <sys/statvfs.h>
@@ -148,18 +149,6 @@ protected:
             return "";
         auto start = at + sample.size() + 2;
         return r.body.substr(start, r.body.find('\n', start) - start);
-    }
-    // Waits (with a deadline) until `condition` holds.
-    template <class F>
-    bool eventually(F condition, std::chrono::milliseconds deadline = 15s)
-    {
-        auto until = std::chrono::steady_clock::now() + deadline;
-        while (std::chrono::steady_clock::now() < until) {
-            if (condition())
-                return true;
-            std::this_thread::sleep_for(20ms);
-        }
-        return condition();
     }
 
     std::unique_ptr<server_process> server_;

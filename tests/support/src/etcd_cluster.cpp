@@ -174,21 +174,34 @@ bool etcd_cluster::start(std::size_t i, const std::string& initial_cluster, cons
     return m.pid > 0;
 }
 
-bool etcd_cluster::restart(std::size_t i)
+bool etcd_cluster::restart(std::size_t i) { return restart_members({i}); }
+
+bool etcd_cluster::restart_all()
 {
-    if (running(i))
-        return true;
+    std::vector<std::size_t> stopped;
+    for (std::size_t i = 0; i < members_.size(); ++i)
+        if (!running(i))
+            stopped.push_back(i);
+    return restart_members(stopped);
+}
+
+bool etcd_cluster::restart_members(const std::vector<std::size_t>& which)
+{
     std::string initial_cluster;
     for (const auto& m : members_)
         initial_cluster += (initial_cluster.empty() ? "" : ",") + m.name + "=" + m.peer_url;
-    if (!start(i, initial_cluster, "existing"))
-        return false;
-    auto deadline = std::chrono::steady_clock::now() + start_timeout;
-    while (!healthy(i)) {
-        if (std::chrono::steady_clock::now() >= deadline)
+    // Start them all before waiting: a member alone is not healthy until a
+    // quorum is back.
+    for (auto i : which)
+        if (!running(i) && !start(i, initial_cluster, "existing"))
             return false;
-        std::this_thread::sleep_for(poll_every);
-    }
+    auto deadline = std::chrono::steady_clock::now() + start_timeout;
+    for (auto i : which)
+        while (!healthy(i)) {
+            if (std::chrono::steady_clock::now() >= deadline)
+                return false;
+            std::this_thread::sleep_for(poll_every);
+        }
     return true;
 }
 

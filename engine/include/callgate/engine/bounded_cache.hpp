@@ -107,6 +107,22 @@ public:
         size_.fetch_sub(1, std::memory_order_relaxed);
     }
 
+    // Drops every entry (a reload replaced what is behind the cache); fills
+    // that took their ticket before are dropped too.
+    void clear()
+    {
+        for (auto& s : shards_) {
+            std::lock_guard lock(s.mutex);
+            ++s.epoch;
+            std::size_t dropped = s.index.size();
+            s.index.clear();
+            s.slots.clear();
+            s.free.clear();
+            s.hand = 0;
+            size_.fetch_sub(dropped, std::memory_order_relaxed);
+        }
+    }
+
     std::size_t size() const { return size_.load(std::memory_order_relaxed); }
     std::size_t capacity() const { return capacity_; }
     std::uint64_t hits() const { return hits_.load(std::memory_order_relaxed); }

@@ -16,6 +16,7 @@ class clock_source;
 class random_source;
 class store;
 struct store_status;
+enum class column : int;
 
 enum class config_errc {
     ok,
@@ -29,6 +30,7 @@ enum class config_errc {
     store_failure,
     store_full,      // the disk is (nearly) full: the write was refused, nothing changed
     store_read_only, // the data dir's file system is read-only: refused, nothing changed
+    store_unavailable, // cluster mode: etcd unreachable or the outcome unknown; not applied here
 };
 
 // The error a failed store write means for its caller.
@@ -113,6 +115,13 @@ public:
     // Registers an admin key in the admin key file and returns its record.
     static bool add_admin_key(const std::string& admin_keys_path, const std::string& key,
                               clock_source& clock, random_source& random, std::string& error);
+
+    // --- changes applied from elsewhere (cluster mode) ---
+    // A replicated store calls these after it wrote a change made by another
+    // node (or a reload) into the local store, so no cache keeps what it
+    // replaced. Any thread.
+    void on_applied(column c, std::string_view key);
+    void on_reloaded();
 
     struct cache_stats {
         std::uint64_t hits = 0, misses = 0, entries = 0;

@@ -35,6 +35,9 @@ enum class store_health {
     full,      // free disk space is under the reserve: writes refused, reads served
     read_only, // the file system is read-only: writes refused, reads served
     failed,    // a write failed for another reason; reopened when the disk allows
+    // Cluster mode: the shared config store (etcd) cannot be reached or has no
+    // quorum, or a write's outcome is unknown. Local reads go on.
+    unavailable,
 };
 
 std::string_view to_string(store_health h);
@@ -69,6 +72,12 @@ public:
 // must through the txn and stages writes; returning false discards what it
 // staged (e.g. a 404 or 409). `complete` runs on the commit thread after the
 // group's WAL sync, with the sync's status; it must not block.
+//
+// A replicated store (cluster mode) runs `prepare` on one of its writer
+// threads against the shared store's state and may run it again from a fresh
+// read when another node changed what it read: `prepare` must set its
+// results, never accumulate them. Its `complete` runs once the write is
+// committed there and applied to the local copy.
 struct write_request {
     std::function<bool(write_txn&)> prepare;
     std::function<void(const store_status&)> complete;

@@ -52,6 +52,9 @@ public:
     void resume(std::size_t i);
     // Starts a killed member again on its ports and data; waits until it is healthy.
     bool restart(std::size_t i);
+    // Starts every killed member again, then waits until they are healthy
+    // (after losing quorum, one member alone never is).
+    bool restart_all();
 
     // The index of the member the running members agree is the leader, asked
     // through /v3/maintenance/status until `timeout` passes; -1 if none.
@@ -76,6 +79,7 @@ private:
     };
 
     bool start_all();
+    bool restart_members(const std::vector<std::size_t>& which);
     bool start(std::size_t i, const std::string& initial_cluster, const std::string& state);
     bool healthy(std::size_t i);
     std::string status_of(std::size_t i);

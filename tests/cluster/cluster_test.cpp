@@ -1,0 +1,420 @@
+// Cluster mode against real etcd members and real callgate nodes on loopback:
+// three etcd members and three callgate binaries sharing one prefix.
+#include "callgate/engine/json_object.hpp"
+#include "callgate/testing/etcd_cluster.hpp"
+#include "callgate/testing/eventually.hpp"
+#include "callgate/testing/http_client.hpp"
+#include "callgate/testing/server_process.hpp"
+#include "callgate/testing/temp_dir.hpp"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <csignal>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <regex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace callgate::testing {
+namespace {
+
+using namespace std::chrono_literals;
+using steady = std::chrono::steady_clock;
+
+constexpr const char* admin = "cg_test_admin_key_0123456789abcdef";
+constexpr const char* edge_token = "et_cluster_test_token_0123456789";
+
+std::string field(const std::string& body, const std::string& key)
+{
+    engine::json_object doc;
+    if (doc.parse(body) != engine::json_parse_error::ok)
+        return "<not JSON>";
+    const auto* f = doc.find(key);
+    if (f == nullptr)
+        return "<absent>";
+    return f->type == engine::json_type::null ? "<null>" : f->text;
+}
+
+std::size_t count_of(const std::string& text, const std::string& needle)
+{
+    std::size_t n = 0;
+    for (auto at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1))
+        ++n;
+    return n;
+}
+
+// One callgate node of the cluster under test.
+struct node {
+    std::string name;
+    std::unique_ptr<server_process> process;
+
+    http_reply api(const std::string& method, const std::string& target, const std::string& body = {},
+                   std::chrono::milliseconds timeout = 15s) const
+    {
+        http_connection c(process->api_address());
+        header_list h{{"X-API-Key", admin}};
+        if (!body.empty())
+            h.emplace_back("Content-Type", "application/json");
+        return c.request(method, target, h, body, timeout);
+    }
+    http_reply decide_number(const std::string& number) const
+    {
+        http_connection c(process->edge_address());
+        return c.request("POST", "/v1/calls/decide", {{"X-Edge-Token", edge_token}, {"Content-Type", "application/json"}},
+                         "{\"local_phone_number\":\"" + number + "\",\"remote_phone_number\":\"+15550199\"}");
+    }
+    http_reply readyz() const
+    {
+        http_connection c(process->api_address());
+        return c.request("GET", "/readyz", {}, {}, 5s);
+    }
+};
+
+class cluster_mode : public ::testing::Test {
+protected:
+    void SetUp() override
+    {
+        etcd_cluster_options o;
+        o.members = 3;
+        etcd_ = std::make_unique<etcd_cluster>(o);
+        std::ofstream(dir_.path() + "/edge.token") << edge_token << "\n";
+        for (int i = 0; i < 3; ++i)
+            nodes_.push_back(make_node("node" + std::to_string(i)));
+        for (auto& n : nodes_) {
+            ASSERT_TRUE(n.process->start()) << n.process->log();
+            ASSERT_TRUE(wait_ready(n)) << n.process->log();
+        }
+    }
+
+    void TearDown() override
+    {
+        for (auto& n : nodes_)
+            if (n.process && n.process->running())
+                EXPECT_EQ(n.process->stop(SIGTERM), 0) << n.process->log();
+    }
+
+    node make_node(const std::string& name)
+    {
+        std::string endpoints;
+        for (const auto& url : etcd_->client_urls())
+            endpoints += (endpoints.empty() ? "" : ",") + url;
+        std::vector<std::string> args{"--etcd-endpoints", endpoints,       "--etcd-prefix",    "/test/",
+                                      "--node-name",      name,            "--edge-token-file", dir_.path() + "/edge.token"};
+        return node{name, std::make_unique<server_process>(dir_.path() + "/" + name, args,
+                                                           std::map<std::string, std::string>{{"CALLGATE_ADMIN_KEY", admin}})};
+    }
+
+    static bool wait_ready(const node& n, std::chrono::milliseconds deadline = 20s)
+    {
+        return eventually([&] { return n.readyz().status == 200; }, deadline);
+    }
+
+    // Creates an identity on node `on`; returns its id.
+    std::string create_identity(std::size_t on, const std::string& handle, const std::string& phone)
+    {
+        auto r = nodes_[on].api("POST", "/identities",
+                                "{\"agent_handle\":\"" + handle + "\",\"phone_number\":\"" + phone + "\"}");
+        EXPECT_EQ(r.status, 201) << r.body;
+        return field(r.body, "id");
+    }
+
+    static std::string accept_body(const std::string& id, const std::string& url)
+    {
+        return "{\"agent_identity_id\":\"" + id + "\",\"incoming_call_action\":\"auto_accept\",\"client_websocket_url\":\"" +
+               url + "\"}";
+    }
+
+    // The etcd revision now, read with etcdctl.
+    std::int64_t etcd_revision()
+    {
+        std::string out;
+        EXPECT_EQ(etcd_->etcdctl({"get", "/test/", "--prefix", "--keys-only", "-w", "json"}, out), 0) << out;
+        std::smatch m;
+        std::regex re("\"revision\":([0-9]+)");
+        return std::regex_search(out, m, re) ? std::stoll(m[1]) : 0;
+    }
+
+    temp_dir dir_;
+    std::unique_ptr<etcd_cluster> etcd_;
+    std::vector<node> nodes_;
+};
+
+TEST_F(cluster_mode, a_write_on_one_node_is_read_and_decided_on_every_node)
+{
+    auto id = create_identity(0, "sales-bot", "+15550100");
+    // Read-your-writes on the node that took the write: no waiting.
+    auto put = nodes_[1].api("PUT", "/incoming-call-action", accept_body(id, "wss://agent.example.com/v1"));
+    ASSERT_EQ(put.status, 200) << put.body;
+    auto mine = nodes_[1].decide_number("+15550100");
+    ASSERT_EQ(mine.status, 200) << mine.body;
+    EXPECT_EQ(field(mine.body, "client_websocket_url"), "wss://agent.example.com/v1") << mine.body;
+    // Every other node: through its watch, within moments.
+    for (auto& n : nodes_) {
+        EXPECT_TRUE(eventually([&] {
+            return field(n.decide_number("+15550100").body, "client_websocket_url") == "wss://agent.example.com/v1";
+        }, 5s)) << n.name;
+        auto got = n.api("GET", "/incoming-call-action?agent_identity_id=" + id);
+        EXPECT_EQ(got.status, 200) << got.body;
+        EXPECT_EQ(field(got.body, "client_websocket_url"), "wss://agent.example.com/v1") << n.name;
+        auto list = n.api("GET", "/identities");
+        EXPECT_NE(list.body.find("\"total\":1"), std::string::npos) << n.name << ": " << list.body;
+    }
+
+    // A scoped key minted on one node works on another; deleting its identity
+    // on a third revokes it everywhere.
+    auto minted = nodes_[0].api("POST", "/api-keys", "{\"label\":\"k\",\"scoped_identity_id\":\"" + id + "\"}");
+    ASSERT_EQ(minted.status, 201) << minted.body;
+    auto key = field(minted.body, "api_key");
+    auto with_key = [&](const node& n) {
+        http_connection c(n.process->api_address());
+        return c.request("GET", "/incoming-call-action?agent_identity_id=" + id, {{"X-API-Key", key}}).status;
+    };
+    EXPECT_TRUE(eventually([&] { return with_key(nodes_[1]) == 200; }, 5s));
+    auto deleted = nodes_[2].api("DELETE", "/identities/sales-bot");
+    EXPECT_EQ(deleted.status, 204) << deleted.body;
+    for (auto& n : nodes_) {
+        EXPECT_TRUE(eventually([&] { return with_key(n) == 401; }, 5s)) << n.name;
+        EXPECT_TRUE(eventually([&] { return field(n.decide_number("+15550100").body, "reason") == "unknown_number"; }, 5s))
+            << n.name << ": " << n.decide_number("+15550100").body;
+    }
+}
+
+TEST_F(cluster_mode, the_same_handle_or_number_created_on_two_nodes_at_once_wins_exactly_once)
+{
+    for (int round = 0; round < 15; ++round) {
+        for (bool same_phone : {false, true}) {
+            std::string handle = "bot-" + std::to_string(round) + (same_phone ? "-p" : "-h");
+            std::string phone = "+1555" + std::to_string(1000000 + round * 2 + (same_phone ? 1 : 0));
+            std::atomic<int> go{0};
+            int status[2] = {0, 0};
+            std::string body[2];
+            std::vector<std::thread> writers;
+            for (int w = 0; w < 2; ++w)
+                writers.emplace_back([&, w] {
+                    http_connection c(nodes_[w].process->api_address());
+                    std::string h = same_phone ? handle + "-" + std::to_string(w) : handle;
+                    go.fetch_add(1);
+                    while (go.load() < 2) {
+                    }
+                    auto r = c.request("POST", "/identities",
+                                       {{"X-API-Key", admin}, {"Content-Type", "application/json"}},
+                                       "{\"agent_handle\":\"" + h + "\",\"phone_number\":\"" + phone + "\"}");
+                    status[w] = r.status;
+                    body[w] = r.body;
+                });
+            for (auto& t : writers)
+                t.join();
+            std::multiset<int> got{status[0], status[1]};
+            EXPECT_EQ(got, (std::multiset<int>{201, 409})) << "round " << round << ": " << body[0] << " / " << body[1];
+            int loser = status[0] == 409 ? 0 : 1;
+            EXPECT_EQ(field(body[loser], "detail"),
+                      same_phone ? "phone_number already assigned"
+                                 : "agent_handle already exists")
+                << body[loser];
+        }
+    }
+    // Every node agrees on how many identities there are.
+    for (auto& n : nodes_)
+        EXPECT_TRUE(eventually([&] { return n.api("GET", "/identities?limit=1").body.find("\"total\":30") != std::string::npos; }, 5s))
+            << n.name << ": " << n.api("GET", "/identities?limit=1").body;
+}
+
+TEST_F(cluster_mode, every_acknowledged_write_survives_killing_the_etcd_leader)
+{
+    std::vector<std::string> ids;
+    for (int w = 0; w < 3; ++w)
+        ids.push_back(create_identity(w, "writer-" + std::to_string(w), "+1555200000" + std::to_string(w)));
+    struct outcome {
+        std::string last_acked;         // the last value answered 200
+        std::vector<std::string> after; // values answered 503 after it (they may still take effect)
+        int ok = 0, unavailable = 0, other = 0;
+        std::chrono::milliseconds slowest{0};
+    };
+    std::vector<outcome> outcomes(3);
+    std::atomic<bool> stop{false};
+    std::vector<std::thread> writers;
+    for (int w = 0; w < 3; ++w)
+        writers.emplace_back([&, w] {
+            auto& out = outcomes[w];
+            for (int seq = 0; !stop.load(); ++seq) {
+                std::string url = "wss://agent.example.com/w" + std::to_string(w) + "/" + std::to_string(seq);
+                auto start = steady::now();
+                auto r = nodes_[w].api("PUT", "/incoming-call-action", accept_body(ids[w], url), 10s);
+                out.slowest = std::max(out.slowest, std::chrono::duration_cast<std::chrono::milliseconds>(steady::now() - start));
+                if (r.status == 200) {
+                    ++out.ok;
+                    out.last_acked = url;
+                    out.after.clear();
+                } else if (r.status == 503 && field(r.body, "detail") == "Config store unavailable") {
+                    ++out.unavailable;
+                    out.after.push_back(url);
+                } else {
+                    ++out.other;
+                    ADD_FAILURE() << r.status << " " << r.body;
+                }
+            }
+        });
+    EXPECT_TRUE(eventually([&] { return outcomes[0].ok + outcomes[1].ok + outcomes[2].ok >= 30; }, 10s));
+    int leader = etcd_->leader();
+    ASSERT_GE(leader, 0);
+    etcd_->kill(static_cast<std::size_t>(leader));
+    auto before = outcomes[0].ok + outcomes[1].ok + outcomes[2].ok;
+    // Writes go on through the two members left, once they elected a leader.
+    EXPECT_TRUE(eventually([&] { return outcomes[0].ok + outcomes[1].ok + outcomes[2].ok >= before + 30; }, 15s));
+    stop.store(true);
+    for (auto& t : writers)
+        t.join();
+
+    for (int w = 0; w < 3; ++w) {
+        const auto& out = outcomes[w];
+        EXPECT_EQ(out.other, 0);
+        EXPECT_LT(out.slowest, 5s) << "writer " << w;
+        ASSERT_FALSE(out.last_acked.empty());
+        for (auto& n : nodes_) {
+            std::string final_value;
+            EXPECT_TRUE(eventually([&] {
+                auto got = n.api("GET", "/incoming-call-action?agent_identity_id=" + ids[w]);
+                final_value = field(got.body, "client_websocket_url");
+                if (final_value == out.last_acked)
+                    return true;
+                return std::find(out.after.begin(), out.after.end(), final_value) != out.after.end();
+            }, 10s)) << n.name << " writer " << w << ": has " << final_value << ", last acknowledged " << out.last_acked;
+        }
+    }
+}
+
+TEST_F(cluster_mode, with_every_etcd_member_down_nodes_decide_and_writes_fail_fast)
+{
+    auto id = create_identity(0, "steady-bot", "+15550300");
+    ASSERT_EQ(nodes_[0].api("PUT", "/incoming-call-action", accept_body(id, "wss://agent.example.com/steady")).status, 200);
+    for (auto& n : nodes_)
+        ASSERT_TRUE(eventually([&] {
+            return field(n.decide_number("+15550300").body, "client_websocket_url") == "wss://agent.example.com/steady";
+        }, 5s));
+    for (std::size_t m = 0; m < etcd_->size(); ++m)
+        etcd_->kill(m);
+
+    for (auto& n : nodes_) {
+        for (int i = 0; i < 50; ++i) {
+            auto r = n.decide_number("+15550300");
+            ASSERT_EQ(r.status, 200) << r.body;
+            ASSERT_EQ(field(r.body, "client_websocket_url"), "wss://agent.example.com/steady") << r.body;
+        }
+        auto start = steady::now();
+        auto w = n.api("PUT", "/incoming-call-action", accept_body(id, "wss://agent.example.com/down"));
+        auto took = steady::now() - start;
+        EXPECT_EQ(w.status, 503) << w.body;
+        EXPECT_EQ(field(w.body, "detail"), "Config store unavailable");
+        EXPECT_LT(took, 2500ms);
+        EXPECT_TRUE(eventually([&] {
+            auto r = n.readyz();
+            return r.status == 200 && r.body.find("\"etcd\":\"unreachable\"") != std::string::npos;
+        }, 5s)) << n.readyz().body;
+        EXPECT_TRUE(eventually([&] {
+            return n.api("GET", "/metrics").body.find("\ncallgate_etcd_up 0\n") != std::string::npos;
+        }, 6s));
+    }
+
+    ASSERT_TRUE(etcd_->restart_all()) << etcd_->log(0);
+    EXPECT_TRUE(eventually([&] {
+        return nodes_[2].api("PUT", "/incoming-call-action", accept_body(id, "wss://agent.example.com/back")).status == 200;
+    }, 15s));
+    for (auto& n : nodes_) {
+        EXPECT_TRUE(eventually([&] {
+            return field(n.decide_number("+15550300").body, "client_websocket_url") == "wss://agent.example.com/back";
+        }, 10s)) << n.name;
+        EXPECT_TRUE(eventually([&] { return n.readyz().body == "{\"status\":\"ready\"}"; }, 10s)) << n.readyz().body;
+    }
+}
+
+TEST_F(cluster_mode, a_killed_node_catches_up_from_its_revision_and_reloads_after_compaction)
+{
+    auto keep = create_identity(0, "keep-bot", "+15550400");
+    auto& late = nodes_[2];
+    late.process->kill_hard();
+    // Changes while it is down.
+    ASSERT_EQ(nodes_[0].api("PUT", "/incoming-call-action", accept_body(keep, "wss://agent.example.com/missed")).status, 200);
+    auto gone = create_identity(1, "gone-bot", "+15550401");
+    ASSERT_EQ(nodes_[1].api("DELETE", "/identities/gone-bot").status, 204);
+    auto loads = [&] { return count_of(late.process->log(), "cluster_loaded"); };
+    auto loads_before = loads();
+    ASSERT_TRUE(late.process->start()) << late.process->log();
+    ASSERT_TRUE(wait_ready(late)) << late.process->log();
+    EXPECT_EQ(loads(), loads_before) << "a full reload was not needed";
+    EXPECT_EQ(field(late.decide_number("+15550400").body, "client_websocket_url"), "wss://agent.example.com/missed");
+    EXPECT_EQ(late.api("GET", "/identities/gone-bot").status, 404);
+
+    // Down again; this time etcd compacts away the history it would need.
+    late.process->kill_hard();
+    auto doomed = create_identity(0, "doomed-bot", "+15550402");
+    ASSERT_EQ(nodes_[0].api("PUT", "/incoming-call-action", accept_body(keep, "wss://agent.example.com/compacted")).status, 200);
+    ASSERT_EQ(nodes_[0].api("DELETE", "/identities/doomed-bot").status, 204);
+    auto fresh = create_identity(1, "fresh-bot", "+15550403");
+    std::string out;
+    ASSERT_EQ(etcd_->etcdctl({"compact", std::to_string(etcd_revision())}, out), 0) << out;
+    ASSERT_TRUE(late.process->start()) << late.process->log();
+    ASSERT_TRUE(wait_ready(late)) << late.process->log();
+    EXPECT_EQ(count_of(late.process->log(), "cluster_compacted"), 1u) << late.process->log();
+    EXPECT_EQ(loads(), loads_before + 1) << late.process->log();
+    EXPECT_EQ(field(late.decide_number("+15550400").body, "client_websocket_url"), "wss://agent.example.com/compacted");
+    EXPECT_EQ(late.api("GET", "/identities/doomed-bot").status, 404);
+    EXPECT_EQ(field(late.decide_number("+15550402").body, "reason"), "unknown_number");
+    EXPECT_EQ(late.api("GET", "/identities/fresh-bot").status, 200);
+    EXPECT_NE(late.api("GET", "/identities?limit=1").body.find("\"total\":2"), std::string::npos)
+        << late.api("GET", "/identities?limit=1").body;
+    (void)gone;
+    (void)doomed;
+    (void)fresh;
+}
+
+TEST_F(cluster_mode, a_node_starts_degraded_from_its_copy_and_not_ready_without_one)
+{
+    auto id = create_identity(0, "copy-bot", "+15550500");
+    ASSERT_EQ(nodes_[0].api("PUT", "/incoming-call-action", accept_body(id, "wss://agent.example.com/copy")).status, 200);
+    auto& n = nodes_[1];
+    ASSERT_TRUE(eventually([&] {
+        return field(n.decide_number("+15550500").body, "client_websocket_url") == "wss://agent.example.com/copy";
+    }, 5s));
+    ASSERT_EQ(n.process->stop(SIGTERM), 0);
+    for (std::size_t m = 0; m < etcd_->size(); ++m)
+        etcd_->kill(m);
+
+    // With a copy: ready, degraded, deciding from the copy.
+    ASSERT_TRUE(n.process->start()) << n.process->log();
+    EXPECT_TRUE(eventually([&] { return n.readyz().status == 200; }, 10s)) << n.process->log();
+    auto ready = n.readyz();
+    EXPECT_NE(ready.body.find("\"status\":\"degraded\",\"etcd\":\"unreachable\",\"revision\":"), std::string::npos) << ready.body;
+    EXPECT_EQ(field(n.decide_number("+15550500").body, "client_websocket_url"), "wss://agent.example.com/copy");
+
+    // Without one: listening, not ready, every decide and config call 503.
+    auto empty = make_node("node-new");
+    ASSERT_TRUE(empty.process->start()) << empty.process->log();
+    EXPECT_TRUE(eventually([&] { return empty.readyz().body.find("\"etcd\":\"unreachable\"") != std::string::npos; }, 10s))
+        << empty.readyz().body;
+    auto not_ready = empty.readyz();
+    EXPECT_EQ(not_ready.status, 503);
+    EXPECT_EQ(not_ready.body, "{\"status\":\"starting\",\"etcd\":\"unreachable\"}");
+    auto decide = empty.decide_number("+15550500");
+    EXPECT_EQ(decide.status, 503);
+    EXPECT_EQ(field(decide.body, "detail"), "Not ready");
+    auto config = empty.api("GET", "/identities");
+    EXPECT_EQ(config.status, 503);
+    EXPECT_EQ(field(config.body, "detail"), "Not ready");
+    EXPECT_EQ(empty.api("GET", "/healthz").status, 200);
+    EXPECT_EQ(empty.api("GET", "/metrics").status, 200);
+
+    // etcd back: the new node loads the prefix and becomes ready.
+    ASSERT_TRUE(etcd_->restart_all()) << etcd_->log(0);
+    EXPECT_TRUE(wait_ready(empty)) << empty.process->log();
+    EXPECT_EQ(field(empty.decide_number("+15550500").body, "client_websocket_url"), "wss://agent.example.com/copy");
+    EXPECT_EQ(empty.process->stop(SIGTERM), 0);
+}
+
+} // namespace
+} // namespace callgate::testing
