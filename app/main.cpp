@@ -65,30 +65,38 @@ int main(int argc, char** argv)
         return callgate::app::run_server(options);
     }
     if (args[0] == "admin-key") {
-        std::string data_dir = "./data";
-        if (const char* env = std::getenv("CALLGATE_DATA_DIR"))
-            data_dir = env;
         if (args.size() < 2 || args[1] != "create") {
-            std::fprintf(stderr, "callgate: usage: callgate admin-key create [--data-dir DIR]\n");
+            std::fprintf(stderr, "callgate: usage: callgate admin-key create [--data-dir DIR | --etcd-endpoints URLS]\n");
             return 2;
         }
-        for (std::size_t i = 2; i < args.size(); ++i) {
-            if (args[i] == "--help" || args[i] == "-h") {
-                std::puts("Usage: callgate admin-key create [--data-dir DIR]\n\n"
-                          "Prints a new admin API key and registers its hash in DIR/admin_keys.\n"
-                          "A running server accepts it from its next request on.");
+        std::vector<std::string> rest(args.begin() + 2, args.end());
+        for (const auto& a : rest) {
+            if (a == "--help" || a == "-h") {
+                std::puts("Usage: callgate admin-key create [--data-dir DIR]\n"
+                          "       callgate admin-key create --etcd-endpoints URLS [--etcd-prefix P] [etcd TLS/auth flags]\n\n"
+                          "Prints a new admin API key and registers its hash: in DIR/admin_keys for one\n"
+                          "node, or in etcd for a cluster (every node accepts it from its next request).\n"
+                          "The etcd flags are those of 'callgate serve --help'.");
                 return 0;
             }
-            if (args[i] == "--data-dir" && i + 1 < args.size()) {
-                data_dir = args[++i];
-            } else if (args[i].rfind("--data-dir=", 0) == 0) {
-                data_dir = args[i].substr(11);
-            } else {
-                std::fprintf(stderr, "callgate: unknown argument '%s' for admin-key create\n", args[i].c_str());
+        }
+        // Only the flags that say where keys live; the rest of serve's flags make no sense here.
+        for (const auto& a : rest) {
+            if (a.rfind("--", 0) != 0)
+                continue;
+            auto name = a.substr(2, a.find('=') == std::string::npos ? std::string::npos : a.find('=') - 2);
+            if (name != "data-dir" && name.rfind("etcd-", 0) != 0) {
+                std::fprintf(stderr, "callgate: unknown flag --%s for admin-key create\n", name.c_str());
                 return 2;
             }
         }
-        return callgate::app::create_admin_key(data_dir);
+        callgate::app::serve_options options;
+        std::string error;
+        if (!callgate::app::parse_serve_options(rest, callgate_environment(), options, error)) {
+            std::fprintf(stderr, "callgate: %s\n", error.c_str());
+            return 2;
+        }
+        return callgate::app::create_admin_key(options);
     }
     std::fprintf(stderr, "callgate: unknown command '%s' (see 'callgate --help')\n", args[0].c_str());
     return 2;

@@ -1,6 +1,7 @@
 #include "server.hpp"
 
 #include "callgate/cluster/replicated_store.hpp"
+#include "callgate/cluster/tools.hpp"
 #include "callgate/config_api/api_router.hpp"
 #include "callgate/dispatch/call_decider.hpp"
 #include "callgate/dispatch/dispatch_metrics.hpp"
@@ -37,6 +38,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <iostream>
 #include <map>
 #include <mutex>
@@ -110,7 +112,10 @@ void raise_fd_limit()
 }
 
 // Makes sure an admin key exists: CALLGATE_ADMIN_KEY if set, else a new one in admin.key.
-bool bootstrap_admin_key(const std::string& data_dir, engine::clock_source& clock,
+// In cluster mode (`generate` false) only CALLGATE_ADMIN_KEY is registered
+// here, so this node takes it at once; the shared store gets it (or a
+// generated one) from bootstrap_cluster_admin_key.
+bool bootstrap_admin_key(const std::string& data_dir, bool generate, engine::clock_source& clock,
                          engine::random_source& random, std::string& error)
 {
     std::string keys_path = data_dir + "/admin_keys";
@@ -124,6 +129,8 @@ bool bootstrap_admin_key(const std::string& data_dir, engine::clock_source& cloc
         log(log_level::info, "admin_key_registered", {{"source", "CALLGATE_ADMIN_KEY"}});
         return true;
     }
+    if (!generate)
+        return true;
     engine::admin_key_file existing(keys_path);
     if (!existing.reload_if_changed(error))
         return false;
@@ -253,6 +260,54 @@ std::string render_metrics(server_metrics& m, const engine::config_service& serv
     return out;
 }
 
+// The etcd client's options from the flags; requests counted in `metrics` if given.
+net::etcd_client_options etcd_options(const serve_options& options, server_metrics* metrics)
+{
+    net::etcd_client_options o;
+    o.endpoints = options.etcd_endpoints;
+    o.ca_file = options.etcd_ca_file;
+    o.cert_file = options.etcd_cert_file;
+    o.key_file = options.etcd_key_file;
+    o.username = options.etcd_username;
+    o.password = options.etcd_password;
+    if (metrics)
+        o.on_request = [metrics](std::string_view op, net::etcd_errc outcome) {
+            std::lock_guard lock(metrics->etcd_requests_mutex);
+            ++metrics->etcd_requests[{std::string(op), std::string(net::to_string(outcome))}];
+        };
+    return o;
+}
+
+// Cluster mode: until the shared store holds the admin key this node needs
+// (CALLGATE_ADMIN_KEY's, or — when none exists anywhere — one this node
+// generates and writes to <data-dir>/admin.key), tries again every second.
+void bootstrap_cluster_admin_key(engine::config_service& service, const std::string& data_dir,
+                                 const std::function<bool(std::chrono::milliseconds)>& pause)
+{
+    std::optional<std::string> given;
+    if (const char* env = std::getenv("CALLGATE_ADMIN_KEY"); env != nullptr && *env != '\0')
+        given = env;
+    do {
+        std::promise<engine::config_result<std::string>> done;
+        auto future = done.get_future();
+        service.bootstrap_admin_key(given, [&done](engine::config_result<std::string> r) { done.set_value(std::move(r)); });
+        auto result = future.get();
+        if (result.ok()) {
+            if (!result.value.empty()) {
+                std::string error;
+                if (!write_file_atomic(data_dir + "/admin.key", result.value + "\n", 0600, error))
+                    log(log_level::error, "admin_key_file_failed", {{"error", error}});
+                else
+                    log(log_level::info, "admin_key_created", {{"file", data_dir + "/admin.key"}, {"store", "etcd"}});
+            } else if (given) {
+                log(log_level::info, "admin_key_registered", {{"source", "CALLGATE_ADMIN_KEY"}, {"store", "etcd"}});
+            }
+            return;
+        }
+        log(log_level::warn, "admin_key_bootstrap_retry", {{"reason", "config store unavailable"}});
+    } while (pause(std::chrono::seconds(1)));
+}
+
 std::string node_name(const serve_options& options)
 {
     if (!options.node_name.empty())
@@ -281,14 +336,28 @@ net::http_handler not_ready_gate(net::http_handler inner, const cluster::replica
 
 } // namespace
 
-int create_admin_key(const std::string& data_dir)
+int create_admin_key(const serve_options& options)
 {
     std::string error;
-    if (!prepare_data_dir(data_dir, error))
-        return fail_usage(error);
     engine::system_clock_source clock;
     engine::crypto_random random;
     std::string key = engine::generate_api_key(random);
+    if (options.cluster()) {
+        try {
+            if (!cluster::register_admin_key(etcd_options(options, nullptr), options.etcd_prefix,
+                                             engine::config_service::admin_key_record(key, clock, random), error)) {
+                std::fprintf(stderr, "callgate: %s\n", error.c_str());
+                return 1;
+            }
+        } catch (const std::exception& e) {
+            return fail_usage(std::string("etcd: ") + e.what());
+        }
+        std::printf("%s\n", key.c_str());
+        return 0;
+    }
+    const auto& data_dir = options.data_dir;
+    if (!prepare_data_dir(data_dir, error))
+        return fail_usage(error);
     if (!engine::config_service::add_admin_key(data_dir + "/admin_keys", key, clock, random, error))
         return fail_usage(error);
     std::printf("%s\n", key.c_str());
@@ -333,16 +402,7 @@ int run_server(const serve_options& options)
     cluster::replicated_store* cluster = nullptr;
     if (options.cluster()) {
         cluster::replicated_store_options c;
-        c.etcd.endpoints = options.etcd_endpoints;
-        c.etcd.ca_file = options.etcd_ca_file;
-        c.etcd.cert_file = options.etcd_cert_file;
-        c.etcd.key_file = options.etcd_key_file;
-        c.etcd.username = options.etcd_username;
-        c.etcd.password = options.etcd_password;
-        c.etcd.on_request = [&metrics](std::string_view op, net::etcd_errc outcome) {
-            std::lock_guard lock(metrics.etcd_requests_mutex);
-            ++metrics.etcd_requests[{std::string(op), std::string(net::to_string(outcome))}];
-        };
+        c.etcd = etcd_options(options, &metrics);
         c.prefix = options.etcd_prefix;
         c.node_name = node_name(options);
         c.on_applied = [&service_ptr](engine::column column, std::string_view key) {
@@ -364,7 +424,7 @@ int run_server(const serve_options& options)
         log(log_level::info, "cluster_mode",
             {{"node", node_name(options)}, {"prefix", options.etcd_prefix}, {"endpoints", std::to_string(options.etcd_endpoints.size())}});
     }
-    if (!bootstrap_admin_key(options.data_dir, clock, random, error))
+    if (!bootstrap_admin_key(options.data_dir, !options.cluster(), clock, random, error))
         return fail_usage(error);
 
     unsigned threads = options.threads != 0 ? options.threads
@@ -498,6 +558,16 @@ int run_server(const serve_options& options)
         }
     });
 
+    // Cluster mode: the admin key lives in etcd (the store's writer threads do the work).
+    std::thread admin_bootstrap;
+    if (cluster)
+        admin_bootstrap = std::thread([&] {
+            bootstrap_cluster_admin_key(service, options.data_dir, [&](std::chrono::milliseconds d) {
+                std::unique_lock lock(retention_mutex);
+                return !retention_wake.wait_for(lock, d, [&] { return retention_stop; });
+            });
+        });
+
     std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;
     std::vector<std::thread> io_threads;
     for (auto& ctx : contexts) {
@@ -544,6 +614,8 @@ int run_server(const serve_options& options)
         retention_wake.notify_all();
     }
     retention.join();
+    if (admin_bootstrap.joinable())
+        admin_bootstrap.join();
     guards.clear();
     for (auto& ctx : contexts)
         ctx->stop();

@@ -8,7 +8,8 @@ namespace callgate::app {
 // 0 after a clean drain, 1 for a runtime failure, 2 for an unusable data dir.
 int run_server(const serve_options& options);
 
-// `callgate admin-key create`: registers and prints a new admin key.
-int create_admin_key(const std::string& data_dir);
+// `callgate admin-key create`: registers and prints a new admin key — in
+// <data-dir>/admin_keys, or in etcd when `options` name etcd endpoints.
+int create_admin_key(const serve_options& options);
 
 } // namespace callgate::app

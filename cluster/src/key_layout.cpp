@@ -16,6 +16,7 @@ constexpr std::string_view handle_dir = "handle/";
 constexpr std::string_view phone_dir = "phone/";
 constexpr std::string_view apikey_dir = "apikey/";
 constexpr std::string_view apikey_id_dir = "apikey-id/";
+constexpr std::string_view admin_dir = "admin/";
 
 std::optional<std::string> uuid_text(std::string_view key)
 {
@@ -83,7 +84,8 @@ bool key_layout::replicated(column c)
     case column::signing_keys:
     case column::api_keys:
     case column::api_key_ids:
-    case column::api_keys_by_identity: return true;
+    case column::api_keys_by_identity:
+    case column::admin_keys: return true;
     default: return false;
     }
 }
@@ -111,6 +113,7 @@ std::optional<std::string> key_layout::key_of(column c, std::string_view local_k
     case column::handles: return config_ + std::string(handle_dir) + std::string(local_key);
     case column::phones: return config_ + std::string(phone_dir) + std::string(local_key);
     case column::api_keys: return config_ + std::string(apikey_dir) + engine::hex_encode(local_key);
+    case column::admin_keys: return config_ + std::string(admin_dir) + engine::hex_encode(local_key);
     case column::api_key_ids: {
         auto id = uuid_text(local_key);
         if (!id)
@@ -157,11 +160,13 @@ std::optional<key_layout::local_key> key_layout::parse(std::string_view etcd_key
             return std::nullopt;
         return local_key{column::api_key_ids, *id};
     }
-    if (consume(etcd_key, apikey_dir)) {
+    for (auto [dir, c] : {std::pair{apikey_dir, column::api_keys}, std::pair{admin_dir, column::admin_keys}}) {
+        if (!consume(etcd_key, dir))
+            continue;
         auto hash = unhex(etcd_key);
         if (!hash || hash->size() != 32)
             return std::nullopt;
-        return local_key{column::api_keys, *hash};
+        return local_key{c, *hash};
     }
     return std::nullopt;
 }
@@ -199,6 +204,10 @@ std::optional<std::pair<std::string, std::string>> key_layout::range_of(column c
     case column::api_key_ids:
         if (local_prefix.empty())
             return whole(apikey_id_dir);
+        return std::nullopt;
+    case column::admin_keys:
+        if (local_prefix.empty())
+            return whole(admin_dir);
         return std::nullopt;
     default: return std::nullopt;
     }

@@ -227,6 +227,8 @@ config_result<api_key_ptr> config_service::load_api_key(const std::string& hash)
     auto ticket = api_keys_.ticket(hash);
     std::string value;
     auto r = db_.get(column::api_keys, hash, value);
+    if (r == read_result::not_found) // cluster mode keeps admin keys in the store
+        r = db_.get(column::admin_keys, hash, value);
     if (r == read_result::error)
         return {config_errc::store_failure, nullptr};
     if (r == read_result::not_found)
@@ -629,8 +631,7 @@ void config_service::rotate_signing_key(std::string handle,
         [this](state& s) { snapshots_.put(s.snapshot->identity.id, s.snapshot); }));
 }
 
-bool config_service::add_admin_key(const std::string& admin_keys_path, const std::string& key,
-                                   clock_source& clock, random_source& random, std::string& error)
+api_key_record config_service::admin_key_record(const std::string& key, clock_source& clock, random_source& random)
 {
     api_key_record record;
     record.id = uuid::generate(random);
@@ -638,6 +639,59 @@ bool config_service::add_admin_key(const std::string& admin_keys_path, const std
     record.last4 = last4_of(key);
     record.hash = sha256(key);
     record.created_at_us = clock.now_us();
+    return record;
+}
+
+void config_service::bootstrap_admin_key(std::optional<std::string> given,
+                                         std::function<void(config_result<std::string>)> done)
+{
+    struct state {
+        std::optional<std::string> given;
+        std::string generated;
+        config_errc error = config_errc::ok;
+        std::function<void(config_result<std::string>)> done;
+        void finish() { done({error, generated}); }
+    };
+    auto st = std::make_shared<state>();
+    st->given = std::move(given);
+    st->done = std::move(done);
+    db_.submit(make_request<state>(
+        st,
+        [this](state& s, write_txn& txn) {
+            s.generated.clear();
+            std::string key;
+            if (s.given) {
+                std::string value;
+                auto r = txn.get(column::admin_keys, sha256(*s.given), value);
+                if (r != read_result::not_found) {
+                    s.error = r == read_result::error ? config_errc::store_failure : config_errc::ok;
+                    return false; // registered already (or the store failed)
+                }
+                key = *s.given;
+            } else {
+                bool any = false;
+                auto r = txn.scan(column::admin_keys, "", [&](std::string_view, std::string_view) {
+                    any = true;
+                    return false;
+                });
+                if (r == read_result::error || any) {
+                    s.error = r == read_result::error ? config_errc::store_failure : config_errc::ok;
+                    return false;
+                }
+                key = generate_api_key(random_);
+                s.generated = key;
+            }
+            auto record = admin_key_record(key, clock_, random_);
+            txn.put(column::admin_keys, record.hash, encode(record));
+            return true;
+        },
+        [](state&) {}));
+}
+
+bool config_service::add_admin_key(const std::string& admin_keys_path, const std::string& key,
+                                   clock_source& clock, random_source& random, std::string& error)
+{
+    auto record = admin_key_record(key, clock, random);
     admin_key_file file(admin_keys_path);
     if (!file.reload_if_changed(error))
         return false;
@@ -656,7 +710,8 @@ void config_service::on_applied(column c, std::string_view key)
             snapshots_.erase(*id);
         break;
     case column::phones: phones_.erase(std::string(key)); break;
-    case column::api_keys: api_keys_.erase(std::string(key)); break;
+    case column::api_keys:
+    case column::admin_keys: api_keys_.erase(std::string(key)); break;
     default: break; // indexes the caches do not hold
     }
 }

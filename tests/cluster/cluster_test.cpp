@@ -6,6 +6,7 @@
 #include "callgate/testing/http_client.hpp"
 #include "callgate/testing/server_process.hpp"
 #include "callgate/testing/temp_dir.hpp"
+#include "callgate/testing/tls_files.hpp"
 
 #include <gtest/gtest.h>
 
@@ -53,12 +54,13 @@ std::size_t count_of(const std::string& text, const std::string& needle)
 struct node {
     std::string name;
     std::unique_ptr<server_process> process;
+    std::string key = admin; // the admin key its API calls use
 
     http_reply api(const std::string& method, const std::string& target, const std::string& body = {},
                    std::chrono::milliseconds timeout = 15s) const
     {
         http_connection c(process->api_address());
-        header_list h{{"X-API-Key", admin}};
+        header_list h{{"X-API-Key", key}};
         if (!body.empty())
             h.emplace_back("Content-Type", "application/json");
         return c.request(method, target, h, body, timeout);
@@ -78,11 +80,15 @@ struct node {
 
 class cluster_mode : public ::testing::Test {
 protected:
+    // What a fixture changes: etcd's options, the nodes' extra flags, and
+    // whether every node gets CALLGATE_ADMIN_KEY.
+    virtual etcd_cluster_options etcd_options() { return {.members = 3}; }
+    virtual std::vector<std::string> node_args() { return {}; }
+    virtual bool shared_admin_key() const { return true; }
+
     void SetUp() override
     {
-        etcd_cluster_options o;
-        o.members = 3;
-        etcd_ = std::make_unique<etcd_cluster>(o);
+        etcd_ = std::make_unique<etcd_cluster>(etcd_options());
         std::ofstream(dir_.path() + "/edge.token") << edge_token << "\n";
         for (int i = 0; i < 3; ++i)
             nodes_.push_back(make_node("node" + std::to_string(i)));
@@ -101,13 +107,14 @@ protected:
 
     node make_node(const std::string& name)
     {
-        std::string endpoints;
-        for (const auto& url : etcd_->client_urls())
-            endpoints += (endpoints.empty() ? "" : ",") + url;
-        std::vector<std::string> args{"--etcd-endpoints", endpoints,       "--etcd-prefix",    "/test/",
+        std::vector<std::string> args{"--etcd-endpoints", endpoints(),       "--etcd-prefix",    "/test/",
                                       "--node-name",      name,            "--edge-token-file", dir_.path() + "/edge.token"};
-        return node{name, std::make_unique<server_process>(dir_.path() + "/" + name, args,
-                                                           std::map<std::string, std::string>{{"CALLGATE_ADMIN_KEY", admin}})};
+        for (auto& a : node_args())
+            args.push_back(a);
+        std::map<std::string, std::string> env;
+        if (shared_admin_key())
+            env["CALLGATE_ADMIN_KEY"] = admin;
+        return node{name, std::make_unique<server_process>(dir_.path() + "/" + name, args, env)};
     }
 
     static bool wait_ready(const node& n, std::chrono::milliseconds deadline = 20s)
@@ -128,6 +135,14 @@ protected:
     {
         return "{\"agent_identity_id\":\"" + id + "\",\"incoming_call_action\":\"auto_accept\",\"client_websocket_url\":\"" +
                url + "\"}";
+    }
+
+    std::string endpoints() const
+    {
+        std::string out;
+        for (const auto& url : etcd_->client_urls())
+            out += (out.empty() ? "" : ",") + url;
+        return out;
     }
 
     // The etcd revision now, read with etcdctl.
@@ -414,6 +429,87 @@ TEST_F(cluster_mode, a_node_starts_degraded_from_its_copy_and_not_ready_without_
     EXPECT_TRUE(wait_ready(empty)) << empty.process->log();
     EXPECT_EQ(field(empty.decide_number("+15550500").body, "client_websocket_url"), "wss://agent.example.com/copy");
     EXPECT_EQ(empty.process->stop(SIGTERM), 0);
+}
+
+
+// Nodes started without CALLGATE_ADMIN_KEY: the admin key lives in etcd.
+class cluster_admin_keys : public cluster_mode {
+protected:
+    bool shared_admin_key() const override { return false; }
+};
+
+TEST_F(cluster_admin_keys, exactly_one_node_generates_the_admin_key_and_every_node_takes_it)
+{
+    std::vector<std::string> keys;
+    EXPECT_TRUE(eventually([&] {
+        keys.clear();
+        for (auto& n : nodes_) {
+            std::ifstream in(n.process->data_dir() + "/admin.key");
+            std::string key;
+            if (in >> key)
+                keys.push_back(key);
+        }
+        return !keys.empty();
+    }, 10s));
+    ASSERT_EQ(keys.size(), 1u) << "one admin.key among the three data dirs";
+    for (auto& n : nodes_) {
+        n.key = keys[0];
+        EXPECT_TRUE(eventually([&] { return n.api("GET", "/identities").status == 200; }, 5s)) << n.name;
+    }
+
+    // `callgate admin-key create --etcd-endpoints`: a key every node accepts.
+    std::string out;
+    ASSERT_EQ(server_process::run_command({"admin-key", "create", "--etcd-endpoints", endpoints(), "--etcd-prefix", "/test/"}, out), 0)
+        << out;
+    auto created = out.substr(0, out.find('\n'));
+    ASSERT_EQ(created.rfind("cg_", 0), 0u) << out;
+    for (auto& n : nodes_) {
+        n.key = created;
+        EXPECT_TRUE(eventually([&] { return n.api("GET", "/identities").status == 200; }, 5s)) << n.name;
+        n.key = "cg_not_a_key_0123456789abcdef0123";
+        EXPECT_EQ(n.api("GET", "/identities").status, 401);
+    }
+    // A node that joins later finds the keys in etcd and generates none.
+    auto late = make_node("node-late");
+    ASSERT_TRUE(late.process->start()) << late.process->log();
+    ASSERT_TRUE(wait_ready(late));
+    late.key = created;
+    EXPECT_EQ(late.api("GET", "/identities").status, 200);
+    EXPECT_FALSE(std::ifstream(late.process->data_dir() + "/admin.key").good());
+    EXPECT_EQ(late.process->stop(SIGTERM), 0);
+}
+
+// etcd members that serve TLS only and demand a client certificate.
+class cluster_tls : public cluster_mode {
+protected:
+    etcd_cluster_options etcd_options() override
+    {
+        pki_ = make_test_pki(dir_.path());
+        etcd_cluster_options o;
+        o.members = 3;
+        o.tls = etcd_tls{.ca_file = pki_.ca_cert,
+                         .cert_file = pki_.server_cert,
+                         .key_file = pki_.server_key,
+                         .client_cert_auth = true,
+                         .client_cert_file = pki_.client_cert,
+                         .client_key_file = pki_.client_key};
+        return o;
+    }
+    std::vector<std::string> node_args() override
+    {
+        return {"--etcd-ca-file", pki_.ca_cert, "--etcd-cert-file", pki_.client_cert, "--etcd-key-file", pki_.client_key};
+    }
+    test_pki pki_;
+};
+
+TEST_F(cluster_tls, nodes_share_config_over_tls_with_client_certificates)
+{
+    auto id = create_identity(0, "tls-bot", "+15550600");
+    ASSERT_EQ(nodes_[1].api("PUT", "/incoming-call-action", accept_body(id, "wss://agent.example.com/tls")).status, 200);
+    for (auto& n : nodes_)
+        EXPECT_TRUE(eventually([&] {
+            return field(n.decide_number("+15550600").body, "client_websocket_url") == "wss://agent.example.com/tls";
+        }, 5s)) << n.name;
 }
 
 } // namespace

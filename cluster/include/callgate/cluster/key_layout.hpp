@@ -20,6 +20,7 @@ namespace callgate::cluster {
 //   phone/<e164>              phones           uniqueness index → identity id
 //   apikey/<sha256 hex>       api_keys         API key records (hashes only)
 //   apikey-id/<key uuid>      api_key_ids      key id → hash
+//   admin/<sha256 hex>        admin_keys       admin key records (hashes only)
 //
 // so an identity and what it owns is the key range `id/<uuid>/`, and each
 // uniqueness index is a key of its own. Call records and counters (column

@@ -112,6 +112,16 @@ public:
     void rotate_signing_key(std::string handle,
                             std::function<void(config_result<signing_key_record>)> done);
 
+    // Cluster mode: makes sure the shared store holds an admin key. With
+    // `given` (CALLGATE_ADMIN_KEY), registers its hash unless present. Without,
+    // generates a key only if the store holds no admin key at all — one
+    // check-and-create write, so of many nodes starting at once exactly one
+    // generates — and hands it to `done` (empty when none was generated).
+    void bootstrap_admin_key(std::optional<std::string> given,
+                             std::function<void(config_result<std::string>)> done);
+    // The record an admin key is registered with.
+    static api_key_record admin_key_record(const std::string& key, clock_source& clock, random_source& random);
+
     // Registers an admin key in the admin key file and returns its record.
     static bool add_admin_key(const std::string& admin_keys_path, const std::string& key,
                               clock_source& clock, random_source& random, std::string& error);

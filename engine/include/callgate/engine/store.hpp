@@ -23,6 +23,8 @@ enum class column : int {
     calls_by_identity,    // identity id + reversed time + call id → ""
     meta,                 // counters
     calls_by_time,        // created time + call id → "" (retention)
+    admin_keys,           // SHA-256(key) → api_key_record of an admin key (cluster mode; one
+                          // node keeps its admin keys in <data-dir>/admin_keys instead)
     count_
 };
 
