@@ -16,6 +16,9 @@ constexpr const char* usage = R"(callgate — inbound call routing engine
 Usage:
   callgate serve [flags]                    run the config API and dispatcher
   callgate admin-key create --data-dir DIR  print a new admin API key
+  callgate admin-key create --etcd-endpoints URLS   … stored in etcd, for a cluster
+  callgate cluster import --data-dir DIR --etcd-endpoints URLS
+                                            copy a stopped node's store into etcd
   callgate --help | --version
 
 Run 'callgate serve --help' for the server's flags.
@@ -33,6 +36,22 @@ std::map<std::string, std::string> callgate_environment()
             env.emplace(entry.substr(0, eq), entry.substr(eq + 1));
     }
     return env;
+}
+
+// Tools take only the flags that say where the store is (--data-dir, --etcd-*);
+// serve's other flags make no sense there.
+bool only_store_flags(const std::vector<std::string>& args, const char* command)
+{
+    for (const auto& a : args) {
+        if (a.rfind("--", 0) != 0)
+            continue;
+        auto name = a.substr(2, a.find('=') == std::string::npos ? std::string::npos : a.find('=') - 2);
+        if (name != "data-dir" && name.rfind("etcd-", 0) != 0) {
+            std::fprintf(stderr, "callgate: unknown flag --%s for %s\n", name.c_str(), command);
+            return false;
+        }
+    }
+    return true;
 }
 
 } // namespace
@@ -80,23 +99,42 @@ int main(int argc, char** argv)
                 return 0;
             }
         }
-        // Only the flags that say where keys live; the rest of serve's flags make no sense here.
+        callgate::app::serve_options options;
+        std::string error;
+        if (!only_store_flags(rest, "admin-key create") ||
+            !callgate::app::parse_serve_options(rest, callgate_environment(), options, error)) {
+            if (!error.empty())
+                std::fprintf(stderr, "callgate: %s\n", error.c_str());
+            return 2;
+        }
+        return callgate::app::create_admin_key(options);
+    }
+    if (args[0] == "cluster") {
+        if (args.size() < 2 || args[1] != "import") {
+            std::fprintf(stderr, "callgate: usage: callgate cluster import --data-dir DIR --etcd-endpoints URLS\n");
+            return 2;
+        }
+        std::vector<std::string> rest(args.begin() + 2, args.end());
         for (const auto& a : rest) {
-            if (a.rfind("--", 0) != 0)
-                continue;
-            auto name = a.substr(2, a.find('=') == std::string::npos ? std::string::npos : a.find('=') - 2);
-            if (name != "data-dir" && name.rfind("etcd-", 0) != 0) {
-                std::fprintf(stderr, "callgate: unknown flag --%s for admin-key create\n", name.c_str());
-                return 2;
+            if (a == "--help" || a == "-h") {
+                std::puts("Usage: callgate cluster import --data-dir DIR --etcd-endpoints URLS [--etcd-prefix P]\n"
+                          "                               [etcd TLS/auth flags]\n\n"
+                          "Copies a stopped single-node store (identities, actions, signing keys, API keys,\n"
+                          "admin keys) into an empty etcd prefix, so that nodes started with the same\n"
+                          "--etcd-endpoints and --etcd-prefix serve it. Refuses a prefix that holds anything\n"
+                          "(exit 1, nothing written). The etcd flags are those of 'callgate serve --help'.");
+                return 0;
             }
         }
         callgate::app::serve_options options;
         std::string error;
-        if (!callgate::app::parse_serve_options(rest, callgate_environment(), options, error)) {
-            std::fprintf(stderr, "callgate: %s\n", error.c_str());
+        if (!only_store_flags(rest, "cluster import") ||
+            !callgate::app::parse_serve_options(rest, callgate_environment(), options, error)) {
+            if (!error.empty())
+                std::fprintf(stderr, "callgate: %s\n", error.c_str());
             return 2;
         }
-        return callgate::app::create_admin_key(options);
+        return callgate::app::cluster_import(options);
     }
     std::fprintf(stderr, "callgate: unknown command '%s' (see 'callgate --help')\n", args[0].c_str());
     return 2;

@@ -364,6 +364,49 @@ int create_admin_key(const serve_options& options)
     return 0;
 }
 
+int cluster_import(const serve_options& options)
+{
+    if (!options.cluster())
+        return fail_usage("cluster import needs --etcd-endpoints");
+    std::string error;
+    engine::store_options store_options;
+    store_options.on_log = [](bool is_error, std::string_view message) {
+        if (is_error)
+            log(log_level::error, "store", {{"message", std::string(message)}});
+    };
+    auto db = engine::store::open(options.data_dir + "/db", store_options, error);
+    if (!db)
+        return fail_usage("cannot open store in " + options.data_dir + ": " + error);
+    engine::admin_key_file admin_file(options.data_dir + "/admin_keys");
+    if (!admin_file.reload_if_changed(error))
+        return fail_usage(error);
+    std::vector<engine::api_key_record> admin_keys;
+    for (const auto& record : admin_file.all())
+        admin_keys.push_back(*record);
+    cluster::import_report report;
+    bool ok = false;
+    try {
+        ok = cluster::import_store(
+            *db, admin_keys, etcd_options(options, nullptr), options.etcd_prefix,
+            [](std::size_t done, std::size_t total) {
+                std::fprintf(stderr, "callgate: imported %zu of %zu records\n", done, total);
+            },
+            report, error);
+    } catch (const std::exception& e) {
+        error = std::string("etcd: ") + e.what();
+    }
+    db->close();
+    if (!ok) {
+        std::fprintf(stderr, "callgate: %s%s\n", error.c_str(),
+                     report.refused ? " (nothing was written)" : "");
+        return 1;
+    }
+    std::printf("imported %zu records from %s into %s in %zu transactions (etcd revision %lld)\n", report.records,
+                options.data_dir.c_str(), options.etcd_prefix.c_str(), report.transactions,
+                static_cast<long long>(report.revision));
+    return 0;
+}
+
 int run_server(const serve_options& options)
 {
     net::log_level level = log_level::info;

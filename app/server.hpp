@@ -12,4 +12,8 @@ int run_server(const serve_options& options);
 // <data-dir>/admin_keys, or in etcd when `options` name etcd endpoints.
 int create_admin_key(const serve_options& options);
 
+// `callgate cluster import`: copies the stopped single-node store in
+// options.data_dir into the empty etcd prefix options.etcd_prefix.
+int cluster_import(const serve_options& options);
+
 } // namespace callgate::app

@@ -1,6 +1,7 @@
 #include "callgate/cluster/tools.hpp"
 
 #include "callgate/cluster/key_layout.hpp"
+#include "callgate/engine/store.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
@@ -60,6 +61,105 @@ bool register_admin_key(const net::etcd_client_options& etcd, const std::string&
         error = "etcd: " + std::string(net::to_string(result.error.code)) + ": " + result.error.detail;
         return false;
     }
+    return true;
+}
+
+bool import_store(engine::store& local, const std::vector<engine::api_key_record>& admin_keys,
+                  const net::etcd_client_options& etcd, const std::string& prefix,
+                  const std::function<void(std::size_t, std::size_t)>& progress, import_report& report,
+                  std::string& error, std::size_t batch)
+{
+    key_layout layout(prefix);
+    auto written_at = now_us();
+    // Everything first: the store is stopped, and a failure to read it should
+    // stop the import before etcd is touched.
+    std::vector<std::pair<std::string, std::string>> records;
+    for (int c = 0; c < static_cast<int>(engine::column::count_); ++c) {
+        auto column = static_cast<engine::column>(c);
+        if (!key_layout::replicated(column))
+            continue;
+        bool bad_key = false;
+        auto status = local.scan(column, "", 0, [&](std::string_view key, std::string_view value) {
+            auto etcd_key = layout.key_of(column, key);
+            if (!etcd_key) {
+                bad_key = true;
+                return false;
+            }
+            records.emplace_back(std::move(*etcd_key), wrap_value(value, written_at));
+            return true;
+        });
+        if (!status.ok || bad_key) {
+            error = "cannot read the store: " + (bad_key ? std::string("a malformed key") : status.message);
+            return false;
+        }
+    }
+    for (const auto& record : admin_keys)
+        records.emplace_back(*layout.key_of(engine::column::admin_keys, record.hash),
+                             wrap_value(engine::encode(record), written_at));
+
+    asio::io_context io(1);
+    net::etcd_client client(etcd);
+    auto deadline = [] { return std::chrono::steady_clock::now() + std::chrono::seconds(10); };
+    auto commit = [&](net::etcd_txn_request request) {
+        ++report.transactions;
+        return run<net::etcd_txn_response>(io, [&] { return client.txn(std::move(request), deadline()); });
+    };
+    auto failed = [&](const net::etcd_error& e) {
+        error = "etcd: " + std::string(net::to_string(e.code)) + ": " + e.detail;
+        return false;
+    };
+    auto marker = layout.import_marker();
+    std::size_t next = 0;
+    auto add_batch = [&](net::etcd_txn_request& request, std::size_t room) {
+        for (; next < records.size() && room > 0; ++next, --room)
+            request.success.push_back(net::etcd_op::put(records[next].first, records[next].second));
+    };
+
+    // The first: nothing under the prefix (every key's version is 0), then the marker.
+    net::etcd_txn_request first;
+    auto empty = net::etcd_compare::version(layout.config_prefix(), net::etcd_compare::result::equal, 0);
+    empty.range_end = net::etcd_prefix_end(layout.config_prefix());
+    first.compare.push_back(std::move(empty));
+    first.success.push_back(net::etcd_op::put(marker, std::to_string(written_at)));
+    add_batch(first, batch - 1);
+    auto r = commit(std::move(first));
+    if (!r.ok())
+        return failed(r.error);
+    if (!r.value.succeeded) {
+        report.refused = true;
+        error = "the etcd prefix " + layout.config_prefix() + " is not empty: import needs an empty prefix";
+        return false;
+    }
+    auto marker_revision = r.value.revision;
+    report.records = next;
+    progress(next, records.size());
+    // The rest, each still under our marker.
+    auto ours = net::etcd_compare::create_revision(marker, net::etcd_compare::result::equal, marker_revision);
+    while (next < records.size()) {
+        net::etcd_txn_request request;
+        request.compare.push_back(ours);
+        add_batch(request, batch);
+        r = commit(std::move(request));
+        if (!r.ok())
+            return failed(r.error);
+        if (!r.value.succeeded) {
+            error = "the import marker " + marker + " was removed by someone else: import stopped";
+            return false;
+        }
+        report.records = next;
+        progress(next, records.size());
+    }
+    net::etcd_txn_request last;
+    last.compare.push_back(ours);
+    last.success.push_back(net::etcd_op::remove(marker));
+    r = commit(std::move(last));
+    if (!r.ok())
+        return failed(r.error);
+    if (!r.value.succeeded) {
+        error = "the import marker " + marker + " was removed by someone else";
+        return false;
+    }
+    report.revision = r.value.revision;
     return true;
 }
 

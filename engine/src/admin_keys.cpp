@@ -104,4 +104,14 @@ std::size_t admin_key_file::size() const
     return keys_->size();
 }
 
+std::vector<std::shared_ptr<const api_key_record>> admin_key_file::all() const
+{
+    std::lock_guard lock(mutex_);
+    std::vector<std::shared_ptr<const api_key_record>> out;
+    out.reserve(keys_->size());
+    for (const auto& [hash, record] : *keys_)
+        out.push_back(record);
+    return out;
+}
+
 } // namespace callgate::engine

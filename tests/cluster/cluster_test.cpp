@@ -512,5 +512,90 @@ TEST_F(cluster_tls, nodes_share_config_over_tls_with_client_certificates)
         }, 5s)) << n.name;
 }
 
+
+// `callgate cluster import`: a stopped single node's store into an empty prefix.
+TEST(cluster_import, a_stopped_single_node_store_moves_into_an_empty_prefix_and_every_key_keeps_working)
+{
+    temp_dir dir;
+    etcd_cluster etcd({.members = 1});
+    std::ofstream(dir.path() + "/edge.token") << edge_token << "\n";
+    // A single node with an identity, its action, a scoped key and a signing key.
+    server_process single(dir.path() + "/single", {"--edge-token-file", dir.path() + "/edge.token"},
+                          {{"CALLGATE_ADMIN_KEY", admin}});
+    ASSERT_TRUE(single.start()) << single.log();
+    auto call = [&](const std::string& address, const std::string& method, const std::string& target,
+                    const std::string& key, const std::string& body = {}) {
+        http_connection c(address);
+        header_list h{{"X-API-Key", key}};
+        if (!body.empty())
+            h.emplace_back("Content-Type", "application/json");
+        return c.request(method, target, h, body);
+    };
+    auto created = call(single.api_address(), "POST", "/identities", admin,
+                        R"({"agent_handle":"moved-bot","phone_number":"+15550700"})");
+    ASSERT_EQ(created.status, 201) << created.body;
+    auto id = field(created.body, "id");
+    ASSERT_EQ(call(single.api_address(), "PUT", "/incoming-call-action", admin,
+                   "{\"agent_identity_id\":\"" + id +
+                       "\",\"incoming_call_action\":\"auto_accept\",\"client_websocket_url\":\"wss://agent.example.com/moved\"}")
+                  .status,
+              200);
+    auto minted = call(single.api_address(), "POST", "/api-keys", admin,
+                       "{\"label\":\"k\",\"scoped_identity_id\":\"" + id + "\"}");
+    ASSERT_EQ(minted.status, 201) << minted.body;
+    auto scoped = field(minted.body, "api_key");
+    ASSERT_EQ(call(single.api_address(), "POST", "/identities/moved-bot/signing-key", admin).status, 201);
+    ASSERT_EQ(single.stop(SIGTERM), 0);
+
+    auto endpoints = etcd.client_url(0);
+    std::string out;
+    ASSERT_EQ(server_process::run_command({"cluster", "import", "--data-dir", dir.path() + "/single", "--etcd-endpoints",
+                                           endpoints, "--etcd-prefix", "/moved/"},
+                                          out),
+              0)
+        << out;
+    EXPECT_NE(out.find("imported"), std::string::npos) << out;
+    // A second import into the same prefix is refused, and writes nothing.
+    auto revision_of = [&] {
+        std::string o;
+        etcd.etcdctl({"get", "/", "--prefix", "--keys-only", "-w", "json"}, o);
+        std::smatch m;
+        return std::regex_search(o, m, std::regex("\"revision\":([0-9]+)")) ? std::stoll(m[1]) : -1;
+    };
+    auto before = revision_of();
+    EXPECT_EQ(server_process::run_command({"cluster", "import", "--data-dir", dir.path() + "/single", "--etcd-endpoints",
+                                           endpoints, "--etcd-prefix", "/moved/"},
+                                          out),
+              1);
+    EXPECT_NE(out.find("not empty"), std::string::npos) << out;
+    EXPECT_EQ(revision_of(), before);
+
+    // Nodes on the prefix, without CALLGATE_ADMIN_KEY: the old admin key, the
+    // scoped key, the identity and its action all work.
+    server_process a(dir.path() + "/a", {"--etcd-endpoints", endpoints, "--etcd-prefix", "/moved/", "--node-name", "a",
+                                         "--edge-token-file", dir.path() + "/edge.token"});
+    ASSERT_TRUE(a.start()) << a.log();
+    ASSERT_TRUE(eventually([&] { return http_connection(a.api_address()).request("GET", "/readyz").status == 200; }, 20s));
+    auto got = call(a.api_address(), "GET", "/identities/moved-bot", admin);
+    EXPECT_EQ(got.status, 200) << got.body;
+    EXPECT_EQ(field(got.body, "phone_number"), "+15550700");
+    EXPECT_EQ(call(a.api_address(), "GET", "/incoming-call-action?agent_identity_id=" + id, scoped).status, 200);
+    EXPECT_NE(call(a.api_address(), "GET", "/identities?limit=1", admin).body.find("\"total\":1"), std::string::npos);
+    http_connection edge(a.edge_address());
+    auto decided = edge.request("POST", "/v1/calls/decide", {{"X-Edge-Token", edge_token}, {"Content-Type", "application/json"}},
+                                R"({"local_phone_number":"+15550700","remote_phone_number":"+15550199"})");
+    EXPECT_EQ(field(decided.body, "client_websocket_url"), "wss://agent.example.com/moved") << decided.body;
+
+    // While an import marker is there, nodes are not ready.
+    ASSERT_EQ(etcd.etcdctl({"put", "/moved/config/import", "x"}, out), 0) << out;
+    EXPECT_TRUE(eventually([&] {
+        auto r = http_connection(a.api_address()).request("GET", "/readyz");
+        return r.status == 503 && r.body == "{\"status\":\"starting\",\"import\":\"running\"}";
+    }, 5s));
+    ASSERT_EQ(etcd.etcdctl({"del", "/moved/config/import"}, out), 0) << out;
+    EXPECT_TRUE(eventually([&] { return http_connection(a.api_address()).request("GET", "/readyz").status == 200; }, 5s));
+    EXPECT_EQ(a.stop(SIGTERM), 0);
+}
+
 } // namespace
 } // namespace callgate::testing

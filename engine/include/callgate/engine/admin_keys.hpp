@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 namespace callgate::engine {
 
@@ -31,6 +32,8 @@ public:
     // Looks a key up by its SHA-256 among the loaded keys; no I/O.
     std::shared_ptr<const api_key_record> find(std::string_view hash) const;
     std::size_t size() const;
+    // Every loaded key (for `callgate cluster import`).
+    std::vector<std::shared_ptr<const api_key_record>> all() const;
 
     const std::string& path() const { return path_; }
 
