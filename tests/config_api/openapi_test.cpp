@@ -37,6 +37,28 @@ TEST(openapi, document_matches_the_routes)
     EXPECT_EQ(documented_routes(config_api::api_router::openapi_document()), served);
 }
 
+// Keyed routes document 401 and admin-only ones 403; open routes neither.
+TEST(openapi, documents_each_routes_access)
+{
+    engine::json_object doc;
+    ASSERT_EQ(doc.parse(config_api::api_router::openapi_document()), engine::json_parse_error::ok);
+    for (const auto& r : config_api::api_router::routes()) {
+        std::string method(r.method);
+        std::transform(method.begin(), method.end(), method.begin(), ::tolower);
+        SCOPED_TRACE(method + " " + std::string(r.path));
+        const auto* path = doc.find("paths")->find(r.path);
+        const auto* op = path != nullptr ? path->find(method) : nullptr;
+        const auto* responses = op != nullptr ? op->find("responses") : nullptr;
+        ASSERT_NE(responses, nullptr);
+        bool keyed = r.access != config_api::route_access::open;
+        EXPECT_EQ(responses->find("401") != nullptr, keyed);
+        if (r.access == config_api::route_access::admin_only)
+            EXPECT_NE(responses->find("403"), nullptr);
+        if (!keyed)
+            EXPECT_EQ(responses->find("403"), nullptr);
+    }
+}
+
 class openapi_served : public api_test {};
 
 TEST_F(openapi_served, is_served_as_openapi_3_1)

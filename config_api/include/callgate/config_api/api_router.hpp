@@ -6,6 +6,7 @@
 
 #include <functional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -24,9 +25,18 @@ struct api_router_options {
     std::function<std::string()> render_metrics;
 };
 
+// Who may call a route.
+enum class route_access {
+    open,       // no key: health, readiness, metrics, the API document
+    any_key,    // an active key; the handler applies the scoped-key rules
+    admin_only, // an admin key; a scoped key gets 403 before the body is read
+};
+
+// One route as declared in the router's table.
 struct route_spec {
-    std::string method;
-    std::string path; // e.g. "/identities/{agent_handle}"
+    std::string_view method; // "GET"
+    std::string_view path;   // "/identities/{agent_handle}"
+    route_access access;
 };
 
 // The config API: routes, authentication, validation and error bodies of
@@ -41,12 +51,12 @@ public:
 
     boost::asio::awaitable<net::http_response> handle(net::http_request& request);
 
-    // Every method and path served (without the /api/v1 prefixes).
+    // Every method and path served (without the /api/v1 prefixes), in the
+    // route table's order: dispatch, 405 and its Allow header come from the
+    // same table.
     static std::vector<route_spec> routes();
     // The OpenAPI 3.1 document served at /openapi.json.
     static const std::string& openapi_document();
-
-    struct context;
 
 private:
     engine::config_service& service_;

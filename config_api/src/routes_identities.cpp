@@ -1,0 +1,126 @@
+// /identities: agent identities and their webhook signing keys (config-api.md).
+#include "route_handlers.hpp"
+
+#include "request_context.hpp"
+
+#include "callgate/config_api/request_body.hpp"
+#include "callgate/engine/clock.hpp"
+#include "callgate/engine/validation.hpp"
+
+namespace callgate::config_api {
+
+namespace {
+
+// Reads the path's {agent_handle} for the admin or that identity's own key: a
+// scoped key naming another identity gets 403 (scope comes before existence),
+// a handle that cannot name an identity 404.
+boost::asio::awaitable<std::optional<net::http_response>> read_handle(request_context& ctx, std::string& handle)
+{
+    handle = ctx.path["agent_handle"];
+    if (!ctx.admin()) {
+        auto own = co_await ctx.snapshot(*ctx.caller->scoped_identity_id);
+        if (!own.ok())
+            co_return from_errc(own.error);
+        if (!own.value || own.value->identity.agent_handle != handle)
+            co_return net::json_error(403, scope_detail);
+    }
+    if (!engine::is_valid_agent_handle(handle))
+        co_return net::json_error(404, identity_not_found_detail);
+    co_return std::nullopt;
+}
+
+// Awaits a service write that reports the identity (`start(done)`): its
+// object with `status`, or the error's reply.
+template <class Start>
+route_reply identity_after(unsigned status, Start start)
+{
+    auto op = net::await_callback<engine::config_result<engine::identity_record>>(std::move(start));
+    auto result = co_await std::move(op);
+    if (!result.ok())
+        co_return from_errc(result.error);
+    co_return record_response(status, result.value, engine::write_identity);
+}
+
+} // namespace
+
+route_reply create_identity(request_context& ctx)
+{
+    engine::new_identity input;
+    if (auto e = co_await ctx.read_body(input, read_new_identity))
+        co_return std::move(*e);
+    auto write = identity_after(201, [&ctx, input](auto done) { ctx.service.create_identity(input, std::move(done)); });
+    co_return co_await std::move(write);
+}
+
+route_reply list_identities(request_context& ctx)
+{
+    std::size_t limit = 50, offset = 0;
+    if (auto bad = ctx.read_page(limit, offset))
+        co_return net::json_error(422, *bad);
+    auto op = net::on_workers(ctx.workers, [&ctx, limit, offset] { return ctx.service.list_identities(limit, offset); });
+    auto page = co_await std::move(op);
+    if (!page.ok())
+        co_return from_errc(page.error);
+    engine::json_writer w;
+    write_items(w, page.value.items, engine::write_identity)
+        .field("total", static_cast<std::int64_t>(page.value.total))
+        .end_object();
+    co_return net::json_response(200, w.take());
+}
+
+route_reply get_identity(request_context& ctx)
+{
+    std::string handle;
+    if (auto e = co_await read_handle(ctx, handle))
+        co_return std::move(*e);
+    auto op = net::on_workers(ctx.workers, [&ctx, handle] { return ctx.service.load_identity_by_handle(handle); });
+    auto found = co_await std::move(op);
+    if (!found.ok())
+        co_return from_errc(found.error);
+    co_return record_response(200, found.value, engine::write_identity);
+}
+
+route_reply patch_identity(request_context& ctx)
+{
+    engine::identity_patch patch;
+    if (auto e = co_await ctx.read_body(patch, read_identity_patch))
+        co_return std::move(*e);
+    std::string handle;
+    if (auto e = co_await read_handle(ctx, handle))
+        co_return std::move(*e);
+    auto write = identity_after(200, [&ctx, handle, patch](auto done) {
+        ctx.service.update_identity(handle, patch, std::move(done));
+    });
+    co_return co_await std::move(write);
+}
+
+route_reply delete_identity(request_context& ctx)
+{
+    std::string handle;
+    if (auto e = co_await read_handle(ctx, handle))
+        co_return std::move(*e);
+    auto write = no_content_after([&ctx, handle](auto done) {
+        ctx.service.delete_identity(handle, std::move(done));
+    });
+    co_return co_await std::move(write);
+}
+
+route_reply rotate_signing_key(request_context& ctx)
+{
+    std::string handle;
+    if (auto e = co_await read_handle(ctx, handle))
+        co_return std::move(*e);
+    auto start = [&ctx, handle](auto done) { ctx.service.rotate_signing_key(handle, std::move(done)); };
+    auto op = net::await_callback<engine::config_result<engine::signing_key_record>>(std::move(start));
+    auto result = co_await std::move(op);
+    if (!result.ok())
+        co_return from_errc(result.error);
+    engine::json_writer w;
+    w.begin_object()
+        .field("signing_key", result.value.key)
+        .field("created_at", engine::format_rfc3339(result.value.created_at_us))
+        .end_object();
+    co_return net::json_response(201, w.take());
+}
+
+} // namespace callgate::config_api
