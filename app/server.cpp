@@ -1,5 +1,7 @@
 #include "server.hpp"
 
+#include "cluster_peers.hpp"
+
 #include "callgate/cluster/replicated_store.hpp"
 #include "callgate/cluster/tools.hpp"
 #include "callgate/config_api/api_router.hpp"
@@ -192,7 +194,7 @@ struct server_metrics {
 };
 
 // What cluster mode adds to /metrics.
-void render_cluster_metrics(std::string& out, server_metrics& m, const cluster::replication_status& s)
+void render_cluster_metrics(std::string& out, server_metrics& m, const cluster::replication_status& s, std::size_t nodes)
 {
     engine::render_header(out, "callgate_etcd_up", "gauge", "1 while etcd answers this node (checked every second).");
     engine::render_sample(out, "callgate_etcd_up", "", s.etcd_up ? 1 : 0);
@@ -202,6 +204,8 @@ void render_cluster_metrics(std::string& out, server_metrics& m, const cluster::
     engine::render_header(out, "callgate_etcd_apply_lag_seconds", "histogram",
                           "From a config change's commit (its writer's clock) to its apply on this node.");
     m.apply_lag.render(out, "callgate_etcd_apply_lag_seconds", "");
+    engine::render_header(out, "callgate_cluster_nodes", "gauge", "Live nodes in the registry (this one included), as last read.");
+    engine::render_sample(out, "callgate_cluster_nodes", "", static_cast<std::uint64_t>(nodes));
     engine::render_header(out, "callgate_etcd_requests_total", "counter", "Requests to etcd, by operation and outcome.");
     std::lock_guard lock(m.etcd_requests_mutex);
     for (const auto& [key, n] : m.etcd_requests)
@@ -256,7 +260,7 @@ std::string render_metrics(server_metrics& m, const engine::config_service& serv
     engine::render_header(out, "callgate_cache_entries", "gauge", "Entries in the identity and number caches.");
     engine::render_sample(out, "callgate_cache_entries", "", stats.entries);
     if (cluster)
-        render_cluster_metrics(out, m, cluster->status());
+        render_cluster_metrics(out, m, cluster->status(), cluster->nodes().size());
     return out;
 }
 
@@ -306,6 +310,18 @@ void bootstrap_cluster_admin_key(engine::config_service& service, const std::str
         }
         log(log_level::warn, "admin_key_bootstrap_retry", {{"reason", "config store unavailable"}});
     } while (pause(std::chrono::seconds(1)));
+}
+
+// A bound address other machines can dial: a wildcard host becomes this host's name.
+std::string reachable_address(const std::string& bound)
+{
+    for (std::string_view wildcard : {"0.0.0.0:", "[::]:"})
+        if (bound.rfind(wildcard, 0) == 0) {
+            char host[256] = {};
+            if (::gethostname(host, sizeof host - 1) == 0 && host[0] != '\0')
+                return host + bound.substr(wildcard.size() - 1);
+        }
+    return bound;
 }
 
 std::string node_name(const serve_options& options)
@@ -542,6 +558,13 @@ int run_server(const serve_options& options)
     config_api::api_router_options router_options;
     router_options.allow_insecure_urls = options.allow_insecure_urls;
     router_options.readiness = readiness;
+    if (cluster) {
+        try {
+            router_options.cluster = make_cluster_peers(*cluster, options.ca_file);
+        } catch (const std::exception& e) {
+            return fail_usage(e.what());
+        }
+    }
     router_options.render_metrics = [&] {
         return render_metrics(metrics, service, *db, calls, *api_ptr, *edge_ptr, dispatch_metrics, cluster);
     };
@@ -621,6 +644,9 @@ int run_server(const serve_options& options)
     std::string api_address = api.local_address();
     std::string edge_address = edge.local_address();
     std::string scheme = options.tls_cert.empty() ? "http" : "https";
+    if (cluster)
+        cluster->advertise(!options.advertise_api.empty() ? options.advertise_api
+                                                          : scheme + "://" + reachable_address(api_address));
     // Ready before listen.json appears: whoever waits for the file finds /readyz at 200.
     state.store(1);
     if (!write_file_atomic(options.data_dir + "/listen.json",

@@ -1,6 +1,9 @@
 #include "callgate/cluster/replicated_store.hpp"
 
 #include "callgate/cluster/key_layout.hpp"
+#include "callgate/engine/clock.hpp"
+#include "callgate/engine/json_object.hpp"
+#include "callgate/engine/json_writer.hpp"
 #include "callgate/net/log.hpp"
 
 #include <boost/asio/co_spawn.hpp>
@@ -188,6 +191,20 @@ public:
         io_thread_.join();
         local_->close();
     }
+
+    void advertise(std::string api_url) override
+    {
+        std::lock_guard lock(registry_mutex_);
+        api_url_ = std::move(api_url);
+    }
+
+    std::vector<node_entry> nodes() const override
+    {
+        std::lock_guard lock(registry_mutex_);
+        return nodes_;
+    }
+
+    const std::string& node_name() const override { return options_.node_name; }
 
     replication_status status() const override
     {
@@ -696,12 +713,84 @@ private:
         return false;
     }
 
+    // The registry entry's value: what /cluster/nodes shows of this node.
+    std::string registry_value(const std::string& api_url)
+    {
+        engine::json_writer w;
+        w.begin_object()
+            .field("name", options_.node_name)
+            .field("api_url", api_url)
+            .field("applied_revision", applied_revision_.load())
+            .field("etcd_revision", std::max(etcd_revision_.load(), applied_revision_.load()))
+            .field("last_seen", engine::format_rfc3339(now_us()))
+            .end_object();
+        return w.take();
+    }
+
+    // Keeps this node's registry entry alive and re-reads the live nodes.
+    void refresh_registry(int tick)
+    {
+        std::string api_url;
+        {
+            std::lock_guard lock(registry_mutex_);
+            api_url = api_url_;
+        }
+        auto deadline = [] { return steady::now() + std::chrono::seconds(1); };
+        if (!api_url.empty() && (lease_ == 0 || tick % 3 == 0)) {
+            if (lease_ != 0) {
+                auto alive = call<net::etcd_lease>([this, deadline] { return etcd_.lease_keepalive(lease_, deadline()); });
+                if (!alive.ok() && alive.error.code == net::etcd_errc::lease_not_found)
+                    lease_ = 0; // expired while etcd was out of reach: a new one
+            }
+            if (lease_ == 0) {
+                auto granted = call<net::etcd_lease>([this, deadline] { return etcd_.lease_grant(10, deadline()); });
+                if (granted.ok())
+                    lease_ = granted.value.id;
+            }
+            if (lease_ != 0) {
+                auto put = call<std::int64_t>([this, deadline, value = registry_value(api_url)]() mutable {
+                    return etcd_.put(layout_.nodes_prefix() + options_.node_name, std::move(value), lease_, deadline());
+                });
+                if (!put.ok() && put.error.code == net::etcd_errc::lease_not_found)
+                    lease_ = 0;
+            }
+        }
+        auto listed = range(net::etcd_range_request::with_prefix(layout_.nodes_prefix()), deadline());
+        if (!listed.ok())
+            return;
+        std::vector<node_entry> live;
+        for (const auto& kv : listed.value.kvs) {
+            engine::json_object doc;
+            if (doc.parse(kv.value) != engine::json_parse_error::ok)
+                continue;
+            node_entry n;
+            auto text = [&](const char* key) {
+                const auto* f = doc.find(key);
+                return f != nullptr && f->type == engine::json_type::string ? f->text : std::string();
+            };
+            auto integer = [&](const char* key) {
+                const auto* f = doc.find(key);
+                return f != nullptr && f->type == engine::json_type::integer ? f->integer : std::int64_t{0};
+            };
+            n.name = text("name");
+            n.api_url = text("api_url");
+            n.applied_revision = integer("applied_revision");
+            n.etcd_revision = integer("etcd_revision");
+            n.last_seen = text("last_seen");
+            if (!n.name.empty())
+                live.push_back(std::move(n));
+        }
+        std::lock_guard lock(registry_mutex_);
+        nodes_ = std::move(live);
+    }
+
     // Checks etcd every second: callgate_etcd_up, and a watch whose member
-    // stopped answering is moved to another.
+    // stopped answering is moved to another. Keeps the registry.
     void keeper_loop()
     {
         int watch_failures = 0;
-        while (pause(std::chrono::seconds(1))) {
+        for (int tick = 0; pause(std::chrono::seconds(tick == 0 ? 0 : 1)); ++tick) {
+            refresh_registry(tick);
             std::string endpoint;
             {
                 std::lock_guard lock(watch_mutex_);
@@ -725,6 +814,10 @@ private:
                 watch_failures = 0;
             }
         }
+        if (lease_ != 0) // leave the registry at once rather than in 10 s
+            (void)call<std::int64_t>([this] {
+                return etcd_.lease_revoke(lease_, steady::now() + std::chrono::seconds(1));
+            });
     }
 
     std::unique_ptr<engine::store> local_;
@@ -745,6 +838,11 @@ private:
 
     std::mutex apply_mutex_; // a batch's apply and the completions it releases
     std::multimap<std::int64_t, waiter> waiters_;
+
+    mutable std::mutex registry_mutex_;
+    std::string api_url_;
+    std::vector<node_entry> nodes_;
+    std::int64_t lease_ = 0; // keeper thread only
 
     std::mutex watch_mutex_;
     std::string watch_endpoint_;

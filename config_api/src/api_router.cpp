@@ -36,6 +36,7 @@ constexpr route api_routes[] = {
     {"DELETE", "/api-keys/{id}",                            admin_only,  revoke_api_key},
     {"GET",    "/calls",                                    any_key,     list_calls},
     {"GET",    "/calls/{id}",                               any_key,     get_call},
+    {"GET",    "/cluster/nodes",                            admin_only,  list_cluster_nodes},
     {"GET",    "/healthz",                                  open,        get_health},
     {"GET",    "/readyz",                                   open,        get_readiness},
     {"GET",    "/metrics",                                  open,        get_metrics},

@@ -40,7 +40,7 @@ http_response no_content()
     return r;
 }
 
-asio::awaitable<std::optional<http_response>> request_context::authenticate()
+std::string_view request_context::api_key() const
 {
     std::string_view key = request.header("X-API-Key");
     if (key.empty()) {
@@ -50,6 +50,12 @@ asio::awaitable<std::optional<http_response>> request_context::authenticate()
         while (!key.empty() && key.front() == ' ')
             key.remove_prefix(1);
     }
+    return key;
+}
+
+asio::awaitable<std::optional<http_response>> request_context::authenticate()
+{
+    std::string_view key = api_key();
     if (key.empty())
         co_return net::json_error(401, "Missing API key");
     std::string hash = engine::sha256(key);
@@ -121,10 +127,11 @@ bool parse_number(const std::string& text, std::size_t& out)
 
 } // namespace
 
-std::optional<std::string_view> request_context::read_page(std::size_t& limit, std::size_t& offset) const
+std::optional<std::string_view> request_context::read_page(std::size_t& limit, std::size_t& offset,
+                                                          std::size_t max_limit) const
 {
-    if (const auto* v = query.find("limit"); v != nullptr && (!parse_number(*v, limit) || limit < 1 || limit > 200))
-        return "limit must be an integer from 1 to 200";
+    if (const auto* v = query.find("limit"); v != nullptr && (!parse_number(*v, limit) || limit < 1 || limit > max_limit))
+        return max_limit == 200 ? "limit must be an integer from 1 to 200" : "limit is out of range";
     if (const auto* v = query.find("offset"); v != nullptr && !parse_number(*v, offset))
         return "offset must be a non-negative integer";
     return std::nullopt;

@@ -118,7 +118,14 @@ struct request_context {
 
     // Reads ?limit= (1-200, default as given) and ?offset= (default as
     // given). Returns the 422 detail of the first bad one, or nullopt.
-    std::optional<std::string_view> read_page(std::size_t& limit, std::size_t& offset) const;
+    std::optional<std::string_view> read_page(std::size_t& limit, std::size_t& offset,
+                                              std::size_t max_limit = 200) const;
+
+    // The key the caller presented (X-API-Key, else Authorization: Bearer), or "".
+    std::string_view api_key() const;
+    // Whether another node forwarded this request (cluster mode): answer for
+    // this node alone.
+    bool forwarded() const { return !request.header(forwarded_header).empty(); }
 
     // Scopes an identity named by the request to the caller. A scoped key
     // naming another identity gets 403; otherwise `id` becomes the key's own

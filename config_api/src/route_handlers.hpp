@@ -33,6 +33,9 @@ route_reply revoke_api_key(request_context& ctx);
 route_reply list_calls(request_context& ctx);
 route_reply get_call(request_context& ctx);
 
+// routes_cluster.cpp: /cluster/nodes (cluster mode)
+route_reply list_cluster_nodes(request_context& ctx);
+
 // routes_system.cpp: health, readiness, metrics and the API document (open routes)
 route_reply get_health(request_context& ctx);
 route_reply get_readiness(request_context& ctx);

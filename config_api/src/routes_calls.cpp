@@ -4,6 +4,11 @@
 #include "request_context.hpp"
 
 #include "callgate/engine/call_records.hpp"
+#include "callgate/engine/clock.hpp"
+
+#include <simdjson.h>
+
+#include <algorithm>
 
 namespace callgate::config_api {
 
@@ -12,6 +17,48 @@ using engine::config_errc;
 namespace {
 
 constexpr std::string_view call_not_found_detail = "Call not found";
+constexpr std::string_view unreachable_header = "X-Callgate-Unreachable-Nodes";
+// Cluster mode: the deepest page a merged list reaches (every node is asked
+// for offset + limit records).
+constexpr std::size_t max_merged_depth = 10'000;
+
+// A call record as JSON, with what orders the merged list: newest first.
+struct merged_record {
+    std::string created_at; // RFC 3339, fixed width: orders as text
+    std::string id;
+    std::string json;
+};
+
+// The names of peers that gave no usable answer, comma-separated.
+std::string unreachable(const std::vector<peer_reply>& replies)
+{
+    std::string names;
+    for (const auto& r : replies)
+        if (r.status != 200 && r.status != 404)
+            names += (names.empty() ? "" : ",") + r.node;
+    return names;
+}
+
+// Appends the items of a peer's {"items": [...]} reply; false if it is not one.
+bool add_peer_items(std::string_view body, std::vector<merged_record>& out)
+{
+    thread_local simdjson::dom::parser parser;
+    simdjson::dom::element doc;
+    if (parser.parse(body.data(), body.size()).get(doc) != simdjson::SUCCESS)
+        return false;
+    simdjson::dom::array items;
+    if (doc["items"].get_array().get(items) != simdjson::SUCCESS)
+        return false;
+    for (auto item : items) {
+        std::string_view created_at, id;
+        if (item["id"].get_string().get(id) != simdjson::SUCCESS)
+            return false;
+        if (item["created_at"].get_string().get(created_at) != simdjson::SUCCESS)
+            created_at = {};
+        out.push_back({std::string(created_at), std::string(id), simdjson::minify(item)});
+    }
+    return true;
+}
 
 // Waits until every call record queued so far is readable.
 boost::asio::awaitable<bool> flush_calls(request_context& ctx)
@@ -22,10 +69,53 @@ boost::asio::awaitable<bool> flush_calls(request_context& ctx)
 
 } // namespace
 
+// Cluster mode: this node's records and every live node's, merged newest
+// first, then the page. Each node is asked for offset + limit records.
+route_reply list_merged_calls(request_context& ctx, std::optional<engine::uuid> identity, std::size_t limit,
+                              std::size_t offset)
+{
+    if (offset + limit > max_merged_depth)
+        co_return net::json_error(422, "offset + limit must be at most 10000 in cluster mode");
+    std::size_t depth = offset + limit;
+    std::string target = "/calls?limit=" + std::to_string(depth) + "&offset=0";
+    if (identity)
+        target += "&agent_identity_id=" + identity->to_string();
+    auto ask = ctx.options.cluster->ask(target, std::string(ctx.api_key()));
+    if (!co_await flush_calls(ctx))
+        co_return from_errc(config_errc::store_failure);
+    auto op = net::on_workers(ctx.workers, [&ctx, identity, depth] { return ctx.calls.list(identity, depth, 0); });
+    auto local = co_await std::move(op);
+    if (!local.ok())
+        co_return from_errc(local.error);
+    std::vector<merged_record> merged;
+    for (const auto& r : local.value) {
+        engine::json_writer w;
+        engine::write_call_record(w, r);
+        merged.push_back({engine::format_rfc3339(r.created_at_us), r.id.to_string(), w.take()});
+    }
+    auto replies = co_await std::move(ask);
+    for (auto& reply : replies)
+        if (reply.status == 200 && !add_peer_items(reply.body, merged))
+            reply.status = 0; // not a list: as good as no answer
+    std::sort(merged.begin(), merged.end(), [](const auto& a, const auto& b) {
+        return a.created_at != b.created_at ? a.created_at > b.created_at : a.id > b.id;
+    });
+    engine::json_writer w;
+    w.begin_object().key("items").begin_array();
+    for (std::size_t i = offset; i < std::min(merged.size(), depth); ++i)
+        w.raw(merged[i].json);
+    w.end_array().end_object();
+    auto response = net::json_response(200, w.take());
+    if (auto names = unreachable(replies); !names.empty())
+        response.headers.emplace_back(unreachable_header, names);
+    co_return response;
+}
+
 route_reply list_calls(request_context& ctx)
 {
     std::size_t limit = 50, offset = 0;
-    if (auto bad = ctx.read_page(limit, offset))
+    // A forwarded request is another node's merge asking for offset + limit.
+    if (auto bad = ctx.read_page(limit, offset, ctx.forwarded() ? max_merged_depth : 200))
         co_return net::json_error(422, *bad);
     std::optional<engine::uuid> identity;
     if (const auto* given = ctx.query.find("agent_identity_id"); given != nullptr && !given->empty()) {
@@ -35,6 +125,10 @@ route_reply list_calls(request_context& ctx)
     }
     if (auto e = ctx.scope_to_caller(identity))
         co_return std::move(*e);
+    if (ctx.options.cluster && !ctx.forwarded()) {
+        auto op = list_merged_calls(ctx, identity, limit, offset);
+        co_return co_await std::move(op);
+    }
     if (!co_await flush_calls(ctx))
         co_return from_errc(config_errc::store_failure);
     auto op = net::on_workers(ctx.workers, [&ctx, identity, limit, offset] {
@@ -55,6 +149,18 @@ route_reply get_call(request_context& ctx)
         co_return from_errc(config_errc::store_failure);
     auto op = net::on_workers(ctx.workers, [&ctx, target = *id] { return ctx.calls.get(target); });
     auto call = co_await std::move(op);
+    if (call.error == config_errc::no_config && ctx.options.cluster && !ctx.forwarded()) {
+        // Not decided here: the node that decided it has it.
+        auto ask = ctx.options.cluster->ask("/calls/" + id->to_string(), std::string(ctx.api_key()));
+        auto replies = co_await std::move(ask);
+        for (auto& reply : replies)
+            if (reply.status == 200)
+                co_return net::json_response(200, std::move(reply.body));
+        auto response = net::json_error(404, call_not_found_detail);
+        if (auto names = unreachable(replies); !names.empty())
+            response.headers.emplace_back(unreachable_header, names);
+        co_return response;
+    }
     if (call.error == config_errc::no_config)
         co_return net::json_error(404, call_not_found_detail);
     if (!call.ok())

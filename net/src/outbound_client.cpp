@@ -205,7 +205,8 @@ struct outbound_client::impl {
                                             outbound_response& failure);
     asio::awaitable<exchange_result> exchange(connection& c, http::request<http::string_body>& req,
                                               steady::time_point deadline);
-    asio::awaitable<outbound_response> post(std::string url, std::vector<std::pair<std::string, std::string>> headers,
+    asio::awaitable<outbound_response> send(http::verb method, std::string url,
+                                            std::vector<std::pair<std::string, std::string>> headers,
                                             std::string body, steady::time_point deadline);
     asio::awaitable<websocket_result> open_websocket(std::string url,
                                                      std::vector<std::pair<std::string, std::string>> headers,
@@ -384,8 +385,8 @@ asio::awaitable<exchange_result> outbound_client::impl::exchange(connection& c, 
     co_return out;
 }
 
-asio::awaitable<outbound_response> outbound_client::impl::post(
-    std::string url, std::vector<std::pair<std::string, std::string>> headers, std::string body,
+asio::awaitable<outbound_response> outbound_client::impl::send(
+    http::verb method, std::string url, std::vector<std::pair<std::string, std::string>> headers, std::string body,
     steady::time_point deadline)
 {
     outbound_response failure;
@@ -416,7 +417,7 @@ asio::awaitable<outbound_response> outbound_client::impl::post(
         ~in_flight_guard() { s.in_flight.fetch_sub(1); }
     } guard{*state};
 
-    http::request<http::string_body> req{http::verb::post, t.target, 11};
+    http::request<http::string_body> req{method, t.target, 11};
     bool default_port = (secure && t.port == 443) || (!secure && t.port == 80);
     std::string host_header = t.host.find(':') != std::string::npos ? "[" + t.host + "]" : t.host;
     req.set(http::field::host, default_port ? host_header : host_header + ":" + std::to_string(t.port));
@@ -424,8 +425,10 @@ asio::awaitable<outbound_response> outbound_client::impl::post(
     for (const auto& [name, value] : headers)
         req.set(name, value);
     req.keep_alive(true);
-    req.body() = std::move(body);
-    req.prepare_payload();
+    if (method != http::verb::get) {
+        req.body() = std::move(body);
+        req.prepare_payload();
+    }
 
     exchange_result result;
     bool done = false;
@@ -512,7 +515,16 @@ asio::awaitable<outbound_response> outbound_client::post(std::string url,
 {
     auto self = impl_; // keeps the client alive for the coroutine
     // Made outside the co_await expression: GCC 12 mishandles class-type temporaries inside it.
-    auto op = self->post(std::move(url), std::move(headers), std::move(body), deadline);
+    auto op = self->send(http::verb::post, std::move(url), std::move(headers), std::move(body), deadline);
+    co_return co_await std::move(op);
+}
+
+asio::awaitable<outbound_response> outbound_client::get(std::string url,
+                                                        std::vector<std::pair<std::string, std::string>> headers,
+                                                        steady::time_point deadline)
+{
+    auto self = impl_;
+    auto op = self->send(http::verb::get, std::move(url), std::move(headers), {}, deadline);
     co_return co_await std::move(op);
 }
 

@@ -50,6 +50,13 @@ std::size_t count_of(const std::string& text, const std::string& needle)
     return n;
 }
 
+// The "id" of the first item of a {"items": [...]} reply.
+std::string first_id(const std::string& body)
+{
+    std::smatch m;
+    return std::regex_search(body, m, std::regex("\\{\"id\":\"([0-9a-f-]+)\"")) ? std::string(m[1]) : "<none>";
+}
+
 // One callgate node of the cluster under test.
 struct node {
     std::string name;
@@ -198,6 +205,69 @@ TEST_F(cluster_mode, a_write_on_one_node_is_read_and_decided_on_every_node)
         EXPECT_TRUE(eventually([&] { return field(n.decide_number("+15550100").body, "reason") == "unknown_number"; }, 5s))
             << n.name << ": " << n.decide_number("+15550100").body;
     }
+}
+
+TEST_F(cluster_mode, nodes_are_listed_and_call_records_are_merged_across_live_nodes)
+{
+    // Every node registers itself, and sees the others within a second or so.
+    std::string body;
+    for (auto& n : nodes_)
+        EXPECT_TRUE(eventually([&] {
+            body = n.api("GET", "/cluster/nodes").body;
+            return count_of(body, "\"name\":") == 3;
+        }, 10s)) << body;
+    for (auto& n : nodes_) {
+        EXPECT_NE(body.find("\"name\":\"" + n.name + "\",\"api_url\":\"http://" + n.process->api_address() + "\""),
+                  std::string::npos)
+            << body;
+    }
+    EXPECT_NE(body.find("\"applied_revision\":"), std::string::npos);
+    EXPECT_NE(body.find("\"last_seen\":\"20"), std::string::npos);
+
+    // One call decided on each node, in order.
+    create_identity(0, "calls-bot", "+15550800");
+    std::vector<std::string> call_ids;
+    for (auto& n : nodes_) {
+        ASSERT_TRUE(eventually([&] { return n.decide_number("+15550800").status == 200; }, 5s));
+    }
+    // The three decisions above (one per node) plus those eventually() made: take them from each node alone.
+    std::size_t total = 0;
+    for (auto& n : nodes_) {
+        http_connection c(n.process->api_address());
+        auto own = c.request("GET", "/calls?limit=200", {{"X-API-Key", admin}, {"X-Callgate-Forwarded", "1"}});
+        ASSERT_EQ(own.status, 200) << own.body;
+        total += count_of(own.body, "\"agent_identity_id\":");
+        call_ids.push_back(first_id(own.body));
+    }
+    auto merged = nodes_[1].api("GET", "/calls?limit=200");
+    ASSERT_EQ(merged.status, 200) << merged.body;
+    EXPECT_EQ(count_of(merged.body, "\"agent_identity_id\":"), total) << merged.body;
+    EXPECT_EQ(merged.header("X-Callgate-Unreachable-Nodes"), "");
+    // Newest first across nodes: node2's call was decided last.
+    EXPECT_EQ(first_id(merged.body), call_ids[2]) << merged.body;
+    for (auto& id : call_ids)
+        EXPECT_NE(merged.body.find(id), std::string::npos) << id << " in " << merged.body;
+    // limit and offset apply to the merged list.
+    auto second = nodes_[0].api("GET", "/calls?limit=1&offset=1");
+    EXPECT_EQ(count_of(second.body, "\"agent_identity_id\":"), 1u) << second.body;
+    // A call decided elsewhere is found by id from any node.
+    auto by_id = nodes_[0].api("GET", "/calls/" + call_ids[2]);
+    EXPECT_EQ(by_id.status, 200) << by_id.body;
+    EXPECT_EQ(field(by_id.body, "id"), call_ids[2]);
+
+    // A node that does not answer: left out and named.
+    nodes_[2].process->kill_hard();
+    auto partial = nodes_[0].api("GET", "/calls?limit=200");
+    EXPECT_EQ(partial.status, 200);
+    EXPECT_EQ(partial.header("X-Callgate-Unreachable-Nodes"), "node2");
+    EXPECT_EQ(partial.body.find(call_ids[2]), std::string::npos);
+    auto missing = nodes_[0].api("GET", "/calls/" + call_ids[2]);
+    EXPECT_EQ(missing.status, 404);
+    EXPECT_EQ(field(missing.body, "detail"), "Call not found");
+    EXPECT_EQ(missing.header("X-Callgate-Unreachable-Nodes"), "node2");
+    // A node that stops cleanly leaves the registry at once.
+    ASSERT_EQ(nodes_[1].process->stop(SIGTERM), 0);
+    EXPECT_TRUE(eventually([&] { return nodes_[0].api("GET", "/cluster/nodes").body.find("\"node1\"") == std::string::npos; }, 5s));
 }
 
 TEST_F(cluster_mode, the_same_handle_or_number_created_on_two_nodes_at_once_wins_exactly_once)

@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace callgate::cluster {
 
@@ -44,6 +45,15 @@ struct replication_status {
     std::int64_t etcd_revision = 0; // the newest revision seen from etcd
 };
 
+// A live node as the registry (`<prefix>nodes/<name>`, kept by a lease) shows it.
+struct node_entry {
+    std::string name;
+    std::string api_url;
+    std::int64_t applied_revision = 0; // as of the node's last refresh
+    std::int64_t etcd_revision = 0;
+    std::string last_seen; // RFC 3339 UTC time of that refresh
+};
+
 // The config store of a cluster node: etcd is the source of truth, the local
 // RocksDB store (`local`) its copy on this node.
 //
@@ -69,6 +79,15 @@ public:
     // Ready: caught up with etcd once since start, or a local copy exists and
     // etcd cannot be reached (degraded); never while an import runs.
     virtual replication_status status() const = 0;
+
+    // The node registry: from the first call on, this node keeps
+    // `<prefix>nodes/<node-name>` (its API URL and revisions) alive with a
+    // lease of 10 s, rewritten every 3 s; revoked on close().
+    virtual void advertise(std::string api_url) = 0;
+    // The live nodes (this one included) as read from etcd at most ~1 s ago;
+    // what was last read while etcd is unreachable.
+    virtual std::vector<node_entry> nodes() const = 0;
+    virtual const std::string& node_name() const = 0;
 };
 
 } // namespace callgate::cluster

@@ -5,6 +5,7 @@
 #include <boost/asio/any_io_executor.hpp>
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -17,8 +18,31 @@ class config_service;
 
 namespace callgate::config_api {
 
+// Cluster mode: a request one node forwards to the others carries this
+// header; they answer for themselves only.
+inline constexpr std::string_view forwarded_header = "X-Callgate-Forwarded";
+
+// One other node's answer to a forwarded request.
+struct peer_reply {
+    std::string node;
+    unsigned status = 0; // 0: no answer in time
+    std::string body;
+};
+
+// What the config API sees of the other nodes in cluster mode.
+struct cluster_peers {
+    // GET /cluster/nodes' body, {"items": [...]}.
+    std::function<std::string()> nodes_json;
+    // Sends GET `target` with the caller's API key and forwarded_header to
+    // every other live node and gathers the answers (status 0 for one that
+    // did not answer within its time).
+    std::function<boost::asio::awaitable<std::vector<peer_reply>>(std::string target, std::string api_key)> ask;
+};
+
 struct api_router_options {
     bool allow_insecure_urls = false;
+    // Set in cluster mode: /calls answers for every live node, /cluster/nodes lists them.
+    std::optional<cluster_peers> cluster;
     // What /readyz answers; ready when unset.
     std::function<net::readiness_report()> readiness;
     // The Prometheus text for /metrics.

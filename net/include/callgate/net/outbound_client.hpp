@@ -88,6 +88,10 @@ public:
                                                    std::vector<std::pair<std::string, std::string>> headers,
                                                    std::string body,
                                                    std::chrono::steady_clock::time_point deadline);
+    // A GET with the same checks, pooling, cap and breaker as post().
+    boost::asio::awaitable<outbound_response> get(std::string url,
+                                                  std::vector<std::pair<std::string, std::string>> headers,
+                                                  std::chrono::steady_clock::time_point deadline);
 
     struct impl;
 
