@@ -137,6 +137,15 @@ bool read_put_action(const json_object& doc, bool identity_required, bool allow_
     }
     out.action.client_websocket_url = std::move(ws.value);
     out.action.incoming_call_webhook_url = std::move(hook.value);
+    out.action.incoming_call_fallback_action.reset();
+    const json_field* fallback = doc.find("incoming_call_fallback_action");
+    if (fallback != nullptr && fallback->type != json_type::null) {
+        if (fallback->type != json_type::string || fallback->text != "auto_accept") {
+            detail = "incoming_call_fallback_action must be \"auto_accept\" or null";
+            return false;
+        }
+        out.action.incoming_call_fallback_action = engine::call_action::auto_accept;
+    }
     return true;
 }
 

@@ -24,6 +24,12 @@ http_response from_errc(config_errc e)
         return net::json_error(422, "client_websocket_url is required when incoming_call_action is \"auto_accept\"");
     case config_errc::webhook_url_required:
         return net::json_error(422, "incoming_call_webhook_url is required when incoming_call_action is \"webhook\"");
+    case config_errc::fallback_requires_webhook:
+        return net::json_error(
+            422, "incoming_call_fallback_action is only valid when incoming_call_action is \"webhook\"");
+    case config_errc::fallback_requires_client_url:
+        return net::json_error(
+            422, "client_websocket_url is required when incoming_call_fallback_action is \"auto_accept\"");
     case config_errc::store_failure: return net::json_error(503, "Store unavailable, try again");
     case config_errc::store_full: return net::json_error(507, "Insufficient storage");
     case config_errc::store_read_only: return net::json_error(503, "Config store is read-only");

@@ -177,7 +177,14 @@ boost::asio::awaitable<call_decision> call_decider::decide_only(call_event event
                 auto reply = co_await std::move(op);
                 d.kind = reply.kind;
                 d.client_websocket_url = std::move(reply.client_websocket_url);
-                if (!is_answer(d.kind))
+                if (auto fallback = fallback_for(d.kind); fallback && action->incoming_call_fallback_action) {
+                    net::log(net::log_level::info, "webhook_fallback",
+                             {{"call_id", d.call.call_id.to_string()},
+                              {"reason", labels_of(d.kind).reason},
+                              {"detail", reply.detail}});
+                    d.kind = *fallback;
+                    d.client_websocket_url = action->client_websocket_url;
+                } else if (!is_answer(d.kind))
                     net::log(net::log_level::info, "webhook_declined",
                              {{"call_id", d.call.call_id.to_string()},
                               {"reason", labels_of(d.kind).reason},

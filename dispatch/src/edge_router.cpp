@@ -101,6 +101,8 @@ boost::asio::awaitable<http_response> edge_router::decide(net::http_request& req
         for (const auto& [name, value] : d.client_headers)
             w.field(name, value);
         w.end_object();
+        if (!labels.reason.empty()) // a fallback answer says which webhook failure it stands in for
+            w.field("reason", labels.reason);
     } else {
         w.field("reason", labels.reason);
     }

@@ -294,6 +294,14 @@ void config_service::put_action(const uuid& identity_id, incoming_call_action ac
                 s.error = config_errc::webhook_url_required;
                 return false;
             }
+            if (s.action.incoming_call_fallback_action && s.action.action != call_action::webhook) {
+                s.error = config_errc::fallback_requires_webhook;
+                return false;
+            }
+            if (s.action.incoming_call_fallback_action && !s.action.client_websocket_url) {
+                s.error = config_errc::fallback_requires_client_url;
+                return false;
+            }
             txn.put(column::actions, s.id.as_key(), encode(s.action));
             snapshot.action = s.action;
             s.snapshot = std::make_shared<const identity_snapshot>(std::move(snapshot));

@@ -62,6 +62,8 @@ std::string encode(const incoming_call_action& a)
     w.u8(static_cast<std::uint8_t>(a.action));
     w.optional_text(a.client_websocket_url);
     w.optional_text(a.incoming_call_webhook_url);
+    if (a.incoming_call_fallback_action) // a trailing byte: records written before it stay readable
+        w.u8(static_cast<std::uint8_t>(*a.incoming_call_fallback_action));
     return w.take();
 }
 
@@ -72,7 +74,16 @@ bool decode(std::string_view bytes, incoming_call_action& out)
     if (!r.ok() || !r.u8(action) || action > static_cast<std::uint8_t>(call_action::webhook))
         return false;
     out.action = static_cast<call_action>(action);
-    return r.optional_text(out.client_websocket_url) && r.optional_text(out.incoming_call_webhook_url) && r.done();
+    if (!r.optional_text(out.client_websocket_url) || !r.optional_text(out.incoming_call_webhook_url))
+        return false;
+    out.incoming_call_fallback_action.reset();
+    if (r.done())
+        return true;
+    std::uint8_t fallback = 0;
+    if (!r.u8(fallback) || fallback != static_cast<std::uint8_t>(call_action::auto_accept))
+        return false;
+    out.incoming_call_fallback_action = call_action::auto_accept;
+    return r.done();
 }
 
 std::string encode(const signing_key_record& k)
@@ -143,7 +154,12 @@ void write_incoming_call_action(json_writer& w, const uuid& identity_id,
         .field("incoming_call_action", to_string(a.action))
         .field("client_websocket_url", a.client_websocket_url)
         .field("incoming_call_webhook_url", a.incoming_call_webhook_url)
-        .end_object();
+        .key("incoming_call_fallback_action");
+    if (a.incoming_call_fallback_action)
+        w.value(to_string(*a.incoming_call_fallback_action));
+    else
+        w.null();
+    w.end_object();
 }
 
 void write_api_key(json_writer& w, const api_key_record& k)

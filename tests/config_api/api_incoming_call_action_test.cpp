@@ -19,7 +19,7 @@ TEST_F(incoming_call_action, put_then_get_returns_the_object)
     EXPECT_EQ(r.header("Content-Type"), "application/json");
     std::string expected = "{\"agent_identity_id\":\"" + id +
                            "\",\"incoming_call_action\":\"auto_accept\",\"client_websocket_url\":\"" + ws +
-                           "\",\"incoming_call_webhook_url\":null}";
+                           "\",\"incoming_call_webhook_url\":null,\"incoming_call_fallback_action\":null}";
     EXPECT_EQ(r.body, expected);
     auto g = call("GET", "/incoming-call-action?agent_identity_id=" + id, admin);
     EXPECT_EQ(g.status, 200);

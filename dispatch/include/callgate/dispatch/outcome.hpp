@@ -1,6 +1,7 @@
 #pragma once
 
 #include <array>
+#include <optional>
 #include <cstddef>
 #include <string_view>
 
@@ -23,6 +24,11 @@ enum class outcome : std::size_t {
     client_unreachable,
     client_blocked,
     unsupported_media_format,
+    // The webhook could not decide and the action's fallback answered.
+    answer_fallback_timeout,
+    answer_fallback_error,
+    answer_fallback_overloaded,
+    contact_blocked, // the caller is blocked by the identity's contact rules
     count_
 };
 
@@ -49,10 +55,26 @@ constexpr outcome_labels labels_of(outcome o)
         {"reject", "engine", "client_unreachable"},
         {"reject", "engine", "client_blocked"},
         {"reject", "engine", "unsupported_media_format"},
+        {"answer", "fallback", "webhook_timeout"},
+        {"answer", "fallback", "webhook_error"},
+        {"answer", "fallback", "overloaded"},
+        {"reject", "config", "contact_blocked"},
     }};
     return table[static_cast<std::size_t>(o)];
 }
 
-constexpr bool is_answer(outcome o) { return o == outcome::answer_config || o == outcome::answer_webhook; }
+constexpr bool is_answer(outcome o) { return labels_of(o).action == "answer"; }
+
+// The fallback answer for a webhook that could not decide; nullopt for a
+// webhook outcome that decided (answer, reject, blocked destination).
+constexpr std::optional<outcome> fallback_for(outcome webhook)
+{
+    switch (webhook) {
+    case outcome::webhook_timeout: return outcome::answer_fallback_timeout;
+    case outcome::webhook_error: return outcome::answer_fallback_error;
+    case outcome::overloaded: return outcome::answer_fallback_overloaded;
+    default: return std::nullopt;
+    }
+}
 
 } // namespace callgate::dispatch

@@ -27,6 +27,8 @@ enum class config_errc {
     api_key_not_found,
     client_websocket_url_required,
     webhook_url_required,
+    fallback_requires_webhook,    // incoming_call_fallback_action with another action
+    fallback_requires_client_url, // incoming_call_fallback_action without client_websocket_url
     store_failure,
     store_full,      // the disk is (nearly) full: the write was refused, nothing changed
     store_read_only, // the data dir's file system is read-only: refused, nothing changed

@@ -22,6 +22,10 @@ struct incoming_call_action {
     call_action action = call_action::auto_reject;
     std::optional<std::string> client_websocket_url;
     std::optional<std::string> incoming_call_webhook_url;
+    // callgate's extension: with a webhook, answer with client_websocket_url
+    // when the webhook could not decide (timeout, error, overloaded). Only
+    // auto_accept is valid; nullopt keeps Inkbox's behaviour (reject).
+    std::optional<call_action> incoming_call_fallback_action;
 
     friend bool operator==(const incoming_call_action&, const incoming_call_action&) = default;
 };
