@@ -66,7 +66,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (size == 0)
         return 0;
     std::string_view value(reinterpret_cast<const char*>(data + 1), size - 1);
-    switch (data[0] % 6) {
+    switch (data[0] % 7) {
     case 0: {
         engine::identity_record r;
         if (!round_trip(value, r))
@@ -88,6 +88,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             engine::json_writer w;
             engine::write_incoming_call_action(w, engine::uuid{}, a);
             check_json(w.str(), "incoming_call_action", engine::to_string(a.action));
+        }
+        break;
+    }
+    case 6: {
+        engine::contact_rule rule;
+        if (round_trip(value, rule) && utf8({rule.target})) {
+            engine::json_writer w;
+            engine::write_contact_rule(w, rule);
+            check_json(w.str(), "match_target", rule.target);
         }
         break;
     }

@@ -85,7 +85,9 @@ bool key_layout::replicated(column c)
     case column::api_keys:
     case column::api_key_ids:
     case column::api_keys_by_identity:
-    case column::admin_keys: return true;
+    case column::admin_keys:
+    case column::contact_rules:
+    case column::contact_rule_index: return true;
     default: return false;
     }
 }
@@ -109,6 +111,24 @@ std::optional<std::string> key_layout::key_of(column c, std::string_view local_k
         if (!key_id)
             return std::nullopt;
         return under_identity(local_key.substr(0, 16), "key/" + *key_id);
+    }
+    case column::contact_rules: {
+        if (local_key.size() != 32)
+            return std::nullopt;
+        auto rule_id = uuid_text(local_key.substr(16));
+        if (!rule_id)
+            return std::nullopt;
+        return under_identity(local_key.substr(0, 16), "rule/" + *rule_id);
+    }
+    case column::contact_rule_index: {
+        if (local_key.size() < 17)
+            return std::nullopt;
+        auto rest = local_key.substr(16);
+        if (rest == "#")
+            return under_identity(local_key.substr(0, 16), "rule-count");
+        if (rest.front() != 'e' && rest.front() != 'p')
+            return std::nullopt;
+        return under_identity(local_key.substr(0, 16), "rule-match/" + std::string(rest));
     }
     case column::handles: return config_ + std::string(handle_dir) + std::string(local_key);
     case column::phones: return config_ + std::string(phone_dir) + std::string(local_key);
@@ -142,6 +162,19 @@ std::optional<key_layout::local_key> key_layout::parse(std::string_view etcd_key
             return local_key{column::actions, *id};
         if (leaf == "signing_key")
             return local_key{column::signing_keys, *id};
+        if (consume(leaf, "rule/")) {
+            auto rule_id = uuid_key(leaf);
+            if (!rule_id)
+                return std::nullopt;
+            return local_key{column::contact_rules, *id + *rule_id};
+        }
+        if (leaf == "rule-count")
+            return local_key{column::contact_rule_index, *id + "#"};
+        if (consume(leaf, "rule-match/")) {
+            if (leaf.size() < 2 || (leaf.front() != 'e' && leaf.front() != 'p'))
+                return std::nullopt;
+            return local_key{column::contact_rule_index, *id + std::string(leaf)};
+        }
         if (consume(leaf, "key/")) {
             auto key_id = uuid_key(leaf);
             if (!key_id)
@@ -179,13 +212,16 @@ std::optional<std::pair<std::string, std::string>> key_layout::range_of(column c
         return std::pair{std::move(key), std::move(end)};
     };
     switch (c) {
-    case column::api_keys_by_identity: {
+    case column::api_keys_by_identity:
+    case column::contact_rules:
+    case column::contact_rule_index: {
         if (local_prefix.size() != 16)
             return std::nullopt;
         auto id = uuid_text(local_prefix);
         if (!id)
             return std::nullopt;
-        std::string key = config_ + std::string(id_dir) + *id + "/key/";
+        std::string_view leaf = c == column::api_keys_by_identity ? "/key/" : c == column::contact_rules ? "/rule/" : "/rule-";
+        std::string key = config_ + std::string(id_dir) + *id + std::string(leaf);
         auto end = net::etcd_prefix_end(key);
         return std::pair{std::move(key), std::move(end)};
     }

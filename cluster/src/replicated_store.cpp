@@ -82,10 +82,11 @@ public:
     void del(column c, std::string_view key) override;
     read_result scan(column c, std::string_view prefix,
                      const std::function<bool(std::string_view, std::string_view)>& visit) override;
+    read_result del_prefix(column c, std::string_view prefix) override;
 
     // Why a read failed (an unreachable etcd), if one did.
     const std::optional<store_status>& failure() const { return failure_; }
-    bool has_writes() const { return !writes_.empty(); }
+    bool has_writes() const { return !writes_.empty() || !deleted_ranges_.empty(); }
     net::etcd_txn_request transaction() const;
     std::vector<std::pair<column, std::string>> touched() const { return touched_; }
 
@@ -107,6 +108,14 @@ private:
     };
     std::vector<range_read> ranges_;
     std::map<std::string, std::optional<std::string>> writes_; // etcd key → record (nullopt: delete)
+    std::vector<std::pair<std::string, std::string>> deleted_ranges_; // one delete_range op each
+    bool in_deleted_range(const std::string& key) const
+    {
+        for (const auto& [begin, end] : deleted_ranges_)
+            if (key >= begin && key < end)
+                return true;
+        return false;
+    }
     // Every read after the first is made at the first one's revision: the
     // checks see one state of etcd, in the order prepare makes them (a 409
     // for the handle before one for the phone number, as on one node).
@@ -915,6 +924,8 @@ read_result etcd_write_txn::get(column c, std::string_view local_key, std::strin
     auto key = owner_.layout().key_of(c, local_key);
     if (!key)
         return read_result::error;
+    if (in_deleted_range(*key) && !writes_.contains(*key))
+        return read_result::not_found;
     if (auto w = writes_.find(*key); w != writes_.end()) {
         if (!w->second)
             return read_result::not_found;
@@ -948,9 +959,27 @@ void etcd_write_txn::del(column c, std::string_view local_key)
     if (!key_layout::replicated(c))
         return;
     if (auto key = owner_.layout().key_of(c, local_key)) {
-        writes_[*key] = std::nullopt;
+        // Inside a range deleted already: etcd refuses a key twice in one transaction.
+        if (in_deleted_range(*key))
+            writes_.erase(*key);
+        else
+            writes_[*key] = std::nullopt;
         touched_.emplace_back(c, std::string(local_key));
     }
+}
+
+read_result etcd_write_txn::del_prefix(column c, std::string_view prefix)
+{
+    if (!key_layout::replicated(c))
+        return read_result::found;
+    auto range = owner_.layout().range_of(c, prefix);
+    if (!range)
+        return engine::write_txn::del_prefix(c, prefix); // key by key
+    writes_.erase(writes_.lower_bound(range->first), writes_.lower_bound(range->second));
+    deleted_ranges_.push_back(std::move(*range));
+    if (prefix.size() == 16)
+        touched_.emplace_back(c, std::string(prefix)); // the caches drop the identity's entries
+    return read_result::found;
 }
 
 read_result etcd_write_txn::scan(column c, std::string_view prefix,
@@ -1012,6 +1041,8 @@ net::etcd_txn_request etcd_write_txn::transaction() const
         request.compare.push_back(std::move(compare));
     }
     auto written_at = now_us();
+    for (const auto& [begin, end] : deleted_ranges_)
+        request.success.push_back(net::etcd_op::remove(begin, end));
     for (const auto& [key, value] : writes_)
         request.success.push_back(value ? net::etcd_op::put(key, wrap_value(*value, written_at))
                                         : net::etcd_op::remove(key));

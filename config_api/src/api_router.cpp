@@ -30,6 +30,12 @@ constexpr route api_routes[] = {
     {"PATCH",  "/identities/{agent_handle}",                admin_only,  patch_identity},
     {"DELETE", "/identities/{agent_handle}",                admin_only,  delete_identity},
     {"POST",   "/identities/{agent_handle}/signing-key",    any_key,     rotate_signing_key},
+    {"POST",   "/identities/{agent_handle}/phone-contact-rules",      any_key,    create_contact_rule},
+    {"GET",    "/identities/{agent_handle}/phone-contact-rules",      any_key,    list_contact_rules},
+    {"GET",    "/identities/{agent_handle}/phone-contact-rules/{id}", any_key,    get_contact_rule},
+    {"PATCH",  "/identities/{agent_handle}/phone-contact-rules/{id}", admin_only, patch_contact_rule},
+    {"DELETE", "/identities/{agent_handle}/phone-contact-rules/{id}", admin_only, delete_contact_rule},
+    {"GET",    "/phone/contact-rules",                      admin_only,  list_org_contact_rules},
     {"GET",    "/api-keys",                                 admin_only,  list_api_keys},
     {"POST",   "/api-keys",                                 admin_only,  create_api_key},
     {"GET",    "/api-keys/self",                            any_key,     get_own_api_key},
@@ -89,9 +95,23 @@ asio::awaitable<http_response> api_router::handle(http_request& request)
     std::string_view target = request.target();
     auto question = target.find('?');
     std::string_view path = target.substr(0, question);
+    std::string_view unprefixed = path;
     api_view view = strip_prefix(path);
     route_match match;
-    switch (table().find(request.method(), path, match)) {
+    auto lookup = table().find(request.method(), path, match);
+    // /api/v1/phone/contact-rules is /api/v1 + /phone/contact-rules (as
+    // Inkbox's SDKs address it): when the longer prefix finds no path, the
+    // shorter one is tried.
+    if (lookup == route_lookup::no_such_path && unprefixed.starts_with("/api/v1/phone/")) {
+        std::string_view shorter = unprefixed.substr(std::string_view("/api/v1").size());
+        route_match again;
+        if (auto second = table().find(request.method(), shorter, again); second != route_lookup::no_such_path) {
+            path = shorter;
+            match = again;
+            lookup = second;
+        }
+    }
+    switch (lookup) {
     case route_lookup::found: break;
     case route_lookup::malformed_path: co_return net::json_error(400, "Malformed percent-encoding in path");
     case route_lookup::no_such_path: co_return net::json_error(404, "Not Found");

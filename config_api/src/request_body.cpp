@@ -183,7 +183,86 @@ bool read_identity_patch(const json_object& doc, engine::identity_patch& out, st
         out.display_name = std::move(name.value);
     if (phone.present)
         out.phone_number = std::move(phone.value);
+    if (const json_field* mode = doc.find("phone_filter_mode"); mode != nullptr) {
+        std::optional<engine::phone_filter_mode> parsed;
+        if (mode->type == json_type::string)
+            parsed = engine::parse_phone_filter_mode(mode->text);
+        if (!parsed) {
+            detail = "phone_filter_mode must be \"blacklist\" or \"whitelist\"";
+            return false;
+        }
+        out.filter_mode = *parsed;
+    }
     return true;
+}
+
+namespace {
+
+// Reads a required enumeration field `name` with `parse`; the detail names the choices.
+template <class Parse, class T>
+bool read_choice(const json_object& doc, std::string_view name, Parse parse, std::string_view bad, T& out,
+                 std::string& detail, bool required = true)
+{
+    const json_field* f = doc.find(name);
+    if (f == nullptr || f->type == json_type::null) {
+        if (required)
+            detail = std::string(name) + " is required";
+        return !required;
+    }
+    std::optional<T> parsed;
+    if (f->type == json_type::string)
+        parsed = parse(f->text);
+    if (!parsed) {
+        detail = std::string(bad);
+        return false;
+    }
+    out = *parsed;
+    return true;
+}
+
+bool is_prefix_target(std::string_view t)
+{
+    if (t.size() < 2 || t.size() > 16 || t.front() != '+')
+        return false;
+    for (char c : t.substr(1))
+        if (c < '0' || c > '9')
+            return false;
+    return true;
+}
+
+} // namespace
+
+bool read_new_contact_rule(const json_object& doc, engine::new_contact_rule& out, std::string& detail)
+{
+    out = {};
+    if (!read_choice(doc, "action", engine::parse_rule_action, rule_action_detail, out.action, detail))
+        return false;
+    if (!read_choice(doc, "match_type", engine::parse_match_type, match_type_detail, out.match, detail, false))
+        return false;
+    text_field target;
+    if (read_text(doc, "match_target", target)) {
+        detail = "match_target must be a string";
+        return false;
+    }
+    if (!target.value) {
+        detail = "match_target is required";
+        return false;
+    }
+    if (out.match == engine::match_type::exact_number && !engine::is_valid_e164(*target.value)) {
+        detail = "match_target must be an E.164 number";
+        return false;
+    }
+    if (out.match == engine::match_type::prefix && !is_prefix_target(*target.value)) {
+        detail = "match_target must be + and 1-15 digits";
+        return false;
+    }
+    out.target = std::move(*target.value);
+    return true;
+}
+
+bool read_contact_rule_patch(const json_object& doc, engine::rule_action& out, std::string& detail)
+{
+    return read_choice(doc, "action", engine::parse_rule_action, rule_action_detail, out, detail);
 }
 
 bool read_new_api_key(const json_object& doc, new_api_key_request& out, std::string& detail)

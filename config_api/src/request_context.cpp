@@ -1,5 +1,7 @@
 #include "request_context.hpp"
 
+#include "callgate/engine/validation.hpp"
+
 #include "callgate/engine/secrets.hpp"
 #include "callgate/net/async_glue.hpp"
 
@@ -30,6 +32,12 @@ http_response from_errc(config_errc e)
     case config_errc::fallback_requires_client_url:
         return net::json_error(
             422, "client_websocket_url is required when incoming_call_fallback_action is \"auto_accept\"");
+    case config_errc::no_phone_number: return net::json_error(422, "Identity has no phone number");
+    case config_errc::rule_not_found: return net::json_error(404, "Contact rule not found");
+    case config_errc::too_many_rules:
+        return net::json_error(422, "An identity can have at most 100000 contact rules");
+    case config_errc::filter_needs_phone: return net::json_error(422, "phone_filter_mode requires a phone number");
+    case config_errc::rule_exists: return net::json_error(409, "Contact rule already exists");
     case config_errc::store_failure: return net::json_error(503, "Store unavailable, try again");
     case config_errc::store_full: return net::json_error(507, "Insufficient storage");
     case config_errc::store_read_only: return net::json_error(503, "Config store is read-only");
@@ -44,6 +52,21 @@ http_response no_content()
     http_response r;
     r.status = 204;
     return r;
+}
+
+asio::awaitable<std::optional<http_response>> request_context::read_handle(std::string& handle)
+{
+    handle = path["agent_handle"];
+    if (!admin()) {
+        auto own = co_await snapshot(*caller->scoped_identity_id);
+        if (!own.ok())
+            co_return from_errc(own.error);
+        if (!own.value || own.value->identity.agent_handle != handle)
+            co_return net::json_error(403, scope_detail);
+    }
+    if (!engine::is_valid_agent_handle(handle))
+        co_return net::json_error(404, identity_not_found_detail);
+    co_return std::nullopt;
 }
 
 std::string_view request_context::api_key() const

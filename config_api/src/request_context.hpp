@@ -113,6 +113,11 @@ struct request_context {
         co_return std::nullopt;
     }
 
+    // Reads the path's {agent_handle} for the admin or that identity's own
+    // key: a scoped key naming another identity gets 403 (scope comes before
+    // existence), a handle that cannot name an identity 404.
+    boost::asio::awaitable<std::optional<net::http_response>> read_handle(std::string& handle);
+
     // The identity's snapshot, from the cache or the store (value null: no such identity).
     boost::asio::awaitable<engine::config_result<engine::snapshot_ptr>> snapshot(engine::uuid id);
 

@@ -33,6 +33,14 @@ route_reply revoke_api_key(request_context& ctx);
 route_reply list_calls(request_context& ctx);
 route_reply get_call(request_context& ctx);
 
+// routes_rules.cpp: phone contact rules
+route_reply create_contact_rule(request_context& ctx);
+route_reply list_contact_rules(request_context& ctx);
+route_reply get_contact_rule(request_context& ctx);
+route_reply patch_contact_rule(request_context& ctx);
+route_reply delete_contact_rule(request_context& ctx);
+route_reply list_org_contact_rules(request_context& ctx);
+
 // routes_cluster.cpp: /cluster/nodes (cluster mode)
 route_reply list_cluster_nodes(request_context& ctx);
 

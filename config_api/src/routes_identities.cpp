@@ -11,24 +11,6 @@ namespace callgate::config_api {
 
 namespace {
 
-// Reads the path's {agent_handle} for the admin or that identity's own key: a
-// scoped key naming another identity gets 403 (scope comes before existence),
-// a handle that cannot name an identity 404.
-boost::asio::awaitable<std::optional<net::http_response>> read_handle(request_context& ctx, std::string& handle)
-{
-    handle = ctx.path["agent_handle"];
-    if (!ctx.admin()) {
-        auto own = co_await ctx.snapshot(*ctx.caller->scoped_identity_id);
-        if (!own.ok())
-            co_return from_errc(own.error);
-        if (!own.value || own.value->identity.agent_handle != handle)
-            co_return net::json_error(403, scope_detail);
-    }
-    if (!engine::is_valid_agent_handle(handle))
-        co_return net::json_error(404, identity_not_found_detail);
-    co_return std::nullopt;
-}
-
 // Awaits a service write that reports the identity (`start(done)`): its
 // object with `status`, or the error's reply.
 template <class Start>
@@ -71,7 +53,7 @@ route_reply list_identities(request_context& ctx)
 route_reply get_identity(request_context& ctx)
 {
     std::string handle;
-    if (auto e = co_await read_handle(ctx, handle))
+    if (auto e = co_await ctx.read_handle(handle))
         co_return std::move(*e);
     auto op = net::on_workers(ctx.workers, [&ctx, handle] { return ctx.service.load_identity_by_handle(handle); });
     auto found = co_await std::move(op);
@@ -86,7 +68,7 @@ route_reply patch_identity(request_context& ctx)
     if (auto e = co_await ctx.read_body(patch, read_identity_patch))
         co_return std::move(*e);
     std::string handle;
-    if (auto e = co_await read_handle(ctx, handle))
+    if (auto e = co_await ctx.read_handle(handle))
         co_return std::move(*e);
     auto write = identity_after(200, [&ctx, handle, patch](auto done) {
         ctx.service.update_identity(handle, patch, std::move(done));
@@ -97,7 +79,7 @@ route_reply patch_identity(request_context& ctx)
 route_reply delete_identity(request_context& ctx)
 {
     std::string handle;
-    if (auto e = co_await read_handle(ctx, handle))
+    if (auto e = co_await ctx.read_handle(handle))
         co_return std::move(*e);
     auto write = no_content_after([&ctx, handle](auto done) {
         ctx.service.delete_identity(handle, std::move(done));
@@ -108,7 +90,7 @@ route_reply delete_identity(request_context& ctx)
 route_reply rotate_signing_key(request_context& ctx)
 {
     std::string handle;
-    if (auto e = co_await read_handle(ctx, handle))
+    if (auto e = co_await ctx.read_handle(handle))
         co_return std::move(*e);
     auto start = [&ctx, handle](auto done) { ctx.service.rotate_signing_key(handle, std::move(done)); };
     auto op = net::await_callback<engine::config_result<engine::signing_key_record>>(std::move(start));

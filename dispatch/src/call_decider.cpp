@@ -66,6 +66,16 @@ std::vector<std::pair<std::string, std::string>> call_decider::handshake_headers
     return headers;
 }
 
+std::optional<outcome> call_decider::screen(const engine::identity_snapshot& identity,
+                                            const engine::contact_rule_set& rules, const std::string& caller)
+{
+    auto matched = rules.match(caller);
+    bool blocked = identity.identity.filter_mode == engine::phone_filter_mode::whitelist
+                       ? matched != engine::rule_action::allow
+                       : matched == engine::rule_action::block;
+    return blocked ? std::optional<outcome>(outcome::contact_blocked) : std::nullopt;
+}
+
 boost::asio::awaitable<call_decision> call_decider::decide(call_event event)
 {
     auto op = decide_only(std::move(event));
@@ -163,9 +173,22 @@ boost::asio::awaitable<call_decision> call_decider::decide_only(call_event event
             d.agent_identity_id = identity_id;
             if (!d.call.local_phone_number)
                 d.call.local_phone_number = d.identity->identity.phone_number;
-            // 2-3. The action.
+            // 2. Screen the caller against the identity's contact rules (a
+            // cache hit in place, a miss read on a worker thread).
+            engine::config_result<engine::rule_set_ptr> rules;
+            if (auto cached = config_.try_rules(*identity_id)) {
+                rules = {config_errc::ok, *cached};
+            } else {
+                auto op = net::on_workers(workers_, [this, id = *identity_id] { return config_.load_rules(id); });
+                rules = co_await std::move(op);
+            }
+            auto screened = rules.ok() ? screen(*d.identity, *rules.value, d.call.remote_phone_number)
+                                       : std::optional<outcome>(outcome::overloaded);
+            // 3-4. The action.
             const auto& action = d.identity->action;
-            if (!action) {
+            if (screened) {
+                d.kind = *screened;
+            } else if (!action) {
                 d.kind = outcome::no_config;
             } else if (action->action == engine::call_action::auto_reject) {
                 d.kind = outcome::auto_reject;

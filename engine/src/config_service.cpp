@@ -4,6 +4,7 @@
 #include "callgate/engine/random_source.hpp"
 #include "callgate/engine/secrets.hpp"
 #include "callgate/engine/store.hpp"
+#include "callgate/engine/validation.hpp"
 
 #include <algorithm>
 #include <charconv>
@@ -117,7 +118,8 @@ config_service::config_service(store& db, clock_source& clock, random_source& ra
       admin_keys_(std::move(admin_keys_path)),
       snapshots_(cache_entries),
       phones_(cache_entries),
-      api_keys_(cache_entries)
+      api_keys_(cache_entries),
+      rules_(cache_entries)
 {
     std::string error;
     admin_keys_.reload_if_changed(error);
@@ -436,6 +438,13 @@ void config_service::update_identity(std::string handle, identity_patch patch,
             }
             if (s.patch.display_name)
                 identity.display_name = *s.patch.display_name;
+            if (s.patch.filter_mode) {
+                if (!identity.phone_number) {
+                    s.error = config_errc::filter_needs_phone;
+                    return false;
+                }
+                identity.filter_mode = *s.patch.filter_mode;
+            }
             identity.updated_at_us = clock_.now_us();
             txn.put(column::identities, id.as_key(), encode(identity));
             s.snapshot = std::make_shared<const identity_snapshot>(std::move(snapshot));
@@ -487,6 +496,11 @@ void config_service::delete_identity(std::string handle, std::function<void(conf
                 txn.del(column::phones, *s.identity.phone_number);
             txn.del(column::actions, key);
             txn.del(column::signing_keys, key);
+            if (txn.del_prefix(column::contact_rules, key) == read_result::error ||
+                txn.del_prefix(column::contact_rule_index, key) == read_result::error) {
+                s.error = config_errc::store_failure;
+                return false;
+            }
             std::vector<std::string> index_keys;
             r = txn.scan(column::api_keys_by_identity, key, [&](std::string_view k, std::string_view) {
                 index_keys.emplace_back(k);
@@ -517,6 +531,7 @@ void config_service::delete_identity(std::string handle, std::function<void(conf
         },
         [this](state& s) {
             snapshots_.put(s.identity.id, nullptr);
+            rules_.erase(s.identity.id);
             if (s.identity.phone_number)
                 phones_.put(*s.identity.phone_number, std::nullopt);
             for (auto& key : s.revoked)
@@ -639,6 +654,258 @@ void config_service::rotate_signing_key(std::string handle,
         [this](state& s) { snapshots_.put(s.snapshot->identity.id, s.snapshot); }));
 }
 
+// --- contact rules ---
+
+void contact_rule_set::add(const contact_rule& rule)
+{
+    if (rule.match == match_type::exact_number) {
+        exact_[rule.target] = rule.action;
+        return;
+    }
+    prefixes_[rule.target] = rule.action;
+    if (rule.target.size() < 32)
+        prefix_lengths_ |= 1u << rule.target.size();
+}
+
+std::optional<rule_action> contact_rule_set::match(std::string_view caller) const
+{
+    if (empty() || !is_valid_e164(caller))
+        return std::nullopt; // a withheld caller matches no rule
+    if (auto it = exact_.find(std::string(caller)); it != exact_.end())
+        return it->second;
+    // The longest prefix first; only lengths some rule has are looked up.
+    for (std::size_t n = std::min<std::size_t>(caller.size(), 31); n >= 2; --n) {
+        if ((prefix_lengths_ & (1u << n)) == 0)
+            continue;
+        if (auto it = prefixes_.find(std::string(caller.substr(0, n))); it != prefixes_.end())
+            return it->second;
+    }
+    return std::nullopt;
+}
+
+namespace {
+
+// The index key of a rule's (match_type, target) under its identity.
+std::string rule_index_key(const uuid& identity, match_type match, std::string_view target)
+{
+    std::string key(identity.as_key());
+    key += match == match_type::exact_number ? 'e' : 'p';
+    key += target;
+    return key;
+}
+
+std::string rule_count_key(const uuid& identity) { return std::string(identity.as_key()) + "#"; }
+
+std::string rule_key(const uuid& identity, const uuid& rule) { return std::string(identity.as_key()) + std::string(rule.as_key()); }
+
+std::int64_t read_rule_count(write_txn& txn, const uuid& identity)
+{
+    std::string value;
+    std::int64_t n = 0;
+    if (txn.get(column::contact_rule_index, rule_count_key(identity), value) == read_result::found)
+        std::from_chars(value.data(), value.data() + value.size(), n);
+    return n;
+}
+
+} // namespace
+
+std::optional<rule_set_ptr> config_service::try_rules(const uuid& identity_id) { return rules_.get(identity_id); }
+
+config_result<rule_set_ptr> config_service::load_rules(const uuid& identity_id)
+{
+    if (auto cached = rules_.peek(identity_id))
+        return {config_errc::ok, *cached};
+    auto ticket = rules_.ticket(identity_id);
+    auto set = std::make_shared<contact_rule_set>();
+    bool corrupt = false;
+    auto status = db_.scan(column::contact_rules, identity_id.as_key(), 0, [&](std::string_view, std::string_view value) {
+        contact_rule rule;
+        if (!decode(value, rule)) {
+            corrupt = true;
+            return false;
+        }
+        set->add(rule);
+        return true;
+    });
+    if (!status.ok || corrupt)
+        return {config_errc::store_failure, nullptr};
+    rule_set_ptr value = std::move(set);
+    rules_.fill(identity_id, value, ticket);
+    return {config_errc::ok, value};
+}
+
+config_result<std::vector<contact_rule>> config_service::list_rules(const rule_filter& filter, std::size_t limit,
+                                                                    std::size_t offset)
+{
+    std::vector<contact_rule> all;
+    bool corrupt = false;
+    std::string prefix = filter.identity_id ? std::string(filter.identity_id->as_key()) : std::string();
+    auto status = db_.scan(column::contact_rules, prefix, 0, [&](std::string_view, std::string_view value) {
+        contact_rule rule;
+        if (!decode(value, rule)) {
+            corrupt = true;
+            return false;
+        }
+        if ((!filter.action || rule.action == *filter.action) && (!filter.match || rule.match == *filter.match) &&
+            (!filter.exact_only || rule.match == match_type::exact_number))
+            all.push_back(std::move(rule));
+        return true;
+    });
+    if (!status.ok || corrupt)
+        return {config_errc::store_failure, {}};
+    std::sort(all.begin(), all.end(), [](const contact_rule& a, const contact_rule& b) {
+        return a.created_at_us != b.created_at_us ? a.created_at_us > b.created_at_us : b.id < a.id;
+    });
+    config_result<std::vector<contact_rule>> out;
+    for (std::size_t i = offset; i < all.size() && out.value.size() < limit; ++i)
+        out.value.push_back(std::move(all[i]));
+    return out;
+}
+
+config_result<contact_rule> config_service::get_rule(const uuid& identity_id, const uuid& rule_id)
+{
+    std::string value;
+    auto r = db_.get(column::contact_rules, rule_key(identity_id, rule_id), value);
+    if (r != read_result::found)
+        return {errc_of(r, config_errc::rule_not_found), {}};
+    contact_rule rule;
+    if (!decode(value, rule))
+        return {config_errc::store_failure, {}};
+    return {config_errc::ok, std::move(rule)};
+}
+
+void config_service::create_rule(std::string handle, new_contact_rule input,
+                                 std::function<void(config_result<contact_rule>)> done)
+{
+    struct state {
+        std::string handle;
+        new_contact_rule input;
+        contact_rule rule;
+        config_errc error = config_errc::ok;
+        std::function<void(config_result<contact_rule>)> done;
+        void finish() { done({error, rule}); }
+    };
+    auto st = std::make_shared<state>();
+    st->handle = std::move(handle);
+    st->input = std::move(input);
+    st->done = std::move(done);
+    db_.submit(make_request<state>(
+        st,
+        [this](state& s, write_txn& txn) {
+            uuid id;
+            identity_snapshot snapshot;
+            auto r = read_handle(txn, s.handle, id);
+            if (r == read_result::found)
+                r = read_snapshot(txn, id, snapshot);
+            if (r != read_result::found) {
+                s.error = errc_of(r, config_errc::identity_not_found);
+                return false;
+            }
+            if (!snapshot.identity.phone_number) {
+                s.error = config_errc::no_phone_number;
+                return false;
+            }
+            std::string existing;
+            auto index_key = rule_index_key(id, s.input.match, s.input.target);
+            r = txn.get(column::contact_rule_index, index_key, existing);
+            if (r != read_result::not_found) {
+                s.error = errc_of(r, config_errc::rule_exists);
+                if (r == read_result::found) {
+                    if (auto existing_id = uuid::from_key(existing))
+                        s.rule.id = *existing_id;
+                }
+                return false;
+            }
+            auto count = read_rule_count(txn, id);
+            if (count >= static_cast<std::int64_t>(max_rules_per_identity)) {
+                s.error = config_errc::too_many_rules;
+                return false;
+            }
+            auto now = clock_.now_us();
+            s.rule = {uuid::generate_v7(random_, now / 1000), id, s.input.action, s.input.match, s.input.target, now, now};
+            txn.put(column::contact_rules, rule_key(id, s.rule.id), encode(s.rule));
+            txn.put(column::contact_rule_index, index_key, s.rule.id.as_key());
+            txn.put(column::contact_rule_index, rule_count_key(id), std::to_string(count + 1));
+            return true;
+        },
+        [this](state& s) { rules_.erase(s.rule.identity_id); }));
+}
+
+void config_service::update_rule(std::string handle, uuid rule_id, rule_action action,
+                                 std::function<void(config_result<contact_rule>)> done)
+{
+    struct state {
+        std::string handle;
+        uuid rule_id;
+        rule_action action;
+        contact_rule rule;
+        config_errc error = config_errc::ok;
+        std::function<void(config_result<contact_rule>)> done;
+        void finish() { done({error, rule}); }
+    };
+    auto st = std::make_shared<state>(state{std::move(handle), rule_id, action, {}, config_errc::ok, std::move(done)});
+    db_.submit(make_request<state>(
+        st,
+        [this](state& s, write_txn& txn) {
+            uuid id;
+            std::string value;
+            auto r = read_handle(txn, s.handle, id);
+            if (r == read_result::found)
+                r = txn.get(column::identities, id.as_key(), value);
+            if (r != read_result::found) {
+                s.error = errc_of(r, config_errc::identity_not_found);
+                return false;
+            }
+            r = txn.get(column::contact_rules, rule_key(id, s.rule_id), value);
+            if (r != read_result::found || !decode(value, s.rule)) {
+                s.error = errc_of(r, r == read_result::found ? config_errc::store_failure : config_errc::rule_not_found);
+                return false;
+            }
+            s.rule.action = s.action;
+            s.rule.updated_at_us = clock_.now_us();
+            txn.put(column::contact_rules, rule_key(id, s.rule_id), encode(s.rule));
+            return true;
+        },
+        [this](state& s) { rules_.erase(s.rule.identity_id); }));
+}
+
+void config_service::delete_rule(std::string handle, uuid rule_id, std::function<void(config_errc)> done)
+{
+    struct state {
+        std::string handle;
+        uuid rule_id;
+        uuid identity_id;
+        config_errc error = config_errc::ok;
+        std::function<void(config_errc)> done;
+        void finish() { done(error); }
+    };
+    auto st = std::make_shared<state>(state{std::move(handle), rule_id, {}, config_errc::ok, std::move(done)});
+    db_.submit(make_request<state>(
+        st,
+        [](state& s, write_txn& txn) {
+            std::string value;
+            auto r = read_handle(txn, s.handle, s.identity_id);
+            if (r == read_result::found)
+                r = txn.get(column::identities, s.identity_id.as_key(), value);
+            if (r != read_result::found) {
+                s.error = errc_of(r, config_errc::identity_not_found);
+                return false;
+            }
+            contact_rule rule;
+            r = txn.get(column::contact_rules, rule_key(s.identity_id, s.rule_id), value);
+            if (r != read_result::found || !decode(value, rule)) {
+                s.error = errc_of(r, r == read_result::found ? config_errc::store_failure : config_errc::rule_not_found);
+                return false;
+            }
+            auto count = read_rule_count(txn, s.identity_id);
+            txn.del(column::contact_rules, rule_key(s.identity_id, s.rule_id));
+            txn.del(column::contact_rule_index, rule_index_key(s.identity_id, rule.match, rule.target));
+            txn.put(column::contact_rule_index, rule_count_key(s.identity_id), std::to_string(count > 0 ? count - 1 : 0));
+            return true;
+        },
+        [this](state& s) { rules_.erase(s.identity_id); }));
+}
+
 api_key_record config_service::admin_key_record(const std::string& key, clock_source& clock, random_source& random)
 {
     api_key_record record;
@@ -720,6 +987,11 @@ void config_service::on_applied(column c, std::string_view key)
     case column::phones: phones_.erase(std::string(key)); break;
     case column::api_keys:
     case column::admin_keys: api_keys_.erase(std::string(key)); break;
+    case column::contact_rules:
+    case column::contact_rule_index:
+        if (auto id = uuid::from_key(key.substr(0, 16)))
+            rules_.erase(*id);
+        break;
     default: break; // indexes the caches do not hold
     }
 }
@@ -729,6 +1001,7 @@ void config_service::on_reloaded()
     snapshots_.clear();
     phones_.clear();
     api_keys_.clear();
+    rules_.clear();
 }
 
 config_service::cache_stats config_service::stats() const

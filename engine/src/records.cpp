@@ -36,6 +36,39 @@ std::optional<call_action> parse_call_action(std::string_view text)
 
 
 
+std::string_view to_string(phone_filter_mode m) { return m == phone_filter_mode::whitelist ? "whitelist" : "blacklist"; }
+
+std::optional<phone_filter_mode> parse_phone_filter_mode(std::string_view text)
+{
+    if (text == "blacklist")
+        return phone_filter_mode::blacklist;
+    if (text == "whitelist")
+        return phone_filter_mode::whitelist;
+    return std::nullopt;
+}
+
+std::string_view to_string(rule_action a) { return a == rule_action::allow ? "allow" : "block"; }
+
+std::optional<rule_action> parse_rule_action(std::string_view text)
+{
+    if (text == "allow")
+        return rule_action::allow;
+    if (text == "block")
+        return rule_action::block;
+    return std::nullopt;
+}
+
+std::string_view to_string(match_type t) { return t == match_type::prefix ? "prefix" : "exact_number"; }
+
+std::optional<match_type> parse_match_type(std::string_view text)
+{
+    if (text == "exact_number")
+        return match_type::exact_number;
+    if (text == "prefix")
+        return match_type::prefix;
+    return std::nullopt;
+}
+
 std::string encode(const identity_record& r)
 {
     record_writer w;
@@ -45,15 +78,66 @@ std::string encode(const identity_record& r)
     w.optional_text(r.phone_number);
     w.i64(r.created_at_us);
     w.i64(r.updated_at_us);
+    if (r.filter_mode != phone_filter_mode::blacklist) // trailing: older records read as blacklist
+        w.u8(static_cast<std::uint8_t>(r.filter_mode));
     return w.take();
 }
 
 bool decode(std::string_view bytes, identity_record& out)
 {
     record_reader r(bytes);
-    return r.ok() && r.id(out.id) && r.text(out.agent_handle) && r.optional_text(out.display_name) &&
-           r.optional_text(out.phone_number) && r.i64(out.created_at_us) && r.i64(out.updated_at_us) &&
-           r.done();
+    if (!(r.ok() && r.id(out.id) && r.text(out.agent_handle) && r.optional_text(out.display_name) &&
+          r.optional_text(out.phone_number) && r.i64(out.created_at_us) && r.i64(out.updated_at_us)))
+        return false;
+    out.filter_mode = phone_filter_mode::blacklist;
+    if (r.done())
+        return true;
+    std::uint8_t mode = 0;
+    if (!r.u8(mode) || mode > static_cast<std::uint8_t>(phone_filter_mode::whitelist))
+        return false;
+    out.filter_mode = static_cast<phone_filter_mode>(mode);
+    return r.done();
+}
+
+std::string encode(const contact_rule& c)
+{
+    record_writer w;
+    w.id(c.id);
+    w.id(c.identity_id);
+    w.u8(static_cast<std::uint8_t>(c.action));
+    w.u8(static_cast<std::uint8_t>(c.match));
+    w.text(c.target);
+    w.i64(c.created_at_us);
+    w.i64(c.updated_at_us);
+    return w.take();
+}
+
+bool decode(std::string_view bytes, contact_rule& out)
+{
+    record_reader r(bytes);
+    std::uint8_t action = 0, match = 0;
+    if (!(r.ok() && r.id(out.id) && r.id(out.identity_id) && r.u8(action) && r.u8(match) && r.text(out.target) &&
+          r.i64(out.created_at_us) && r.i64(out.updated_at_us) && r.done()))
+        return false;
+    if (action > static_cast<std::uint8_t>(rule_action::block) || match > static_cast<std::uint8_t>(match_type::prefix))
+        return false;
+    out.action = static_cast<rule_action>(action);
+    out.match = static_cast<match_type>(match);
+    return true;
+}
+
+void write_contact_rule(json_writer& w, const contact_rule& c)
+{
+    w.begin_object()
+        .field("id", c.id.to_string())
+        .field("agent_identity_id", c.identity_id.to_string())
+        .field("action", to_string(c.action))
+        .field("match_type", to_string(c.match))
+        .field("match_target", c.target)
+        .field("status", "active")
+        .field("created_at", format_rfc3339(c.created_at_us))
+        .field("updated_at", format_rfc3339(c.updated_at_us))
+        .end_object();
 }
 
 std::string encode(const incoming_call_action& a)
@@ -141,6 +225,7 @@ void write_identity(json_writer& w, const identity_record& r)
         .field("agent_handle", r.agent_handle)
         .field("display_name", r.display_name)
         .field("phone_number", r.phone_number)
+        .field("phone_filter_mode", to_string(r.filter_mode))
         .field("created_at", format_rfc3339(r.created_at_us))
         .field("updated_at", format_rfc3339(r.updated_at_us))
         .end_object();

@@ -270,6 +270,39 @@ TEST_F(cluster_mode, nodes_are_listed_and_call_records_are_merged_across_live_no
     EXPECT_TRUE(eventually([&] { return nodes_[0].api("GET", "/cluster/nodes").body.find("\"node1\"") == std::string::npos; }, 5s));
 }
 
+TEST_F(cluster_mode, contact_rules_reach_every_node_and_leave_with_their_identity)
+{
+    auto id = create_identity(0, "screened-bot", "+15550900");
+    ASSERT_EQ(nodes_[0].api("PUT", "/incoming-call-action", accept_body(id, "wss://agent.example.com/screened")).status, 200);
+    // More rules than one etcd transaction may hold operations (128).
+    for (int i = 0; i < 150; ++i) {
+        auto r = nodes_[i % 3].api("POST", "/identities/screened-bot/phone-contact-rules",
+                                   "{\"action\":\"block\",\"match_target\":\"+1666" + std::to_string(1000000 + i) + "\"}");
+        ASSERT_EQ(r.status, 201) << r.body;
+    }
+    auto blocked_on = [&](const node& n, const std::string& caller) {
+        http_connection c(n.process->edge_address());
+        auto r = c.request("POST", "/v1/calls/decide", {{"X-Edge-Token", edge_token}, {"Content-Type", "application/json"}},
+                           "{\"local_phone_number\":\"+15550900\",\"remote_phone_number\":\"" + caller + "\"}");
+        return field(r.body, "reason") == "contact_blocked";
+    };
+    for (auto& n : nodes_) {
+        EXPECT_TRUE(eventually([&] { return blocked_on(n, "+16661000149"); }, 5s)) << n.name;
+        EXPECT_FALSE(blocked_on(n, "+16662000000")) << n.name;
+    }
+    // The rule written on one node is in force on that node at once.
+    auto mine = nodes_[1].api("POST", "/identities/screened-bot/phone-contact-rules",
+                              R"({"action":"block","match_type":"prefix","match_target":"+1777"})");
+    ASSERT_EQ(mine.status, 201) << mine.body;
+    EXPECT_TRUE(blocked_on(nodes_[1], "+17770000000"));
+    // Deleting the identity removes its 151 rules in one transaction (a range delete).
+    auto deleted = nodes_[2].api("DELETE", "/identities/screened-bot");
+    ASSERT_EQ(deleted.status, 204) << deleted.body;
+    for (auto& n : nodes_)
+        EXPECT_TRUE(eventually([&] { return n.api("GET", "/phone/contact-rules?limit=1").body == "{\"items\":[]}"; }, 5s))
+            << n.name << ": " << n.api("GET", "/phone/contact-rules?limit=1").body;
+}
+
 TEST_F(cluster_mode, the_same_handle_or_number_created_on_two_nodes_at_once_wins_exactly_once)
 {
     for (int round = 0; round < 15; ++round) {

@@ -46,7 +46,7 @@ TEST_F(durability, acknowledged_puts_survive_kill_9_repeatedly)
                                        url + "\"}";
                     std::string answer = "{\"agent_identity_id\":\"" + id +
                                          "\",\"incoming_call_action\":\"auto_accept\",\"client_websocket_url\":\"" +
-                                         url + "\",\"incoming_call_webhook_url\":null}";
+                                         url + "\",\"incoming_call_webhook_url\":null,\"incoming_call_fallback_action\":null}";
                     {
                         std::lock_guard lock(expected_mutex);
                         expected[id].in_flight = answer;

@@ -50,6 +50,42 @@ TEST(records, action_signing_key_and_api_key_round_trip)
     EXPECT_EQ(key2.hash, key.hash);
 }
 
+TEST(records, filter_mode_fallback_and_contact_rules_round_trip)
+{
+    auto identity = sample_identity();
+    identity.filter_mode = phone_filter_mode::whitelist;
+    identity_record out;
+    ASSERT_TRUE(decode(encode(identity), out));
+    EXPECT_EQ(out.filter_mode, phone_filter_mode::whitelist);
+    // Records written before the field existed read as the default.
+    identity.filter_mode = phone_filter_mode::blacklist;
+    auto old = encode(identity);
+    out.filter_mode = phone_filter_mode::whitelist;
+    ASSERT_TRUE(decode(old, out));
+    EXPECT_EQ(out.filter_mode, phone_filter_mode::blacklist);
+
+    incoming_call_action a{call_action::webhook, "wss://a.example.com/ws", "https://h.example.com/x", call_action::auto_accept};
+    incoming_call_action a2;
+    ASSERT_TRUE(decode(encode(a), a2));
+    EXPECT_EQ(a2, a);
+    a.incoming_call_fallback_action.reset();
+    ASSERT_TRUE(decode(encode(a), a2));
+    EXPECT_FALSE(a2.incoming_call_fallback_action);
+    EXPECT_FALSE(decode(encode(a) + std::string(1, static_cast<char>(call_action::webhook)), a2))
+        << "only auto_accept is a fallback";
+
+    contact_rule rule{sample_identity().id, sample_identity().id, rule_action::allow, match_type::prefix, "+1555", 7, 8};
+    contact_rule rule2;
+    ASSERT_TRUE(decode(encode(rule), rule2));
+    EXPECT_EQ(rule2.action, rule_action::allow);
+    EXPECT_EQ(rule2.match, match_type::prefix);
+    EXPECT_EQ(rule2.target, "+1555");
+    EXPECT_EQ(rule2.updated_at_us, 8);
+    auto bytes = encode(rule);
+    for (std::size_t n = 0; n < bytes.size(); ++n)
+        EXPECT_FALSE(decode(bytes.substr(0, n), rule2)) << n;
+}
+
 TEST(records, every_truncation_and_extension_is_rejected)
 {
     auto bytes = encode(sample_identity());
@@ -69,7 +105,7 @@ TEST(records, api_representations)
     json_writer w;
     write_identity(w, sample_identity());
     EXPECT_EQ(w.str(), R"({"id":"123e4567-e89b-12d3-a456-426614174000","agent_handle":"sales-bot",)"
-                       R"("display_name":"Sales \"bot\"","phone_number":"+15550100",)"
+                       R"("display_name":"Sales \"bot\"","phone_number":"+15550100","phone_filter_mode":"blacklist",)"
                        R"("created_at":"2023-11-14T22:13:20.000001Z","updated_at":"2023-11-14T22:13:20.000002Z"})");
 }
 

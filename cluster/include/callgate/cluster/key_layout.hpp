@@ -16,6 +16,9 @@ namespace callgate::cluster {
 //   id/<uuid>/action          actions          its incoming-call action
 //   id/<uuid>/signing_key     signing_keys     its webhook signing key
 //   id/<uuid>/key/<key uuid>  api_keys_by_identity  its scoped API keys
+//   id/<uuid>/rule/<rule uuid>      contact_rules       its phone contact rules
+//   id/<uuid>/rule-match/<e|p><target>  contact_rule_index  their uniqueness index
+//   id/<uuid>/rule-count            contact_rule_index  how many it has
 //   handle/<agent_handle>     handles          uniqueness index → identity id
 //   phone/<e164>              phones           uniqueness index → identity id
 //   apikey/<sha256 hex>       api_keys         API key records (hashes only)

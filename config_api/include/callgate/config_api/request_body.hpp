@@ -48,6 +48,18 @@ bool read_new_identity(const engine::json_object& doc, engine::new_identity& out
 // with the 422 detail of the first bad field.
 bool read_identity_patch(const engine::json_object& doc, engine::identity_patch& out, std::string& detail);
 
+// Reads a POST .../phone-contact-rules body: action (required), match_type
+// (default exact_number), match_target (required; E.164 for exact_number,
+// + and 1-15 digits for prefix). Returns false with the 422 detail.
+bool read_new_contact_rule(const engine::json_object& doc, engine::new_contact_rule& out, std::string& detail);
+
+// Reads a PATCH .../phone-contact-rules/{id} body: action (required).
+bool read_contact_rule_patch(const engine::json_object& doc, engine::rule_action& out, std::string& detail);
+
+// The 422 details of the rule fields, shared by bodies and query filters.
+inline constexpr std::string_view rule_action_detail = "action must be \"allow\" or \"block\"";
+inline constexpr std::string_view match_type_detail = "match_type must be \"exact_number\" or \"prefix\"";
+
 struct new_api_key_request {
     std::string label; // "" when absent or null
     engine::uuid scoped_identity_id;

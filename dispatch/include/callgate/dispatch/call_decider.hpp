@@ -17,6 +17,7 @@
 
 namespace callgate::engine {
 class config_service;
+class contact_rule_set;
 class call_log;
 class clock_source;
 } // namespace callgate::engine
@@ -82,6 +83,10 @@ public:
 private:
     boost::asio::awaitable<engine::config_result<engine::snapshot_ptr>> snapshot(engine::uuid id);
     boost::asio::awaitable<engine::config_result<std::optional<engine::uuid>>> identity_by_number(std::string number);
+    // contact_blocked when the identity's rules and filter mode block
+    // `caller`; nullopt when the call may go on.
+    static std::optional<outcome> screen(const engine::identity_snapshot& identity,
+                                         const engine::contact_rule_set& rules, const std::string& caller);
 
     engine::config_service& config_;
     engine::call_log& calls_;

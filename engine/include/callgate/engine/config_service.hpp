@@ -7,6 +7,8 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <string_view>
+#include <unordered_map>
 #include <string>
 #include <vector>
 
@@ -33,6 +35,45 @@ enum class config_errc {
     store_full,      // the disk is (nearly) full: the write was refused, nothing changed
     store_read_only, // the data dir's file system is read-only: refused, nothing changed
     store_unavailable, // cluster mode: etcd unreachable or the outcome unknown; not applied here
+    no_phone_number,    // a contact rule for an identity without a phone number
+    rule_not_found,
+    rule_exists,        // (match_type, match_target) taken: value carries the existing rule's id
+    too_many_rules,     // over max_rules_per_identity
+    filter_needs_phone, // phone_filter_mode on an identity without a phone number
+};
+
+inline constexpr std::size_t max_rules_per_identity = 100'000;
+
+// An identity's contact rules as the decision uses them: O(length of the
+// caller's number) per check, however many rules there are.
+class contact_rule_set {
+public:
+    void add(const contact_rule& rule);
+    // The action of the most specific rule matching `caller` (an exact number
+    // over any prefix, a longer prefix over a shorter one); nullopt when none
+    // matches or the caller is not an E.164 number (withheld).
+    std::optional<rule_action> match(std::string_view caller) const;
+    bool empty() const { return exact_.empty() && prefixes_.empty(); }
+
+private:
+    std::unordered_map<std::string, rule_action> exact_;
+    std::unordered_map<std::string, rule_action> prefixes_;
+    std::uint32_t prefix_lengths_ = 0; // bit n: some prefix is n characters long
+};
+using rule_set_ptr = std::shared_ptr<const contact_rule_set>;
+
+struct new_contact_rule {
+    rule_action action = rule_action::block;
+    match_type match = match_type::exact_number;
+    std::string target;
+};
+
+// Filters of a contact-rule list.
+struct rule_filter {
+    std::optional<uuid> identity_id;
+    std::optional<rule_action> action;
+    std::optional<match_type> match;
+    bool exact_only = false; // Inkbox's view: its SDKs know no other match type
 };
 
 // The error a failed store write means for its caller.
@@ -55,6 +96,7 @@ struct new_identity {
 struct identity_patch {
     std::optional<std::optional<std::string>> display_name;
     std::optional<std::optional<std::string>> phone_number;
+    std::optional<phone_filter_mode> filter_mode;
 };
 
 struct identity_page {
@@ -91,6 +133,19 @@ public:
     config_result<std::optional<uuid>> load_phone(const std::string& e164);
     config_result<identity_record> load_identity_by_handle(std::string_view handle);
     config_result<identity_page> list_identities(std::size_t limit, std::size_t offset);
+
+    // --- contact rules ---
+    // nullopt: not cached. Otherwise the identity's rules (empty when none).
+    std::optional<rule_set_ptr> try_rules(const uuid& identity_id);
+    config_result<rule_set_ptr> load_rules(const uuid& identity_id);
+    // Newest first, `filter` applied, then the page. Blocks (a scan).
+    config_result<std::vector<contact_rule>> list_rules(const rule_filter& filter, std::size_t limit,
+                                                        std::size_t offset);
+    config_result<contact_rule> get_rule(const uuid& identity_id, const uuid& rule_id);
+    void create_rule(std::string handle, new_contact_rule rule, std::function<void(config_result<contact_rule>)> done);
+    void update_rule(std::string handle, uuid rule_id, rule_action action,
+                     std::function<void(config_result<contact_rule>)> done);
+    void delete_rule(std::string handle, uuid rule_id, std::function<void(config_errc)> done);
 
     // --- API keys ---
     // The key with SHA-256 `hash`, from the admin key file or the cache; nullopt on a miss.
@@ -152,6 +207,7 @@ private:
     bounded_cache<uuid, snapshot_ptr, uuid_hash> snapshots_;
     bounded_cache<std::string, std::optional<uuid>> phones_;
     bounded_cache<std::string, api_key_ptr> api_keys_;
+    bounded_cache<uuid, rule_set_ptr, uuid_hash> rules_;
 };
 
 } // namespace callgate::engine

@@ -30,6 +30,14 @@ struct incoming_call_action {
     friend bool operator==(const incoming_call_action&, const incoming_call_action&) = default;
 };
 
+// How an identity screens callers with its contact rules.
+enum class phone_filter_mode {
+    blacklist, // callers pass unless a block rule matches (the default)
+    whitelist, // callers are blocked unless an allow rule matches
+};
+std::string_view to_string(phone_filter_mode m);
+std::optional<phone_filter_mode> parse_phone_filter_mode(std::string_view text);
+
 struct identity_record {
     uuid id;
     std::string agent_handle;
@@ -37,6 +45,7 @@ struct identity_record {
     std::optional<std::string> phone_number;
     std::int64_t created_at_us = 0;
     std::int64_t updated_at_us = 0;
+    phone_filter_mode filter_mode = phone_filter_mode::blacklist;
 };
 
 struct signing_key_record {
@@ -58,6 +67,27 @@ struct api_key_record {
     bool is_admin() const { return !scoped_identity_id.has_value(); }
 };
 
+enum class rule_action { allow, block };
+enum class match_type {
+    exact_number, // the caller's number equals the target (E.164)
+    prefix,       // the caller's number starts with the target (+ and 1-15 digits)
+};
+std::string_view to_string(rule_action a);
+std::optional<rule_action> parse_rule_action(std::string_view text);
+std::string_view to_string(match_type t);
+std::optional<match_type> parse_match_type(std::string_view text);
+
+// A phone contact rule of an identity, matched against the caller.
+struct contact_rule {
+    uuid id; // time-ordered (version 7): key order is creation order
+    uuid identity_id;
+    rule_action action = rule_action::block;
+    match_type match = match_type::exact_number;
+    std::string target;
+    std::int64_t created_at_us = 0;
+    std::int64_t updated_at_us = 0;
+};
+
 // Everything a call decision needs to know about one identity, as cached.
 struct identity_snapshot {
     identity_record identity;
@@ -75,11 +105,14 @@ std::string encode(const signing_key_record& k);
 bool decode(std::string_view bytes, signing_key_record& out);
 std::string encode(const api_key_record& k);
 bool decode(std::string_view bytes, api_key_record& out);
+std::string encode(const contact_rule& r);
+bool decode(std::string_view bytes, contact_rule& out);
 
 // API representations, written into an open writer.
 void write_identity(json_writer& w, const identity_record& r);
 void write_incoming_call_action(json_writer& w, const uuid& identity_id,
                                 const incoming_call_action& a);
 void write_api_key(json_writer& w, const api_key_record& k);
+void write_contact_rule(json_writer& w, const contact_rule& r);
 
 } // namespace callgate::engine

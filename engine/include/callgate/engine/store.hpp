@@ -25,6 +25,9 @@ enum class column : int {
     calls_by_time,        // created time + call id → "" (retention)
     admin_keys,           // SHA-256(key) → api_key_record of an admin key (cluster mode; one
                           // node keeps its admin keys in <data-dir>/admin_keys instead)
+    contact_rules,        // identity id + rule id → contact_rule
+    contact_rule_index,   // identity id + 'e'|'p' + target → rule id (uniqueness);
+                          // identity id + '#' → the identity's rule count
     count_
 };
 
@@ -68,6 +71,21 @@ public:
     // Visits keys starting with `prefix`, as the group's writes have left them.
     virtual read_result scan(column c, std::string_view prefix,
                              const std::function<bool(std::string_view, std::string_view)>& visit) = 0;
+    // Deletes every key starting with `prefix` (an identity's rules: up to
+    // 100,000). A replicated store makes it one range delete.
+    virtual read_result del_prefix(column c, std::string_view prefix)
+    {
+        std::vector<std::string> keys;
+        auto r = scan(c, prefix, [&](std::string_view key, std::string_view) {
+            keys.emplace_back(key);
+            return true;
+        });
+        if (r == read_result::error)
+            return r;
+        for (const auto& key : keys)
+            del(c, key);
+        return read_result::found;
+    }
 };
 
 // One durable write. `prepare` runs on the commit thread: it checks what it
