@@ -29,6 +29,7 @@ constexpr route api_routes[] = {
     {"GET",    "/identities/{agent_handle}",                any_key,     get_identity},
     {"PATCH",  "/identities/{agent_handle}",                admin_only,  patch_identity},
     {"DELETE", "/identities/{agent_handle}",                admin_only,  delete_identity},
+    {"GET",    "/identities/{agent_handle}/signing-key",    any_key,     get_signing_key_status},
     {"POST",   "/identities/{agent_handle}/signing-key",    any_key,     rotate_signing_key},
     {"POST",   "/identities/{agent_handle}/phone-contact-rules",      any_key,    create_contact_rule},
     {"GET",    "/identities/{agent_handle}/phone-contact-rules",      any_key,    list_contact_rules},

@@ -22,6 +22,7 @@ route_reply get_identity(request_context& ctx);
 route_reply patch_identity(request_context& ctx);
 route_reply delete_identity(request_context& ctx);
 route_reply rotate_signing_key(request_context& ctx);
+route_reply get_signing_key_status(request_context& ctx);
 
 // routes_keys.cpp: /api-keys
 route_reply create_api_key(request_context& ctx);

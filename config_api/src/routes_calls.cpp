@@ -22,6 +22,28 @@ constexpr std::string_view unreachable_header = "X-Callgate-Unreachable-Nodes";
 // for offset + limit records).
 constexpr std::size_t max_merged_depth = 10'000;
 
+bool is_blocked(const engine::call_record& r) { return r.decision_reason && *r.decision_reason == "contact_blocked"; }
+
+// Which records a caller may list: scoped keys never see blocked calls
+// (Inkbox's rule); ?is_blocked=true|false narrows an admin's list. Sets a 422
+// detail for a bad value.
+std::function<bool(const engine::call_record&)> call_filter(const request_context& ctx, std::string& bad)
+{
+    std::optional<bool> blocked;
+    if (const auto* v = ctx.query.find("is_blocked"); v != nullptr && !v->empty()) {
+        if (*v != "true" && *v != "false") {
+            bad = "is_blocked must be true or false";
+            return {};
+        }
+        blocked = *v == "true";
+    }
+    if (!ctx.admin())
+        blocked = false;
+    if (!blocked)
+        return {};
+    return [want = *blocked](const engine::call_record& r) { return is_blocked(r) == want; };
+}
+
 // A call record as JSON, with what orders the merged list: newest first.
 struct merged_record {
     std::string created_at; // RFC 3339, fixed width: orders as text
@@ -72,7 +94,7 @@ boost::asio::awaitable<bool> flush_calls(request_context& ctx)
 // Cluster mode: this node's records and every live node's, merged newest
 // first, then the page. Each node is asked for offset + limit records.
 route_reply list_merged_calls(request_context& ctx, std::optional<engine::uuid> identity, std::size_t limit,
-                              std::size_t offset)
+                              std::size_t offset, std::function<bool(const engine::call_record&)> keep)
 {
     if (offset + limit > max_merged_depth)
         co_return net::json_error(422, "offset + limit must be at most 10000 in cluster mode");
@@ -80,10 +102,12 @@ route_reply list_merged_calls(request_context& ctx, std::optional<engine::uuid> 
     std::string target = "/calls?limit=" + std::to_string(depth) + "&offset=0";
     if (identity)
         target += "&agent_identity_id=" + identity->to_string();
+    if (const auto* v = ctx.query.find("is_blocked"); v != nullptr && !v->empty())
+        target += "&is_blocked=" + *v;
     auto ask = ctx.options.cluster->ask(target, std::string(ctx.api_key()));
     if (!co_await flush_calls(ctx))
         co_return from_errc(config_errc::store_failure);
-    auto op = net::on_workers(ctx.workers, [&ctx, identity, depth] { return ctx.calls.list(identity, depth, 0); });
+    auto op = net::on_workers(ctx.workers, [&ctx, identity, depth, keep] { return ctx.calls.list(identity, depth, 0, keep); });
     auto local = co_await std::move(op);
     if (!local.ok())
         co_return from_errc(local.error);
@@ -125,14 +149,18 @@ route_reply list_calls(request_context& ctx)
     }
     if (auto e = ctx.scope_to_caller(identity))
         co_return std::move(*e);
+    std::string bad;
+    auto keep = call_filter(ctx, bad);
+    if (!bad.empty())
+        co_return net::json_error(422, bad);
     if (ctx.options.cluster && !ctx.forwarded()) {
-        auto op = list_merged_calls(ctx, identity, limit, offset);
+        auto op = list_merged_calls(ctx, identity, limit, offset, keep);
         co_return co_await std::move(op);
     }
     if (!co_await flush_calls(ctx))
         co_return from_errc(config_errc::store_failure);
-    auto op = net::on_workers(ctx.workers, [&ctx, identity, limit, offset] {
-        return ctx.calls.list(identity, limit, offset);
+    auto op = net::on_workers(ctx.workers, [&ctx, identity, limit, offset, keep] {
+        return ctx.calls.list(identity, limit, offset, keep);
     });
     auto calls = co_await std::move(op);
     if (!calls.ok())
@@ -165,7 +193,8 @@ route_reply get_call(request_context& ctx)
         co_return net::json_error(404, call_not_found_detail);
     if (!call.ok())
         co_return from_errc(call.error);
-    if (!ctx.admin() && call.value.agent_identity_id != ctx.caller->scoped_identity_id)
+    // Another identity's call, or a blocked one, does not exist for a scoped key.
+    if (!ctx.admin() && (call.value.agent_identity_id != ctx.caller->scoped_identity_id || is_blocked(call.value)))
         co_return net::json_error(404, call_not_found_detail);
     co_return record_response(200, call.value, engine::write_call_record);
 }

@@ -87,6 +87,34 @@ route_reply delete_identity(request_context& ctx)
     co_return co_await std::move(write);
 }
 
+route_reply get_signing_key_status(request_context& ctx)
+{
+    std::string handle;
+    if (auto e = co_await ctx.read_handle(handle))
+        co_return std::move(*e);
+    auto op = net::on_workers(ctx.workers, [&ctx, handle]() -> engine::config_result<engine::snapshot_ptr> {
+        auto found = ctx.service.load_identity_by_handle(handle);
+        if (!found.ok())
+            return {found.error, nullptr};
+        return ctx.service.load_snapshot(found.value.id);
+    });
+    auto found = co_await std::move(op);
+    if (!found.ok())
+        co_return from_errc(found.error);
+    if (!found.value)
+        co_return from_errc(engine::config_errc::identity_not_found);
+    // The key itself is shown once, when made; never again.
+    const auto& key = found.value->signing_key;
+    engine::json_writer w;
+    w.begin_object().field("configured", key.has_value()).key("created_at");
+    if (key)
+        w.value(engine::format_rfc3339(key->created_at_us));
+    else
+        w.null();
+    w.end_object();
+    co_return net::json_response(200, w.take());
+}
+
 route_reply rotate_signing_key(request_context& ctx)
 {
     std::string handle;

@@ -356,33 +356,44 @@ config_result<call_record> call_log::get(const uuid& call_id)
 }
 
 config_result<std::vector<call_record>> call_log::list(std::optional<uuid> identity, std::size_t limit,
-                                                       std::size_t offset)
+                                                       std::size_t offset, const std::function<bool(const call_record&)>& keep)
 {
     config_result<std::vector<call_record>> out;
-    std::vector<uuid> ids;
-    auto collect = [&](std::string_view id_bytes) {
-        if (auto id = uuid::from_key(id_bytes))
-            ids.push_back(*id);
-        return ids.size() < limit;
-    };
-    store_status status;
-    if (identity)
-        status = db_.scan(column::calls_by_identity, identity->as_key(), offset,
-                          [&](std::string_view key, std::string_view) { return collect(key.substr(24)); });
-    else
-        status = db_.scan_reverse(column::calls_by_time, offset,
-                                  [&](std::string_view key, std::string_view) { return collect(key.substr(8)); });
-    if (!status.ok)
-        return {config_errc::store_failure, {}};
-    for (const auto& id : ids) {
-        auto record = get(id);
-        if (record.error == config_errc::no_config)
-            continue; // purged between the index read and now
-        if (!record.ok())
-            return {record.error, {}};
-        out.value.push_back(std::move(record.value));
+    // Without a filter the index skips `offset` itself; with one, records are
+    // read a chunk of ids at a time and `offset` counts the records kept.
+    std::size_t skip = keep ? 0 : offset, chunk = keep ? 256 : limit, position = skip, kept = 0;
+    for (;;) {
+        std::vector<uuid> ids;
+        auto collect = [&](std::string_view id_bytes) {
+            if (auto id = uuid::from_key(id_bytes))
+                ids.push_back(*id);
+            return ids.size() < chunk;
+        };
+        store_status status;
+        if (identity)
+            status = db_.scan(column::calls_by_identity, identity->as_key(), position,
+                              [&](std::string_view key, std::string_view) { return collect(key.substr(24)); });
+        else
+            status = db_.scan_reverse(column::calls_by_time, position,
+                                      [&](std::string_view key, std::string_view) { return collect(key.substr(8)); });
+        if (!status.ok)
+            return {config_errc::store_failure, {}};
+        position += ids.size();
+        for (const auto& id : ids) {
+            auto record = get(id);
+            if (record.error == config_errc::no_config)
+                continue; // purged between the index read and now
+            if (!record.ok())
+                return {record.error, {}};
+            if (keep && (!keep(record.value) || kept++ < offset))
+                continue;
+            out.value.push_back(std::move(record.value));
+            if (out.value.size() >= limit)
+                return out;
+        }
+        if (!keep || ids.size() < chunk)
+            return out;
     }
-    return out;
 }
 
 config_result<std::size_t> call_log::purge_older_than(std::int64_t cutoff_us)

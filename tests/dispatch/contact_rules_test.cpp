@@ -231,5 +231,49 @@ TEST_F(contact_rules, a_blocked_caller_never_reaches_the_webhook_and_is_recorded
         << record.body;
 }
 
+
+TEST_F(contact_rules, scoped_keys_never_see_blocked_calls_and_admins_can_filter_them)
+{
+    rule_id("block", "+15550199");
+    auto blocked = text_of(decide_number("+15550100", "+15550199"), "call_id");
+    auto passed = text_of(decide_number("+15550100", "+15550198"), "call_id");
+    auto key = scoped_key_for(id_);
+    for (std::string prefix : {"", "/api/v1/phone"}) {
+        auto own = as(key, "GET", prefix + "/calls");
+        EXPECT_EQ(own.status, 200) << own.body;
+        EXPECT_NE(own.body.find(passed), std::string::npos) << own.body;
+        EXPECT_EQ(own.body.find(blocked), std::string::npos) << own.body;
+        EXPECT_EQ(as(key, "GET", prefix + "/calls/" + blocked).status, 404);
+        EXPECT_EQ(as(key, "GET", prefix + "/calls/" + passed).status, 200);
+    }
+    auto all = api("GET", "/calls");
+    EXPECT_NE(all.body.find(blocked), std::string::npos);
+    auto only_blocked = api("GET", "/calls?is_blocked=true");
+    EXPECT_NE(only_blocked.body.find(blocked), std::string::npos);
+    EXPECT_EQ(only_blocked.body.find(passed), std::string::npos);
+    auto unblocked = api("GET", "/calls?is_blocked=false&limit=1");
+    EXPECT_NE(unblocked.body.find(passed), std::string::npos) << unblocked.body;
+    EXPECT_EQ(api("GET", "/calls?is_blocked=maybe").body, detail_json("is_blocked must be true or false"));
+}
+
+TEST_F(contact_rules, signing_key_status_says_whether_a_key_exists_never_the_key)
+{
+    for (std::string prefix : {"", "/api/v1"}) {
+        create_identity("signer" + std::to_string(prefix.size()), "+1555030" + std::to_string(prefix.size() % 10));
+        auto handle = "signer" + std::to_string(prefix.size());
+        EXPECT_EQ(api("GET", prefix + "/identities/" + handle + "/signing-key").body,
+                  "{\"configured\":false,\"created_at\":null}");
+        auto key = rotate_signing_key(handle);
+        auto status = api("GET", prefix + "/identities/" + handle + "/signing-key");
+        EXPECT_EQ(status.status, 200);
+        EXPECT_NE(status.body.find("{\"configured\":true,\"created_at\":\"20"), std::string::npos) << status.body;
+        EXPECT_EQ(status.body.find(key), std::string::npos);
+    }
+    auto other_key = scoped_key_for(id_);
+    EXPECT_EQ(as(other_key, "GET", "/identities/signer0/signing-key").status, 403);
+    EXPECT_EQ(as(other_key, "GET", "/identities/bot/signing-key").status, 200);
+    EXPECT_EQ(api("GET", "/identities/nobody/signing-key").body, detail_json("Agent identity not found"));
+}
+
 } // namespace
 } // namespace callgate::testing

@@ -96,7 +96,8 @@ public:
     config_result<call_record> get(const uuid& call_id);
     // Newest first; all calls, or one identity's.
     config_result<std::vector<call_record>> list(std::optional<uuid> identity, std::size_t limit,
-                                                 std::size_t offset);
+                                                 std::size_t offset,
+                                                 const std::function<bool(const call_record&)>& keep = {});
     // Removes records created before `cutoff_us`; returns how many.
     config_result<std::size_t> purge_older_than(std::int64_t cutoff_us);
 
