@@ -69,6 +69,20 @@ net::http_response duplicate_rule(const engine::uuid& existing)
     return net::json_response(409, w.take());
 }
 
+// The path of one rule: its identity's handle (scope 403, 404) and its id
+// (404 when it cannot name a rule).
+boost::asio::awaitable<std::optional<net::http_response>> read_rule_path(request_context& ctx, std::string& handle,
+                                                                       engine::uuid& rule_id)
+{
+    if (auto e = co_await ctx.read_handle(handle))
+        co_return e;
+    auto parsed = engine::uuid::parse(ctx.path["id"]);
+    if (!parsed)
+        co_return net::json_error(404, rule_not_found_detail);
+    rule_id = *parsed;
+    co_return std::nullopt;
+}
+
 template <class Start>
 route_reply rule_after(unsigned status, Start start)
 {
@@ -118,15 +132,13 @@ route_reply list_contact_rules(request_context& ctx)
 route_reply get_contact_rule(request_context& ctx)
 {
     std::string handle;
-    if (auto e = co_await ctx.read_handle(handle))
+    engine::uuid rule_id;
+    if (auto e = co_await read_rule_path(ctx, handle, rule_id))
         co_return std::move(*e);
-    auto rule_id = engine::uuid::parse(ctx.path["id"]);
-    if (!rule_id)
-        co_return net::json_error(404, rule_not_found_detail);
     auto found = co_await identity_of(ctx, handle);
     if (!found.ok())
         co_return from_errc(found.error);
-    auto op = net::on_workers(ctx.workers, [&ctx, identity = found.value.id, id = *rule_id] {
+    auto op = net::on_workers(ctx.workers, [&ctx, identity = found.value.id, id = rule_id] {
         return ctx.service.get_rule(identity, id);
     });
     auto rule = co_await std::move(op);
@@ -138,15 +150,13 @@ route_reply get_contact_rule(request_context& ctx)
 route_reply patch_contact_rule(request_context& ctx)
 {
     std::string handle;
-    if (auto e = co_await ctx.read_handle(handle))
+    engine::uuid rule_id;
+    if (auto e = co_await read_rule_path(ctx, handle, rule_id))
         co_return std::move(*e);
-    auto rule_id = engine::uuid::parse(ctx.path["id"]);
-    if (!rule_id)
-        co_return net::json_error(404, rule_not_found_detail);
     engine::rule_action action{};
     if (auto e = co_await ctx.read_body(action, read_contact_rule_patch))
         co_return std::move(*e);
-    auto write = rule_after(200, [&ctx, handle, id = *rule_id, action](auto done) {
+    auto write = rule_after(200, [&ctx, handle, id = rule_id, action](auto done) {
         ctx.service.update_rule(handle, id, action, std::move(done));
     });
     co_return co_await std::move(write);
@@ -155,12 +165,10 @@ route_reply patch_contact_rule(request_context& ctx)
 route_reply delete_contact_rule(request_context& ctx)
 {
     std::string handle;
-    if (auto e = co_await ctx.read_handle(handle))
+    engine::uuid rule_id;
+    if (auto e = co_await read_rule_path(ctx, handle, rule_id))
         co_return std::move(*e);
-    auto rule_id = engine::uuid::parse(ctx.path["id"]);
-    if (!rule_id)
-        co_return net::json_error(404, rule_not_found_detail);
-    auto write = no_content_after([&ctx, handle, id = *rule_id](auto done) {
+    auto write = no_content_after([&ctx, handle, id = rule_id](auto done) {
         ctx.service.delete_rule(handle, id, std::move(done));
     });
     co_return co_await std::move(write);

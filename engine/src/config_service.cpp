@@ -63,6 +63,14 @@ read_result read_handle(Reader& reader, std::string_view handle, uuid& out)
     return read_result::found;
 }
 
+// Resolves a handle and reads that identity's snapshot through a reader.
+template <class Reader>
+read_result read_by_handle(Reader& reader, std::string_view handle, uuid& id, identity_snapshot& out)
+{
+    auto r = read_handle(reader, handle, id);
+    return r == read_result::found ? read_snapshot(reader, id, out) : r;
+}
+
 config_errc errc_of(read_result r, config_errc not_found)
 {
     return r == read_result::error ? config_errc::store_failure : not_found;
@@ -412,9 +420,7 @@ void config_service::update_identity(std::string handle, identity_patch patch,
         [this](state& s, write_txn& txn) {
             uuid id;
             identity_snapshot snapshot;
-            auto r = read_handle(txn, s.handle, id);
-            if (r == read_result::found)
-                r = read_snapshot(txn, id, snapshot);
+            auto r = read_by_handle(txn, s.handle, id, snapshot);
             if (r != read_result::found) {
                 s.error = errc_of(r, config_errc::identity_not_found);
                 return false;
@@ -481,9 +487,7 @@ void config_service::delete_identity(std::string handle, std::function<void(conf
             s.revoked.clear(); // prepare runs again when a replicated store retries
             uuid id;
             identity_snapshot snapshot;
-            auto r = read_handle(txn, s.handle, id);
-            if (r == read_result::found)
-                r = read_snapshot(txn, id, snapshot);
+            auto r = read_by_handle(txn, s.handle, id, snapshot);
             if (r != read_result::found) {
                 s.error = errc_of(r, config_errc::identity_not_found);
                 return false;
@@ -639,9 +643,7 @@ void config_service::rotate_signing_key(std::string handle,
         [](state& s, write_txn& txn) {
             uuid id;
             identity_snapshot snapshot;
-            auto r = read_handle(txn, s.handle, id);
-            if (r == read_result::found)
-                r = read_snapshot(txn, id, snapshot);
+            auto r = read_by_handle(txn, s.handle, id, snapshot);
             if (r != read_result::found) {
                 s.error = errc_of(r, config_errc::identity_not_found);
                 return false;
@@ -794,9 +796,7 @@ void config_service::create_rule(std::string handle, new_contact_rule input,
         [this](state& s, write_txn& txn) {
             uuid id;
             identity_snapshot snapshot;
-            auto r = read_handle(txn, s.handle, id);
-            if (r == read_result::found)
-                r = read_snapshot(txn, id, snapshot);
+            auto r = read_by_handle(txn, s.handle, id, snapshot);
             if (r != read_result::found) {
                 s.error = errc_of(r, config_errc::identity_not_found);
                 return false;
