@@ -108,7 +108,10 @@ TEST_F(signing_keys, scope_and_existence)
     EXPECT_ERROR(call("POST", "/identities/other/signing-key", key), 403,
                  "API key is not scoped to this agent identity");
     EXPECT_ERROR(call("POST", "/identities/ghost/signing-key", admin), 404, "Agent identity not found");
-    EXPECT_EQ(call("GET", "/identities/bot/signing-key", admin).status, 405);
+    EXPECT_EQ(call("GET", "/identities/bot/signing-key", admin).status, 200); // the status, never the key
+    auto not_allowed = call("DELETE", "/identities/bot/signing-key", admin);
+    EXPECT_EQ(not_allowed.status, 405);
+    EXPECT_EQ(not_allowed.header("Allow"), "GET, POST");
 }
 
 } // namespace
