@@ -206,6 +206,15 @@ std::vector<flag_spec> flag_specs()
              return true;
          },
          "an http:// or https:// URL"},
+        {"shutdown-delay", false,
+         [](serve_options& o, const std::string& v) {
+             auto d = parse_duration_ms(v);
+             if (!d || *d > std::chrono::minutes(10))
+                 return false;
+             o.shutdown_delay = *d;
+             return true;
+         },
+         "a duration from 0 to 10m, such as 5s or 500ms"},
         {"read-timeout-ms", false, integer(&serve_options::read_timeout_ms, 10, 600'000),
          "milliseconds from 10 to 600000"},
         {"idle-timeout-ms", false, integer(&serve_options::idle_timeout_ms, 10, 3'600'000),
@@ -240,6 +249,20 @@ std::optional<std::chrono::seconds> parse_duration(const std::string& text)
     if (!parse_int(digits, 0, 100'000'000, n))
         return std::nullopt;
     return std::chrono::seconds(n * unit);
+}
+
+std::optional<std::chrono::milliseconds> parse_duration_ms(const std::string& text)
+{
+    if (text.size() > 2 && text.ends_with("ms")) {
+        std::int64_t n = 0;
+        if (!parse_int(text.substr(0, text.size() - 2), 0, 100'000'000'000, n))
+            return std::nullopt;
+        return std::chrono::milliseconds(n);
+    }
+    auto seconds = parse_duration(text);
+    if (!seconds)
+        return std::nullopt;
+    return std::chrono::milliseconds(*seconds);
 }
 
 bool parse_serve_options(const std::vector<std::string>& args,
@@ -364,6 +387,8 @@ Every flag can also be set as an environment variable CALLGATE_<FLAG>
   --store-memory SIZE         RocksDB's memory: block cache and memtables (default 256MiB)
   --min-free-disk SIZE        refuse config writes (507) and drop call records while the
                               data dir's disk has less free space (default 64MiB)
+  --shutdown-delay DUR        after SIGTERM/SIGINT, keep serving this long with /readyz
+                              at 503 so load balancers move away (default 5s; 0 for none)
 
 Cluster mode (several nodes sharing one config through etcd; see docs/cluster.md):
   --etcd-endpoints URLS       comma-separated etcd client URLs (http:// or https://);
@@ -380,7 +405,13 @@ Cluster mode (several nodes sharing one config through etcd; see docs/cluster.md
 
 On first start an admin API key is written to <data-dir>/admin.key (mode 0600);
 set CALLGATE_ADMIN_KEY to register a key of your own instead. Once listening,
-the bound addresses are written to <data-dir>/listen.json.
+the bound addresses are written to <data-dir>/listen.json (and systemd, when it
+started callgate with Type=notify, is told READY=1).
+
+Signals: SIGTERM or SIGINT drains: /readyz answers 503 {"status":"draining"} at
+once and every reply closes its connection; the listeners keep serving for
+--shutdown-delay (a second signal ends the delay), then stop accepting; requests
+in flight finish, bridged calls get stop (engine_shutdown), exit 0.
 )";
 }
 

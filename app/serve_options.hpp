@@ -35,6 +35,9 @@ struct serve_options {
     std::int64_t idle_timeout_ms = 60'000;
     std::uint64_t store_memory = 256ull << 20;  // RocksDB block cache + memtables, bytes
     std::uint64_t min_free_disk = 64ull << 20;  // writes refused below this free space, bytes
+    // After SIGTERM/SIGINT, how long the listeners keep serving (with /readyz
+    // at 503) before they stop accepting.
+    std::chrono::milliseconds shutdown_delay{5000};
 
     // Cluster mode (on when etcd_endpoints is not empty): the config lives in etcd.
     std::vector<std::string> etcd_endpoints; // http:// or https:// client URLs
@@ -61,6 +64,8 @@ bool parse_serve_options(const std::vector<std::string>& args,
 
 // Parses "90s", "15m", "4h", "30d" (or plain seconds).
 std::optional<std::chrono::seconds> parse_duration(const std::string& text);
+// Parses what parse_duration does, plus milliseconds: "250ms".
+std::optional<std::chrono::milliseconds> parse_duration_ms(const std::string& text);
 
 const char* serve_help();
 

@@ -1,6 +1,8 @@
 #include "server.hpp"
 
 #include "cluster_peers.hpp"
+#include "service_notify.hpp"
+#include "shutdown_signals.hpp"
 
 #include "callgate/cluster/replicated_store.hpp"
 #include "callgate/cluster/tools.hpp"
@@ -24,8 +26,6 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/signal_set.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
 
 #include <sys/resource.h>
@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <csignal>
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
@@ -350,6 +351,33 @@ net::http_handler not_ready_gate(net::http_handler inner, const cluster::replica
     };
 }
 
+// The drain after SIGTERM/SIGINT, as named steps: /readyz turns 503 and every
+// reply closes its connection; the listeners keep serving for `delay` (a
+// second signal ends it early) so load balancers move away; then they stop
+// accepting, bridged calls get stop (engine_shutdown), and requests in flight
+// get up to 8 s to finish.
+void drain_listeners(std::atomic<int>& state, net::http_server& api, net::http_server& edge,
+                     dispatch::media_bridge& bridge, shutdown_signals& signals, const char* signal_name,
+                     std::chrono::milliseconds delay)
+{
+    state.store(2); // readyz: 503 {"status":"draining"}
+    api.stop_keep_alive();
+    edge.stop_keep_alive();
+    notify_stopping("draining");
+    log(log_level::info, "draining",
+        {{"signal", signal_name}, {"shutdown_delay_ms", std::to_string(delay.count())}});
+    if (!signals.wait_for(delay))
+        log(log_level::info, "shutdown_delay_cut", {{"reason", "second signal"}});
+
+    api.drain();
+    edge.drain();
+    bridge.shutdown(); // every bridged call gets stop (engine_shutdown)
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(8);
+    if (!api.wait_idle(deadline) || !edge.wait_idle(deadline))
+        log(log_level::warn, "drain_timeout",
+            {{"connections", std::to_string(api.active_connections() + edge.active_connections())}});
+}
+
 } // namespace
 
 int create_admin_key(const serve_options& options)
@@ -580,6 +608,7 @@ int run_server(const serve_options& options)
         o.listen = std::move(listen);
         o.read_timeout = std::chrono::milliseconds(options.read_timeout_ms);
         o.idle_timeout = std::chrono::milliseconds(options.idle_timeout_ms);
+        o.head_paths = {"/healthz", "/readyz"}; // probes that want no body
         if (!options.tls_cert.empty())
             o.tls = net::tls_files{options.tls_cert, options.tls_key};
         return o;
@@ -647,6 +676,7 @@ int run_server(const serve_options& options)
     if (cluster)
         cluster->advertise(!options.advertise_api.empty() ? options.advertise_api
                                                           : scheme + "://" + reachable_address(api_address));
+    shutdown_signals signals; // before anyone learns we are ready: an early SIGTERM drains too
     // Ready before listen.json appears: whoever waits for the file finds /readyz at 200.
     state.store(1);
     if (!write_file_atomic(options.data_dir + "/listen.json",
@@ -659,24 +689,11 @@ int run_server(const serve_options& options)
          {"edge", scheme + "://" + edge_address},
          {"threads", std::to_string(threads)},
          {"data_dir", options.data_dir}});
+    notify_ready("api " + scheme + "://" + api_address + ", edge " + scheme + "://" + edge_address);
 
-    asio::io_context signals_context(1);
-    asio::signal_set signals(signals_context, SIGTERM, SIGINT);
-    int received = 0;
-    signals.async_wait([&](const boost::system::error_code&, int signal) { received = signal; });
-    signals_context.run();
-
-    log(log_level::info, "draining", {{"signal", received == SIGTERM ? "SIGTERM" : "SIGINT"}});
-    state.store(2);
-    api.drain();
-    edge.drain();
-    bridge.shutdown(); // every bridged call gets stop (engine_shutdown)
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(8);
-    auto active = [&] { return api.active_connections() + edge.active_connections(); };
-    while (active() > 0 && std::chrono::steady_clock::now() < deadline)
-        std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    if (active() > 0)
-        log(log_level::warn, "drain_timeout", {{"connections", std::to_string(active())}});
+    int received = signals.wait();
+    drain_listeners(state, api, edge, bridge, signals, received == SIGTERM ? "SIGTERM" : "SIGINT",
+                    options.shutdown_delay);
     {
         std::lock_guard lock(retention_mutex);
         retention_stop = true;

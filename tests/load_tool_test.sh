@@ -13,7 +13,7 @@ fail() { echo "FAIL: $*"; exit 1; }
 
 key=cg_load_test_admin_key_0123456789
 CALLGATE_ADMIN_KEY=$key "$binary" serve --data-dir "$work/data" --api-listen 127.0.0.1:0 --edge-listen 127.0.0.1:0 \
-  --allow-insecure-urls --allow-private-destinations --log-level warn >"$work/log" 2>&1 &
+  --allow-insecure-urls --allow-private-destinations --log-level warn --shutdown-delay 0 >"$work/log" 2>&1 &
 pid=$!
 for _ in $(seq 1 3000); do [ -s "$work/data/listen.json" ] && break; sleep 0.01; done
 api=$(sed -n 's/.*"api": "\([^"]*\)".*/\1/p' "$work/data/listen.json")

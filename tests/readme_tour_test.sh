@@ -9,7 +9,8 @@ work=$(mktemp -d)
 pid=""
 trap 'if [ -n "$pid" ]; then kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true; fi; rm -rf "$work"' EXIT
 
-"$binary" serve --data-dir "$work/data" --api-listen 127.0.0.1:0 --edge-listen 127.0.0.1:0 >"$work/log" 2>&1 &
+"$binary" serve --data-dir "$work/data" --api-listen 127.0.0.1:0 --edge-listen 127.0.0.1:0 --shutdown-delay 0 \
+  >"$work/log" 2>&1 &
 pid=$!
 for _ in $(seq 1 3000); do [ -s "$work/data/listen.json" ] && break; sleep 0.01; done
 api=$(sed -n 's/.*"api": "\([^"]*\)".*/\1/p' "$work/data/listen.json")

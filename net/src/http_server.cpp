@@ -19,7 +19,9 @@
 #include <boost/beast/websocket.hpp>
 #include <boost/beast/websocket/ssl.hpp>
 
+#include <algorithm>
 #include <charconv>
+#include <condition_variable>
 #include <list>
 #include <mutex>
 
@@ -108,10 +110,12 @@ struct http_server::impl {
     std::optional<asio::ssl::context> tls;
     std::unique_ptr<tcp::acceptor> acceptor;
     std::atomic<std::size_t> active{0};
-    std::atomic<bool> draining{false};
+    std::atomic<bool> draining{false};   // not accepting; idle connections close
+    std::atomic<bool> keep_alive_off{false}; // every response closes its connection
     std::array<std::atomic<std::uint64_t>, 600> status_counts{};
     std::size_t next_context = 0;
-    std::mutex sessions_mutex;
+    mutable std::mutex sessions_mutex;
+    mutable std::condition_variable sessions_gone; // notified when `active` drops to 0
     std::list<std::shared_ptr<session_token>> sessions;
 
     asio::awaitable<void> accept_loop();
@@ -125,6 +129,12 @@ struct http_server::impl {
     template <class Stream>
     asio::awaitable<bool> serve_requests(Stream& stream, session_token& token);
     void spawn_session(tcp::socket socket);
+    // Whether HEAD on this target (path and query) is answered as its GET.
+    bool answers_head(std::string_view target) const
+    {
+        auto path = target.substr(0, target.find('?'));
+        return std::find(options.head_paths.begin(), options.head_paths.end(), path) != options.head_paths.end();
+    }
 };
 
 namespace {
@@ -132,13 +142,14 @@ namespace {
 template <class Stream>
 class request_view final : public http_request {
 public:
+    // `as_get`: a HEAD request the handler answers as its GET.
     request_view(Stream& stream, beast::flat_buffer& buffer,
-                 http::request_parser<http::string_body>& parser, std::size_t body_limit)
-        : stream_(stream), buffer_(buffer), parser_(parser), body_limit_(body_limit)
+                 http::request_parser<http::string_body>& parser, std::size_t body_limit, bool as_get)
+        : stream_(stream), buffer_(buffer), parser_(parser), body_limit_(body_limit), as_get_(as_get)
     {
     }
 
-    std::string_view method() const override { return parser_.get().method_string(); }
+    std::string_view method() const override { return as_get_ ? "GET" : parser_.get().method_string(); }
     std::string_view target() const override { return parser_.get().target(); }
     std::string_view header(std::string_view name) const override
     {
@@ -219,6 +230,7 @@ private:
     beast::flat_buffer& buffer_;
     http::request_parser<http::string_body>& parser_;
     std::size_t body_limit_;
+    bool as_get_;
     body_state state_ = body_state::unread;
 };
 
@@ -288,6 +300,7 @@ asio::awaitable<bool> http_server::impl::serve_requests(Stream& stream, session_
         auto [ec, n] = co_await http::async_read_header(stream, buffer, parser, use_tuple);
         http_response response;
         bool keep = false;
+        bool head = false; // HEAD: the status and headers only, never a body (RFC 9110 §9.3.2)
         unsigned version = 11;
         if (ec == http::error::header_limit) {
             response = plain_error(431, "Request headers too large");
@@ -301,7 +314,8 @@ asio::awaitable<bool> http_server::impl::serve_requests(Stream& stream, session_
             response = plain_error(framing.status, framing.detail);
         } else {
             version = parser.get().version();
-            request_view<Stream> view(stream, buffer, parser, options.body_limit);
+            head = parser.get().method() == http::verb::head;
+            request_view<Stream> view(stream, buffer, parser, options.body_limit, head && answers_head(parser.get().target()));
             try {
                 response = co_await handler(view);
             } catch (const std::exception& e) {
@@ -312,7 +326,7 @@ asio::awaitable<bool> http_server::impl::serve_requests(Stream& stream, session_
                 co_await run_websocket(stream, parser.release(), std::move(response.websocket));
                 co_return true;
             }
-            keep = parser.get().keep_alive() && !response.close && !draining.load() && !framing.close_after;
+            keep = parser.get().keep_alive() && !response.close && !keep_alive_off.load() && !framing.close_after;
             if (view.body_failed()) {
                 keep = false;
             } else if (keep && view.body_pending()) {
@@ -329,7 +343,9 @@ asio::awaitable<bool> http_server::impl::serve_requests(Stream& stream, session_
         }
         auto res = make_response(response, version, keep);
         lowest.expires_after(options.read_timeout);
-        auto [wec, wn] = co_await http::async_write(stream, res, use_tuple);
+        http::response_serializer<http::string_body> serializer(res);
+        auto [wec, wn] = head ? co_await http::async_write_header(stream, serializer, use_tuple)
+                              : co_await http::async_write(stream, serializer, use_tuple);
         if (wec)
             co_return false;
         if (response.status < status_counts.size())
@@ -414,8 +430,8 @@ void http_server::impl::spawn_session(tcp::socket socket)
     {
         std::lock_guard lock(sessions_mutex);
         position = sessions.insert(sessions.end(), token);
+        active.fetch_add(1);
     }
-    active.fetch_add(1);
     auto finished = [this, position](std::exception_ptr e) {
         if (e) {
             try {
@@ -424,11 +440,10 @@ void http_server::impl::spawn_session(tcp::socket socket)
                 log(log_level::error, "session_failed", {{"listener", options.name}, {"error", ex.what()}});
             }
         }
-        {
-            std::lock_guard lock(sessions_mutex);
-            sessions.erase(position);
-        }
-        active.fetch_sub(1);
+        std::lock_guard lock(sessions_mutex);
+        sessions.erase(position);
+        if (active.fetch_sub(1) == 1)
+            sessions_gone.notify_all();
     };
     if (tls) {
         beast::ssl_stream<beast::tcp_stream> stream(std::move(socket), *tls);
@@ -531,9 +546,12 @@ void http_server::start()
     asio::co_spawn(impl_->acceptor->get_executor(), self->accept_loop(), [](std::exception_ptr) {});
 }
 
+void http_server::stop_keep_alive() { impl_->keep_alive_off.store(true); }
+
 void http_server::drain()
 {
     auto* self = impl_.get();
+    self->keep_alive_off.store(true);
     self->draining.store(true);
     asio::post(self->acceptor->get_executor(), [self] {
         beast::error_code ignored;
@@ -549,6 +567,12 @@ void http_server::drain()
 }
 
 std::size_t http_server::active_connections() const { return impl_->active.load(); }
+
+bool http_server::wait_idle(std::chrono::steady_clock::time_point deadline) const
+{
+    std::unique_lock lock(impl_->sessions_mutex);
+    return impl_->sessions_gone.wait_until(lock, deadline, [this] { return impl_->active.load() == 0; });
+}
 
 std::uint64_t http_server::responses_with_status(unsigned status) const
 {

@@ -18,6 +18,7 @@ TEST(serve_options, defaults_match_the_operations_spec)
     EXPECT_EQ(o.max_call_duration, std::chrono::hours(4));
     EXPECT_EQ(o.call_retention, std::chrono::hours(24 * 30));
     EXPECT_FALSE(o.allow_insecure_urls);
+    EXPECT_EQ(o.shutdown_delay, std::chrono::seconds(5));
 }
 
 TEST(serve_options, flags_win_over_environment)
@@ -94,6 +95,23 @@ TEST(serve_options, durations_take_units)
     EXPECT_FALSE(parse_duration(""));
     EXPECT_FALSE(parse_duration("h"));
     EXPECT_FALSE(parse_duration("-1h"));
+}
+
+TEST(serve_options, shutdown_delay_takes_zero_seconds_or_milliseconds)
+{
+    EXPECT_EQ(parse_duration_ms("250ms"), std::chrono::milliseconds(250));
+    EXPECT_EQ(parse_duration_ms("2s"), std::chrono::seconds(2));
+    EXPECT_EQ(parse_duration_ms("0"), std::chrono::milliseconds(0));
+    EXPECT_FALSE(parse_duration_ms("ms"));
+    EXPECT_FALSE(parse_duration_ms("1.5s"));
+    serve_options o;
+    std::string error;
+    ASSERT_TRUE(parse_serve_options({"--shutdown-delay", "0"}, {}, o, error)) << error;
+    EXPECT_EQ(o.shutdown_delay, std::chrono::milliseconds(0));
+    ASSERT_TRUE(parse_serve_options({}, {{"CALLGATE_SHUTDOWN_DELAY", "750ms"}}, o, error)) << error;
+    EXPECT_EQ(o.shutdown_delay, std::chrono::milliseconds(750));
+    EXPECT_FALSE(parse_serve_options({"--shutdown-delay", "11m"}, {}, o, error));
+    EXPECT_NE(error.find("--shutdown-delay"), std::string::npos) << error;
 }
 
 } // namespace

@@ -222,7 +222,9 @@ bool raw_connection::send(const std::string& bytes)
     return true;
 }
 
-std::string raw_connection::read_until_close(std::chrono::milliseconds timeout)
+std::string raw_connection::read_until_close(std::chrono::milliseconds timeout) { return read_until({}, timeout); }
+
+std::string raw_connection::read_until(const std::string& marker, std::chrono::milliseconds timeout)
 {
     std::string out;
     auto deadline = std::chrono::steady_clock::now() + timeout;
@@ -238,6 +240,8 @@ std::string raw_connection::read_until_close(std::chrono::milliseconds timeout)
         if (n <= 0)
             break;
         out.append(buf, static_cast<std::size_t>(n));
+        if (!marker.empty() && out.find(marker) != std::string::npos)
+            break;
     }
     return out;
 }

@@ -65,6 +65,8 @@ server_process::server_process(std::string data_dir, std::vector<std::string> ex
     : data_dir_(std::move(data_dir)), args_(std::move(extra_args)), env_(std::move(env))
 {
     log_path_ = data_dir_ + ".log";
+    // No load balancer to wait for: stop without the production delay, unless the test asks.
+    env_.try_emplace("CALLGATE_SHUTDOWN_DELAY", "0");
 }
 
 server_process::~server_process()
@@ -107,6 +109,19 @@ int server_process::stop(int signal, int timeout_ms)
     if (pid_ <= 0)
         return -1;
     ::kill(pid_, signal);
+    return wait_exit(timeout_ms);
+}
+
+void server_process::send_signal(int signal) const
+{
+    if (pid_ > 0)
+        ::kill(pid_, signal);
+}
+
+int server_process::wait_exit(int timeout_ms)
+{
+    if (pid_ <= 0)
+        return -1;
     auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
     int status = 0;
     while (std::chrono::steady_clock::now() < deadline) {

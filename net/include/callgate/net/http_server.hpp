@@ -94,6 +94,9 @@ struct http_server_options {
     std::size_t websocket_message_limit = 64 * 1024; // larger messages fail the connection with 1009
     std::chrono::milliseconds websocket_idle_timeout{30'000}; // no frame for this long ends it
     int websocket_send_buffer = 32 * 1024;                  // SO_SNDBUF: backpressure within ~1 s of audio
+    // Paths where HEAD is handed to the handler as GET (health probes). The
+    // reply to any HEAD carries the status and headers only, never a body.
+    std::vector<std::string> head_paths;
 };
 
 // An HTTP/1.1 server: one acceptor, connections spread over the given
@@ -117,9 +120,19 @@ public:
     std::string local_address() const;
     // Starts accepting on the first context.
     void start();
-    // Stops accepting; connections close after their response in flight, idle ones at once.
+    // From now on every response says `Connection: close` and its connection
+    // closes after it; the listener keeps accepting and serving. The first step
+    // of a drain: keep-alive clients (load balancers) reconnect, and so move
+    // away from a node whose /readyz says it is draining.
+    void stop_keep_alive();
+    // Stops accepting; connections close after their response in flight, idle
+    // ones at once. Implies stop_keep_alive(). WebSocket sessions are not cut:
+    // their owner ends them.
     void drain();
     std::size_t active_connections() const;
+    // Blocks until no connection is left or `deadline` passes; returns whether
+    // none is left. Any thread but the I/O threads.
+    bool wait_idle(std::chrono::steady_clock::time_point deadline) const;
 
     // Responses sent, by status code (index 100-599).
     std::uint64_t responses_with_status(unsigned status) const;

@@ -55,6 +55,9 @@ public:
     bool send(const std::string& bytes);
     // Reads until the peer closes or `timeout` passes; returns what arrived.
     std::string read_until_close(std::chrono::milliseconds timeout);
+    // Reads until what arrived contains `marker`, the peer closes or `timeout`
+    // passes; returns what arrived (which may go past the marker).
+    std::string read_until(const std::string& marker, std::chrono::milliseconds timeout);
     // True if the peer closed the connection within `timeout`.
     bool closed_by_peer_within(std::chrono::milliseconds timeout);
     bool is_open() const { return fd_ >= 0; }

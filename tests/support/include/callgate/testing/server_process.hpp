@@ -9,6 +9,8 @@ namespace callgate::testing {
 // The real `callgate` binary, run as a child process for integration tests.
 // It listens on port 0 in its own data directory; start() waits (with a
 // deadline) for listen.json to appear and reads the bound addresses from it.
+// Unless `env` says otherwise, CALLGATE_SHUTDOWN_DELAY is 0: stop() does not
+// wait out the production drain delay.
 class server_process {
 public:
     server_process(std::string data_dir, std::vector<std::string> extra_args = {},
@@ -19,6 +21,11 @@ public:
     bool start();
     // Sends a signal and waits for the exit; returns the exit status (or 128+signal).
     int stop(int signal, int timeout_ms = 15000);
+    // Sends a signal and returns at once.
+    void send_signal(int signal) const;
+    // Waits for the exit; returns the exit status (or 128+signal), or -1 after
+    // killing it at the deadline.
+    int wait_exit(int timeout_ms = 15000);
     // kill -9 without waiting for anything.
     void kill_hard();
     bool running() const { return pid_ > 0; }
