@@ -347,6 +347,32 @@ std::string quantile_bound(const std::map<double, double>& cumulative, double q)
     return "-";
 }
 
+void print_apply_lag(const std::vector<std::map<double, double>>& before, const std::vector<std::map<double, double>>& after)
+{
+    std::printf("  callgate_etcd_apply_lag_seconds during the run (commit on the writer's clock -> applied here):\n");
+    for (std::size_t k = 0; k < after.size(); ++k) {
+        std::map<double, double> delta;
+        for (const auto& [le, n] : after[k])
+            delta[le] = n - (before[k].count(le) ? before[k].at(le) : 0);
+        std::printf("    node%zu: %.0f applies, p50 %s, p99 %s\n", k, delta.empty() ? 0.0 : delta.rbegin()->second,
+                    quantile_bound(delta, 0.5).c_str(), quantile_bound(delta, 0.99).c_str());
+    }
+}
+
+// Every node's apply-lag histogram, from /metrics.
+asio::awaitable<std::vector<std::map<double, double>>> scrape_apply_lag(std::vector<std::string> apis, std::string api_key)
+{
+    std::vector<std::map<double, double>> out;
+    std::vector<std::pair<std::string, std::string>> key{{"X-API-Key", api_key}};
+    for (const auto& a : apis) {
+        http_conn c(a);
+        auto get = c.request(http::verb::get, "/metrics", key, {});
+        auto m = co_await std::move(get);
+        out.push_back(apply_lag_buckets(m.body));
+    }
+    co_return out;
+}
+
 void converge(const options& o)
 {
     if (o.api.size() != o.edge.size() || o.api.empty())
@@ -509,14 +535,8 @@ void converge(const options& o)
             std::printf(" %.1f", ms(v));
         std::printf("]");
     }
-    std::printf("\n  callgate_etcd_apply_lag_seconds during the run (commit on the writer's clock -> applied here):\n");
-    for (std::size_t k = 0; k < nodes; ++k) {
-        std::map<double, double> delta;
-        for (const auto& [le, n] : lag_after[k])
-            delta[le] = n - (lag_before[k].count(le) ? lag_before[k][le] : 0);
-        std::printf("    node%zu: %.0f applies, p50 %s, p99 %s\n", k, delta.empty() ? 0.0 : delta.rbegin()->second,
-                    quantile_bound(delta, 0.5).c_str(), quantile_bound(delta, 0.99).c_str());
-    }
+    std::printf("\n");
+    print_apply_lag(lag_before, lag_after);
     std::printf("  generator: %.1f s, %.2f s CPU\n", elapsed, cpu);
     std::printf("RESULT writes=%llu p50_ms=%.3f p90_ms=%.3f p99_ms=%.3f max_ms=%.3f others_p99_ms=%.3f writer_p99_ms=%.3f "
                 "put_p50_ms=%.3f put_p99_ms=%.3f poll_p50_ms=%.3f errors=%llu timeouts=%llu writer_stale=%llu\n",
@@ -546,9 +566,15 @@ void writes(const options& o)
     auto started = steady::now();
     auto end = started + std::chrono::milliseconds(static_cast<long>(o.duration * 1000));
     steady::time_point last_done = started;
+    std::vector<std::map<double, double>> lag_before, lag_after;
     run_main(
         [&]() -> asio::awaitable<void> {
             auto ex = co_await asio::this_coro::executor;
+            auto scrape = scrape_apply_lag(o.api, o.api_key);
+            lag_before = co_await std::move(scrape);
+            started = steady::now();
+            end = started + std::chrono::milliseconds(static_cast<long>(o.duration * 1000));
+            last_done = started;
             int remaining = o.concurrency;
             asio::steady_timer joined(ex, steady::time_point::max());
             for (int c = 0; c < o.concurrency; ++c) {
@@ -582,6 +608,8 @@ void writes(const options& o)
             }
             while (remaining > 0)
                 co_await joined.async_wait(use_tuple);
+            auto scrape_after = scrape_apply_lag(o.api, o.api_key);
+            lag_after = co_await std::move(scrape_after);
         },
         o.duration + 60);
     double elapsed = std::chrono::duration<double>(last_done - started).count();
@@ -593,6 +621,7 @@ void writes(const options& o)
                 ms(latency.max()), cpu);
     for (const auto& [k, n] : error_kinds)
         std::printf("  error x%llu: %s\n", static_cast<unsigned long long>(n), k.c_str());
+    print_apply_lag(lag_before, lag_after);
     std::printf("RESULT ok=%llu errors=%llu seconds=%.3f rate=%.1f p50_ms=%.3f p99_ms=%.3f\n", static_cast<unsigned long long>(ok),
                 static_cast<unsigned long long>(errors), elapsed, static_cast<double>(ok) / elapsed,
                 ms(latency.percentile(0.5)), ms(latency.percentile(0.99)));
