@@ -75,7 +75,7 @@ struct options {
     std::string mode;
     std::vector<std::string> api, edge, etcd;
     std::string api_key, edge_token, ids_file, out_file, like;
-    int count = 64, writes = 1000, warmup = 20, concurrency = 64;
+    int count = 64, writes = 1000, warmup = 20, concurrency = 64, background = 0;
     double duration = 10, deadline = 5; // converge: the most one write may take to show everywhere
     bool read = false;
     std::size_t value_bytes = 160;
@@ -124,6 +124,7 @@ options parse(int argc, char** argv)
         else if (flag == "--count") o.count = std::stoi(v);
         else if (flag == "--writes") o.writes = std::stoi(v);
         else if (flag == "--warmup") o.warmup = std::stoi(v);
+        else if (flag == "--background") o.background = std::stoi(v);
         else if (flag == "--concurrency") o.concurrency = std::stoi(v);
         else if (flag == "--duration") o.duration = std::stod(v);
         else if (flag == "--deadline") o.deadline = std::stod(v);
@@ -378,10 +379,13 @@ void converge(const options& o)
     if (o.api.size() != o.edge.size() || o.api.empty())
         fail("converge needs --api and --edge with one address per node, in the same order");
     auto ids = read_ids(o.ids_file);
+    if (o.background < 0 || static_cast<std::size_t>(o.background) >= ids.size())
+        fail("--background needs fewer writers than identities");
     const std::size_t nodes = o.api.size();
     latency_histogram all, others, writer, put_latency, poll_rtt;
     std::vector<latency_histogram> per_node(nodes);
     std::uint64_t polls = 0, poll_errors = 0, put_errors = 0, timeouts = 0, writer_stale = 0;
+    std::uint64_t background_ok = 0, background_errors = 0;
     struct slow {
         std::uint64_t us;
         int write;
@@ -410,10 +414,34 @@ void converge(const options& o)
                 lag_before[k] = apply_lag_buckets(m.body);
             }
             std::string run = std::to_string(std::random_device{}() % 1000000);
+            // --background N: N closed-loop writers on the last N identities (node b % 3) while the
+            // timed writes go on, so convergence is timed under sustained write load.
+            bool timing = true;
+            int background_left = o.background;
+            asio::steady_timer background_done(ex, steady::time_point::max());
+            for (int b = 0; b < o.background; ++b) {
+                asio::co_spawn(
+                    ex,
+                    [&, b]() -> asio::awaitable<void> {
+                        http_conn conn(o.api[static_cast<std::size_t>(b) % nodes]);
+                        const auto& id = ids[ids.size() - 1 - static_cast<std::size_t>(b)];
+                        for (std::uint64_t n = 0; timing; ++n) {
+                            auto put = conn.request(http::verb::put, "/incoming-call-action", key,
+                                                    action_body(id.id, "wss://agent.example.com/b/" + std::to_string(n)));
+                            auto r = co_await std::move(put);
+                            ++(r.status == 200 ? background_ok : background_errors);
+                        }
+                    },
+                    [&](std::exception_ptr) {
+                        if (--background_left == 0)
+                            background_done.cancel();
+                    });
+            }
+            const std::size_t timed_ids = ids.size() - static_cast<std::size_t>(o.background);
             for (int i = -o.warmup; i < o.writes; ++i) {
                 auto w = static_cast<std::size_t>(i + o.warmup);
                 std::size_t on = w % nodes;
-                const auto& id = ids[w % ids.size()];
+                const auto& id = ids[w % timed_ids];
                 std::string url = "wss://agent.example.com/c/" + run + "/" + std::to_string(w);
                 auto sent = steady::now();
                 auto put = api[on].request(http::verb::put, "/incoming-call-action", key, action_body(id.id, url));
@@ -496,6 +524,9 @@ void converge(const options& o)
                 if (slowest.size() > 5)
                     slowest.pop_back();
             }
+            timing = false;
+            while (background_left > 0)
+                co_await background_done.async_wait(use_tuple);
             for (std::size_t k = 0; k < nodes; ++k) {
                 auto get = api[k].request(http::verb::get, "/metrics", key, {});
                 auto m = co_await std::move(get);
@@ -506,8 +537,12 @@ void converge(const options& o)
     double elapsed = std::chrono::duration<double>(steady::now() - started).count();
     double cpu = cpu_seconds_self() - cpu0;
 
-    std::printf("convergence over %llu writes (after %d warm-up writes), spread over %zu nodes, %zu identities:\n",
-                static_cast<unsigned long long>(all.count()), o.warmup, nodes, ids.size());
+    std::printf("convergence over %llu writes (after %d warm-up writes), spread over %zu nodes, %zu identities",
+                static_cast<unsigned long long>(all.count()), o.warmup, nodes, ids.size() - static_cast<std::size_t>(o.background));
+    if (o.background > 0)
+        std::printf(", while %d other clients wrote %.0f/s (%llu errors)", o.background,
+                    static_cast<double>(background_ok) / elapsed, static_cast<unsigned long long>(background_errors));
+    std::printf(":\n");
     auto row = [](const char* name, const latency_histogram& h) {
         std::printf("  %-40s p50 %8.2f  p90 %8.2f  p99 %8.2f  max %8.2f ms\n", name, ms(h.percentile(0.5)),
                     ms(h.percentile(0.9)), ms(h.percentile(0.99)), ms(h.max()));
@@ -539,12 +574,12 @@ void converge(const options& o)
     print_apply_lag(lag_before, lag_after);
     std::printf("  generator: %.1f s, %.2f s CPU\n", elapsed, cpu);
     std::printf("RESULT writes=%llu p50_ms=%.3f p90_ms=%.3f p99_ms=%.3f max_ms=%.3f others_p99_ms=%.3f writer_p99_ms=%.3f "
-                "put_p50_ms=%.3f put_p99_ms=%.3f poll_p50_ms=%.3f errors=%llu timeouts=%llu writer_stale=%llu\n",
+                "put_p50_ms=%.3f put_p99_ms=%.3f poll_p50_ms=%.3f errors=%llu timeouts=%llu writer_stale=%llu background_rate=%.1f\n",
                 static_cast<unsigned long long>(all.count()), ms(all.percentile(0.5)), ms(all.percentile(0.9)),
                 ms(all.percentile(0.99)), ms(all.max()), ms(others.percentile(0.99)), ms(writer.percentile(0.99)),
                 ms(put_latency.percentile(0.5)), ms(put_latency.percentile(0.99)), ms(poll_rtt.percentile(0.5)),
                 static_cast<unsigned long long>(put_errors + poll_errors), static_cast<unsigned long long>(timeouts),
-                static_cast<unsigned long long>(writer_stale));
+                static_cast<unsigned long long>(writer_stale), static_cast<double>(background_ok) / elapsed);
     if (put_errors + timeouts > 0 || all.count() == 0)
         std::exit(1);
 }
