@@ -396,6 +396,14 @@ int run_server(const serve_options& options)
     std::string api_address = api.local_address();
     std::string edge_address = edge.local_address();
     std::string scheme = options.tls_cert.empty() ? "http" : "https";
+    // SIGTERM and SIGINT are caught before listen.json appears: whoever stops
+    // callgate as soon as it is ready gets a graceful shutdown, not the
+    // default action (killed at once: no drain, queued call records lost).
+    asio::io_context signals_context(1);
+    asio::signal_set signals(signals_context, SIGTERM, SIGINT);
+    int received = 0;
+    signals.async_wait([&](const boost::system::error_code&, int signal) { received = signal; });
+
     // Ready before listen.json appears: whoever waits for the file finds /readyz at 200.
     state.store(1);
     if (!write_file_atomic(options.data_dir + "/listen.json",
@@ -409,10 +417,6 @@ int run_server(const serve_options& options)
          {"threads", std::to_string(threads)},
          {"data_dir", options.data_dir}});
 
-    asio::io_context signals_context(1);
-    asio::signal_set signals(signals_context, SIGTERM, SIGINT);
-    int received = 0;
-    signals.async_wait([&](const boost::system::error_code&, int signal) { received = signal; });
     signals_context.run();
 
     log(log_level::info, "draining", {{"signal", received == SIGTERM ? "SIGTERM" : "SIGINT"}});
