@@ -6,6 +6,7 @@
 #include "callgate/testing/http_client.hpp"
 #include "callgate/testing/server_process.hpp"
 #include "callgate/testing/temp_dir.hpp"
+#include "callgate/testing/time_scale.hpp"
 #include "callgate/testing/tls_files.hpp"
 
 #include <gtest/gtest.h>
@@ -81,7 +82,7 @@ struct node {
     http_reply readyz() const
     {
         http_connection c(process->api_address());
-        return c.request("GET", "/readyz", {}, {}, 5s);
+        return c.request("GET", "/readyz", {}, {}, scaled(5s));
     }
 };
 
@@ -180,7 +181,7 @@ TEST_F(cluster_mode, a_write_on_one_node_is_read_and_decided_on_every_node)
     for (auto& n : nodes_) {
         EXPECT_TRUE(eventually([&] {
             return field(n.decide_number("+15550100").body, "client_websocket_url") == "wss://agent.example.com/v1";
-        }, 5s)) << n.name;
+        }, scaled(5s))) << n.name;
         auto got = n.api("GET", "/incoming-call-action?agent_identity_id=" + id);
         EXPECT_EQ(got.status, 200) << got.body;
         EXPECT_EQ(field(got.body, "client_websocket_url"), "wss://agent.example.com/v1") << n.name;
@@ -197,12 +198,12 @@ TEST_F(cluster_mode, a_write_on_one_node_is_read_and_decided_on_every_node)
         http_connection c(n.process->api_address());
         return c.request("GET", "/incoming-call-action?agent_identity_id=" + id, {{"X-API-Key", key}}).status;
     };
-    EXPECT_TRUE(eventually([&] { return with_key(nodes_[1]) == 200; }, 5s));
+    EXPECT_TRUE(eventually([&] { return with_key(nodes_[1]) == 200; }, scaled(5s)));
     auto deleted = nodes_[2].api("DELETE", "/identities/sales-bot");
     EXPECT_EQ(deleted.status, 204) << deleted.body;
     for (auto& n : nodes_) {
-        EXPECT_TRUE(eventually([&] { return with_key(n) == 401; }, 5s)) << n.name;
-        EXPECT_TRUE(eventually([&] { return field(n.decide_number("+15550100").body, "reason") == "unknown_number"; }, 5s))
+        EXPECT_TRUE(eventually([&] { return with_key(n) == 401; }, scaled(5s))) << n.name;
+        EXPECT_TRUE(eventually([&] { return field(n.decide_number("+15550100").body, "reason") == "unknown_number"; }, scaled(5s)))
             << n.name << ": " << n.decide_number("+15550100").body;
     }
 }
@@ -215,7 +216,7 @@ TEST_F(cluster_mode, nodes_are_listed_and_call_records_are_merged_across_live_no
         EXPECT_TRUE(eventually([&] {
             body = n.api("GET", "/cluster/nodes").body;
             return count_of(body, "\"name\":") == 3;
-        }, 10s)) << body;
+        }, scaled(10s))) << body;
     for (auto& n : nodes_) {
         EXPECT_NE(body.find("\"name\":\"" + n.name + "\",\"api_url\":\"http://" + n.process->api_address() + "\""),
                   std::string::npos)
@@ -228,7 +229,7 @@ TEST_F(cluster_mode, nodes_are_listed_and_call_records_are_merged_across_live_no
     create_identity(0, "calls-bot", "+15550800");
     std::vector<std::string> call_ids;
     for (auto& n : nodes_) {
-        ASSERT_TRUE(eventually([&] { return n.decide_number("+15550800").status == 200; }, 5s));
+        ASSERT_TRUE(eventually([&] { return n.decide_number("+15550800").status == 200; }, scaled(5s)));
     }
     // The three decisions above (one per node) plus those eventually() made: take them from each node alone.
     std::size_t total = 0;
@@ -267,7 +268,7 @@ TEST_F(cluster_mode, nodes_are_listed_and_call_records_are_merged_across_live_no
     EXPECT_EQ(missing.header("X-Callgate-Unreachable-Nodes"), "node2");
     // A node that stops cleanly leaves the registry at once.
     ASSERT_EQ(nodes_[1].process->stop(SIGTERM), 0);
-    EXPECT_TRUE(eventually([&] { return nodes_[0].api("GET", "/cluster/nodes").body.find("\"node1\"") == std::string::npos; }, 5s));
+    EXPECT_TRUE(eventually([&] { return nodes_[0].api("GET", "/cluster/nodes").body.find("\"node1\"") == std::string::npos; }, scaled(5s)));
 }
 
 TEST_F(cluster_mode, contact_rules_reach_every_node_and_leave_with_their_identity)
@@ -287,7 +288,7 @@ TEST_F(cluster_mode, contact_rules_reach_every_node_and_leave_with_their_identit
         return field(r.body, "reason") == "contact_blocked";
     };
     for (auto& n : nodes_) {
-        EXPECT_TRUE(eventually([&] { return blocked_on(n, "+16661000149"); }, 5s)) << n.name;
+        EXPECT_TRUE(eventually([&] { return blocked_on(n, "+16661000149"); }, scaled(5s))) << n.name;
         EXPECT_FALSE(blocked_on(n, "+16662000000")) << n.name;
     }
     // The rule written on one node is in force on that node at once.
@@ -299,7 +300,7 @@ TEST_F(cluster_mode, contact_rules_reach_every_node_and_leave_with_their_identit
     auto deleted = nodes_[2].api("DELETE", "/identities/screened-bot");
     ASSERT_EQ(deleted.status, 204) << deleted.body;
     for (auto& n : nodes_)
-        EXPECT_TRUE(eventually([&] { return n.api("GET", "/phone/contact-rules?limit=1").body == "{\"items\":[]}"; }, 5s))
+        EXPECT_TRUE(eventually([&] { return n.api("GET", "/phone/contact-rules?limit=1").body == "{\"items\":[]}"; }, scaled(5s)))
             << n.name << ": " << n.api("GET", "/phone/contact-rules?limit=1").body;
 }
 
@@ -339,7 +340,7 @@ TEST_F(cluster_mode, the_same_handle_or_number_created_on_two_nodes_at_once_wins
     }
     // Every node agrees on how many identities there are.
     for (auto& n : nodes_)
-        EXPECT_TRUE(eventually([&] { return n.api("GET", "/identities?limit=1").body.find("\"total\":30") != std::string::npos; }, 5s))
+        EXPECT_TRUE(eventually([&] { return n.api("GET", "/identities?limit=1").body.find("\"total\":30") != std::string::npos; }, scaled(5s)))
             << n.name << ": " << n.api("GET", "/identities?limit=1").body;
 }
 
@@ -378,7 +379,7 @@ TEST_F(cluster_mode, every_acknowledged_write_survives_killing_the_etcd_leader)
                 }
             }
         });
-    EXPECT_TRUE(eventually([&] { return outcomes[0].ok + outcomes[1].ok + outcomes[2].ok >= 30; }, 10s));
+    EXPECT_TRUE(eventually([&] { return outcomes[0].ok + outcomes[1].ok + outcomes[2].ok >= 30; }, scaled(10s)));
     int leader = etcd_->leader();
     ASSERT_GE(leader, 0);
     etcd_->kill(static_cast<std::size_t>(leader));
@@ -392,7 +393,7 @@ TEST_F(cluster_mode, every_acknowledged_write_survives_killing_the_etcd_leader)
     for (int w = 0; w < 3; ++w) {
         const auto& out = outcomes[w];
         EXPECT_EQ(out.other, 0);
-        EXPECT_LT(out.slowest, 5s) << "writer " << w;
+        EXPECT_LT(out.slowest, scaled(5s)) << "writer " << w;
         ASSERT_FALSE(out.last_acked.empty());
         for (auto& n : nodes_) {
             std::string final_value;
@@ -402,7 +403,7 @@ TEST_F(cluster_mode, every_acknowledged_write_survives_killing_the_etcd_leader)
                 if (final_value == out.last_acked)
                     return true;
                 return std::find(out.after.begin(), out.after.end(), final_value) != out.after.end();
-            }, 10s)) << n.name << " writer " << w << ": has " << final_value << ", last acknowledged " << out.last_acked;
+            }, scaled(10s))) << n.name << " writer " << w << ": has " << final_value << ", last acknowledged " << out.last_acked;
         }
     }
 }
@@ -414,7 +415,7 @@ TEST_F(cluster_mode, with_every_etcd_member_down_nodes_decide_and_writes_fail_fa
     for (auto& n : nodes_)
         ASSERT_TRUE(eventually([&] {
             return field(n.decide_number("+15550300").body, "client_websocket_url") == "wss://agent.example.com/steady";
-        }, 5s));
+        }, scaled(5s)));
     for (std::size_t m = 0; m < etcd_->size(); ++m)
         etcd_->kill(m);
 
@@ -429,14 +430,14 @@ TEST_F(cluster_mode, with_every_etcd_member_down_nodes_decide_and_writes_fail_fa
         auto took = steady::now() - start;
         EXPECT_EQ(w.status, 503) << w.body;
         EXPECT_EQ(field(w.body, "detail"), "Config store unavailable");
-        EXPECT_LT(took, 2500ms);
+        EXPECT_LT(took, scaled(2500ms));
         EXPECT_TRUE(eventually([&] {
             auto r = n.readyz();
             return r.status == 200 && r.body.find("\"etcd\":\"unreachable\"") != std::string::npos;
-        }, 5s)) << n.readyz().body;
+        }, scaled(5s))) << n.readyz().body;
         EXPECT_TRUE(eventually([&] {
             return n.api("GET", "/metrics").body.find("\ncallgate_etcd_up 0\n") != std::string::npos;
-        }, 6s));
+        }, scaled(6s)));
     }
 
     ASSERT_TRUE(etcd_->restart_all()) << etcd_->log(0);
@@ -446,8 +447,8 @@ TEST_F(cluster_mode, with_every_etcd_member_down_nodes_decide_and_writes_fail_fa
     for (auto& n : nodes_) {
         EXPECT_TRUE(eventually([&] {
             return field(n.decide_number("+15550300").body, "client_websocket_url") == "wss://agent.example.com/back";
-        }, 10s)) << n.name;
-        EXPECT_TRUE(eventually([&] { return n.readyz().body == "{\"status\":\"ready\"}"; }, 10s)) << n.readyz().body;
+        }, scaled(10s))) << n.name;
+        EXPECT_TRUE(eventually([&] { return n.readyz().body == "{\"status\":\"ready\"}"; }, scaled(10s))) << n.readyz().body;
     }
 }
 
@@ -498,14 +499,14 @@ TEST_F(cluster_mode, a_node_starts_degraded_from_its_copy_and_not_ready_without_
     auto& n = nodes_[1];
     ASSERT_TRUE(eventually([&] {
         return field(n.decide_number("+15550500").body, "client_websocket_url") == "wss://agent.example.com/copy";
-    }, 5s));
+    }, scaled(5s)));
     ASSERT_EQ(n.process->stop(SIGTERM), 0);
     for (std::size_t m = 0; m < etcd_->size(); ++m)
         etcd_->kill(m);
 
     // With a copy: ready, degraded, deciding from the copy.
     ASSERT_TRUE(n.process->start()) << n.process->log();
-    EXPECT_TRUE(eventually([&] { return n.readyz().status == 200; }, 10s)) << n.process->log();
+    EXPECT_TRUE(eventually([&] { return n.readyz().status == 200; }, scaled(10s))) << n.process->log();
     auto ready = n.readyz();
     EXPECT_NE(ready.body.find("\"status\":\"degraded\",\"etcd\":\"unreachable\",\"revision\":"), std::string::npos) << ready.body;
     EXPECT_EQ(field(n.decide_number("+15550500").body, "client_websocket_url"), "wss://agent.example.com/copy");
@@ -513,7 +514,7 @@ TEST_F(cluster_mode, a_node_starts_degraded_from_its_copy_and_not_ready_without_
     // Without one: listening, not ready, every decide and config call 503.
     auto empty = make_node("node-new");
     ASSERT_TRUE(empty.process->start()) << empty.process->log();
-    EXPECT_TRUE(eventually([&] { return empty.readyz().body.find("\"etcd\":\"unreachable\"") != std::string::npos; }, 10s))
+    EXPECT_TRUE(eventually([&] { return empty.readyz().body.find("\"etcd\":\"unreachable\"") != std::string::npos; }, scaled(10s)))
         << empty.readyz().body;
     auto not_ready = empty.readyz();
     EXPECT_EQ(not_ready.status, 503);
@@ -553,11 +554,11 @@ TEST_F(cluster_admin_keys, exactly_one_node_generates_the_admin_key_and_every_no
                 keys.push_back(key);
         }
         return !keys.empty();
-    }, 10s));
+    }, scaled(10s)));
     ASSERT_EQ(keys.size(), 1u) << "one admin.key among the three data dirs";
     for (auto& n : nodes_) {
         n.key = keys[0];
-        EXPECT_TRUE(eventually([&] { return n.api("GET", "/identities").status == 200; }, 5s)) << n.name;
+        EXPECT_TRUE(eventually([&] { return n.api("GET", "/identities").status == 200; }, scaled(5s))) << n.name;
     }
 
     // `callgate admin-key create --etcd-endpoints`: a key every node accepts.
@@ -568,7 +569,7 @@ TEST_F(cluster_admin_keys, exactly_one_node_generates_the_admin_key_and_every_no
     ASSERT_EQ(created.rfind("cg_", 0), 0u) << out;
     for (auto& n : nodes_) {
         n.key = created;
-        EXPECT_TRUE(eventually([&] { return n.api("GET", "/identities").status == 200; }, 5s)) << n.name;
+        EXPECT_TRUE(eventually([&] { return n.api("GET", "/identities").status == 200; }, scaled(5s))) << n.name;
         n.key = "cg_not_a_key_0123456789abcdef0123";
         EXPECT_EQ(n.api("GET", "/identities").status, 401);
     }
@@ -612,7 +613,7 @@ TEST_F(cluster_tls, nodes_share_config_over_tls_with_client_certificates)
     for (auto& n : nodes_)
         EXPECT_TRUE(eventually([&] {
             return field(n.decide_number("+15550600").body, "client_websocket_url") == "wss://agent.example.com/tls";
-        }, 5s)) << n.name;
+        }, scaled(5s))) << n.name;
 }
 
 
@@ -694,9 +695,9 @@ TEST(cluster_import, a_stopped_single_node_store_moves_into_an_empty_prefix_and_
     EXPECT_TRUE(eventually([&] {
         auto r = http_connection(a.api_address()).request("GET", "/readyz");
         return r.status == 503 && r.body == "{\"status\":\"starting\",\"import\":\"running\"}";
-    }, 5s));
+    }, scaled(5s)));
     ASSERT_EQ(etcd.etcdctl({"del", "/moved/config/import"}, out), 0) << out;
-    EXPECT_TRUE(eventually([&] { return http_connection(a.api_address()).request("GET", "/readyz").status == 200; }, 5s));
+    EXPECT_TRUE(eventually([&] { return http_connection(a.api_address()).request("GET", "/readyz").status == 200; }, scaled(5s)));
     EXPECT_EQ(a.stop(SIGTERM), 0);
 }
 

@@ -239,6 +239,19 @@ TEST(lifecycle, cache_memory_is_bounded_by_cache_entries)
 namespace callgate::testing {
 namespace {
 
+// listen.json is the readiness signal: a SIGTERM sent the moment it appears
+// must already find the handler (it used to be installed just after, and a
+// slow start, e.g. under TSan, was killed by the signal's default action).
+TEST(lifecycle, sigterm_as_soon_as_listen_json_appears_is_a_graceful_stop)
+{
+    for (int i = 0; i < 5; ++i) {
+        temp_dir dir;
+        server_process server(dir.path() + "/data", {}, {{"CALLGATE_ADMIN_KEY", "cg_lifecycle_admin_key_sigterm_early"}});
+        ASSERT_TRUE(server.start()) << server.log();
+        ASSERT_EQ(server.stop(SIGTERM), 0) << "start " << i << ":\n" << server.log();
+    }
+}
+
 TEST(lifecycle, json_logs_are_one_object_a_line_without_secrets)
 {
     temp_dir dir;

@@ -3,6 +3,8 @@
 // the circuit breaker, the bulkhead and the destination policy.
 #include "dispatch_support.hpp"
 
+#include "callgate/testing/time_scale.hpp"
+
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
@@ -293,7 +295,8 @@ TEST_F(webhook, a_hanging_webhook_does_not_slow_other_identities)
         auto d = decide_number("+15550200");
         auto took = std::chrono::steady_clock::now() - started;
         EXPECT_EQ(text_of(d, "action"), "answer");
-        EXPECT_LT(took, 50ms);
+        // Far under the webhook budget (4 s) the waiting calls are stuck in; scaled under sanitizers.
+        EXPECT_LT(took, scaled(50ms));
     }
     for (auto& t : waiting)
         t.join();

@@ -136,6 +136,47 @@ TEST(store, concurrent_writers_are_group_committed)
     EXPECT_LT(groups.load(), 800u) << "16 concurrent writers never shared a sync";
 }
 
+// Config writes (synced lane) and call records (unsynced lane) committed at the
+// same time by their two threads. Under TSan this is the case that showed a
+// report inside RocksDB's write group while both lanes called DB::Write at once.
+TEST(store, synced_and_unsynced_lanes_commit_at_the_same_time)
+{
+    testing::temp_dir dir;
+    auto db = open_store(dir.path());
+    constexpr int rounds = 100;
+    auto writer = [&db](bool synced) {
+        for (int i = 0; i < rounds; ++i) {
+            std::promise<store_status> done;
+            auto future = done.get_future();
+            write_request request{[synced, i](write_txn& txn) {
+                                      // Values long enough to live on the heap, as real records do.
+                                      txn.put(synced ? column::actions : column::calls, std::to_string(i),
+                                              std::string(200, synced ? 'a' : 'c'));
+                                      return true;
+                                  },
+                                  [&done](const store_status& s) { done.set_value(s); }, synced};
+            if (synced)
+                db->submit(std::move(request));
+            else
+                db->submit_unsynced(std::move(request));
+            ASSERT_EQ(future.wait_for(std::chrono::seconds(30)), std::future_status::ready);
+            auto s = future.get();
+            ASSERT_TRUE(s.ok) << s.message;
+        }
+    };
+    std::thread synced([&] { writer(true); });
+    std::thread unsynced([&] { writer(false); });
+    synced.join();
+    unsynced.join();
+    std::string value;
+    for (int i = 0; i < rounds; ++i) {
+        ASSERT_EQ(db->get(column::actions, std::to_string(i), value), read_result::found);
+        EXPECT_EQ(value, std::string(200, 'a'));
+        ASSERT_EQ(db->get(column::calls, std::to_string(i), value), read_result::found);
+        EXPECT_EQ(value, std::string(200, 'c'));
+    }
+}
+
 TEST(store, scan_visits_a_prefix_in_order_with_skip)
 {
     testing::temp_dir dir;
