@@ -352,7 +352,8 @@ TEST_F(cluster_mode, every_acknowledged_write_survives_killing_the_etcd_leader)
     struct outcome {
         std::string last_acked;         // the last value answered 200
         std::vector<std::string> after; // values answered 503 after it (they may still take effect)
-        int ok = 0, unavailable = 0, other = 0;
+        std::atomic<int> ok{0}; // read by the test's thread while the writer counts
+        int unavailable = 0, other = 0;
         std::chrono::milliseconds slowest{0};
     };
     std::vector<outcome> outcomes(3);
