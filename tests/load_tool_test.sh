@@ -29,6 +29,13 @@ set -e
 [ "$rc" -eq 2 ] || fail "unknown scenario exit code $rc"
 grep -q "unknown scenario" "$work/usage" || fail "no clear error for an unknown scenario"
 "$load" --help | grep -q -- "--max-p99" || fail "--help lacks the flags"
+"$load" --version | grep -q "^callgate-load [0-9]" || fail "--version does not print the version"
+# A run whose every call fails exits 3 without being asked to (the default error-rate gate).
+set +e
+"$load" decide --edge-url 127.0.0.1:1 --edge-token x --no-setup --rate 50 --duration 1 >"$work/dead.txt" 2>&1; rc=$?
+set -e
+[ "$rc" -eq 3 ] || fail "a run of failed calls exited $rc: $(tail -n 3 "$work/dead.txt")"
+grep -q "FAIL: error rate" "$work/dead.txt" || fail "no clear message for the failed calls"
 
 # decide, open loop: the engine counted exactly the calls the tool completed.
 "$load" decide --edge-url "$edge" --api-url "$api" --edge-token "$token" --api-key "$key" \

@@ -69,7 +69,7 @@ struct options {
     bool proxy = false; // bridge through a plain WebSocket proxy: no decision frame
     std::string json_file;
     double max_p99_ms = 0;
-    double max_error_rate = -1;
+    double max_error_rate = 0.01; // a run whose calls mostly fail must not look like a pass
     std::string number_base = "+1999";
     std::string number; // --no-setup: the number every call dials
     int threads = 1;    // decide and webhook: generator threads
@@ -80,6 +80,7 @@ struct options {
 };
 
 const char* usage = R"(Usage: callgate-load SCENARIO [flags]
+       callgate-load --help | --version
 
 Acts as a fleet of telephony edges against a running callgate.
 
@@ -122,7 +123,7 @@ Output and gates:
   --json FILE           every figure as JSON
   --html FILE           a report with latency-over-time and histogram charts
   --max-p99 MS          exit 3 if the p99 latency is above MS
-  --max-error-rate R    exit 3 if errors / calls is above R (e.g. 0.01)
+  --max-error-rate R    exit 3 if errors / calls is above R (default 0.01; 1 turns it off)
 
 Durations take s, m or ms suffixes (10s, 2m, 500ms).
 )";
@@ -959,6 +960,10 @@ int main(int argc, char** argv)
 {
     if (argc >= 2 && (std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0)) {
         std::fputs(usage, stdout);
+        return 0;
+    }
+    if (argc >= 2 && std::strcmp(argv[1], "--version") == 0) {
+        std::printf("callgate-load %s\n", CALLGATE_VERSION);
         return 0;
     }
     options o;
