@@ -351,7 +351,8 @@ private:
             if (!result.ok()) {
                 auto code = result.error.code;
                 if (code == net::etcd_errc::unavailable || code == net::etcd_errc::unknown_outcome) {
-                    etcd_up_.store(code == net::etcd_errc::unknown_outcome ? etcd_up_.load() : false);
+                    if (code == net::etcd_errc::unavailable)
+                        etcd_up_.store(false);
                     request.complete(unavailable(result.error.detail));
                 } else {
                     net::log(net::log_level::error, "etcd_write_failed",
@@ -429,17 +430,8 @@ private:
                 if (replacement) {
                     for (int c = 0; c < static_cast<int>(column::count_); ++c) {
                         auto col = static_cast<column>(c);
-                        if (!key_layout::replicated(col))
-                            continue;
-                        std::vector<std::string> stale;
-                        auto r = txn.scan(col, "", [&](std::string_view key, std::string_view) {
-                            stale.emplace_back(key);
-                            return true;
-                        });
-                        if (r == read_result::error)
+                        if (key_layout::replicated(col) && txn.del_prefix(col, "") == read_result::error)
                             return false;
-                        for (const auto& key : stale)
-                            txn.del(col, key);
                     }
                     for (const auto& change : *replacement) {
                         txn.put(change.c, change.key, *change.value);
@@ -471,6 +463,32 @@ private:
         if (status.ok && !staged)
             return store_status::failure("the local copy could not be read");
         return status;
+    }
+
+    // write_local() until it succeeds: while the disk refuses it, every
+    // second, expiring the writes that wait for it. False when closing.
+    bool write_local_retrying(const std::vector<revision_changes>& batches, std::int64_t revision,
+                              const std::vector<local_change>* replacement, std::string_view failure_event)
+    {
+        for (;;) {
+            auto status = write_local(batches, revision, replacement);
+            if (status.ok)
+                return true;
+            net::log(net::log_level::error, failure_event, {{"error", status.message}});
+            expire_waiters();
+            if (!pause(std::chrono::seconds(1)))
+                return false;
+        }
+    }
+
+    // Completes, in revision order, the writes waiting for revisions up to
+    // `revision`. apply_mutex_ held.
+    void release_waiters(std::int64_t revision)
+    {
+        for (auto it = waiters_.begin(); it != waiters_.end() && it->first <= revision;) {
+            finish(it->first, it->second.complete, it->second.touched);
+            it = waiters_.erase(it);
+        }
     }
 
     // Turns watched events into local changes, grouped by revision.
@@ -513,26 +531,15 @@ private:
         auto batches = to_changes(events);
         if (batches.empty())
             return true;
-        auto last = batches.back().revision;
-        for (;;) {
-            auto status = write_local(batches, last, nullptr);
-            if (status.ok)
-                break;
-            net::log(net::log_level::error, "cluster_apply_failed", {{"error", status.message}});
-            expire_waiters();
-            if (!pause(std::chrono::seconds(1)))
-                return false;
-        }
+        if (!write_local_retrying(batches, batches.back().revision, nullptr, "cluster_apply_failed"))
+            return false;
         std::lock_guard lock(apply_mutex_);
         for (const auto& batch : batches) {
             if (options_.on_applied)
                 for (const auto& change : batch.changes)
                     options_.on_applied(change.c, change.key);
             applied_revision_.store(batch.revision);
-            for (auto it = waiters_.begin(); it != waiters_.end() && it->first <= batch.revision;) {
-                finish(it->first, it->second.complete, it->second.touched);
-                it = waiters_.erase(it);
-            }
+            release_waiters(batch.revision);
         }
         return true;
     }
@@ -581,24 +588,15 @@ private:
             if (stopping())
                 return false;
         }
-        for (;;) {
-            auto status = write_local({}, revision, &all);
-            if (status.ok)
-                break;
-            net::log(net::log_level::error, "cluster_load_write_failed", {{"error", status.message}});
-            if (!pause(std::chrono::seconds(1)))
-                return false;
-        }
+        if (!write_local_retrying({}, revision, &all, "cluster_load_write_failed"))
+            return false;
         std::lock_guard lock(apply_mutex_);
         importing_.store(importing);
         applied_revision_.store(revision);
         has_copy_.store(true);
         if (options_.on_reloaded)
             options_.on_reloaded();
-        for (auto it = waiters_.begin(); it != waiters_.end() && it->first <= revision;) {
-            finish(it->first, it->second.complete, it->second.touched);
-            it = waiters_.erase(it);
-        }
+        release_waiters(revision);
         net::log(net::log_level::info, "cluster_loaded",
                  {{"revision", std::to_string(revision)}, {"records", std::to_string(all.size())}});
         return true;

@@ -89,6 +89,19 @@ boost::asio::awaitable<bool> flush_calls(request_context& ctx)
     co_return co_await std::move(op);
 }
 
+// This node's records, newest first, once every record queued so far is readable.
+boost::asio::awaitable<engine::config_result<std::vector<engine::call_record>>> local_calls(
+    request_context& ctx, std::optional<engine::uuid> identity, std::size_t limit, std::size_t offset,
+    std::function<bool(const engine::call_record&)> keep)
+{
+    if (!co_await flush_calls(ctx))
+        co_return engine::config_result<std::vector<engine::call_record>>{config_errc::store_failure, {}};
+    auto op = net::on_workers(ctx.workers, [&ctx, identity, limit, offset, keep] {
+        return ctx.calls.list(identity, limit, offset, keep);
+    });
+    co_return co_await std::move(op);
+}
+
 } // namespace
 
 // Cluster mode: this node's records and every live node's, merged newest
@@ -105,9 +118,7 @@ route_reply list_merged_calls(request_context& ctx, std::optional<engine::uuid> 
     if (const auto* v = ctx.query.find("is_blocked"); v != nullptr && !v->empty())
         target += "&is_blocked=" + *v;
     auto ask = ctx.options.cluster->ask(target, std::string(ctx.api_key()));
-    if (!co_await flush_calls(ctx))
-        co_return from_errc(config_errc::store_failure);
-    auto op = net::on_workers(ctx.workers, [&ctx, identity, depth, keep] { return ctx.calls.list(identity, depth, 0, keep); });
+    auto op = local_calls(ctx, identity, depth, 0, keep);
     auto local = co_await std::move(op);
     if (!local.ok())
         co_return from_errc(local.error);
@@ -157,11 +168,7 @@ route_reply list_calls(request_context& ctx)
         auto op = list_merged_calls(ctx, identity, limit, offset, keep);
         co_return co_await std::move(op);
     }
-    if (!co_await flush_calls(ctx))
-        co_return from_errc(config_errc::store_failure);
-    auto op = net::on_workers(ctx.workers, [&ctx, identity, limit, offset, keep] {
-        return ctx.calls.list(identity, limit, offset, keep);
-    });
+    auto op = local_calls(ctx, identity, limit, offset, keep);
     auto calls = co_await std::move(op);
     if (!calls.ok())
         co_return from_errc(calls.error);

@@ -709,6 +709,23 @@ std::int64_t read_rule_count(write_txn& txn, const uuid& identity)
     return n;
 }
 
+// Reads the rule `rule_id` of the identity `handle` names: ok, or
+// identity_not_found, rule_not_found, store_failure.
+config_errc read_rule_by_handle(write_txn& txn, std::string_view handle, const uuid& rule_id, uuid& identity_id,
+                                contact_rule& rule)
+{
+    std::string value;
+    auto r = read_handle(txn, handle, identity_id);
+    if (r == read_result::found)
+        r = txn.get(column::identities, identity_id.as_key(), value);
+    if (r != read_result::found)
+        return errc_of(r, config_errc::identity_not_found);
+    r = txn.get(column::contact_rules, rule_key(identity_id, rule_id), value);
+    if (r != read_result::found)
+        return errc_of(r, config_errc::rule_not_found);
+    return decode(value, rule) ? config_errc::ok : config_errc::store_failure;
+}
+
 } // namespace
 
 std::optional<rule_set_ptr> config_service::try_rules(const uuid& identity_id) { return rules_.get(identity_id); }
@@ -848,19 +865,9 @@ void config_service::update_rule(std::string handle, uuid rule_id, rule_action a
         st,
         [this](state& s, write_txn& txn) {
             uuid id;
-            std::string value;
-            auto r = read_handle(txn, s.handle, id);
-            if (r == read_result::found)
-                r = txn.get(column::identities, id.as_key(), value);
-            if (r != read_result::found) {
-                s.error = errc_of(r, config_errc::identity_not_found);
+            s.error = read_rule_by_handle(txn, s.handle, s.rule_id, id, s.rule);
+            if (s.error != config_errc::ok)
                 return false;
-            }
-            r = txn.get(column::contact_rules, rule_key(id, s.rule_id), value);
-            if (r != read_result::found || !decode(value, s.rule)) {
-                s.error = errc_of(r, r == read_result::found ? config_errc::store_failure : config_errc::rule_not_found);
-                return false;
-            }
             s.rule.action = s.action;
             s.rule.updated_at_us = clock_.now_us();
             txn.put(column::contact_rules, rule_key(id, s.rule_id), encode(s.rule));
@@ -883,20 +890,10 @@ void config_service::delete_rule(std::string handle, uuid rule_id, std::function
     db_.submit(make_request<state>(
         st,
         [](state& s, write_txn& txn) {
-            std::string value;
-            auto r = read_handle(txn, s.handle, s.identity_id);
-            if (r == read_result::found)
-                r = txn.get(column::identities, s.identity_id.as_key(), value);
-            if (r != read_result::found) {
-                s.error = errc_of(r, config_errc::identity_not_found);
-                return false;
-            }
             contact_rule rule;
-            r = txn.get(column::contact_rules, rule_key(s.identity_id, s.rule_id), value);
-            if (r != read_result::found || !decode(value, rule)) {
-                s.error = errc_of(r, r == read_result::found ? config_errc::store_failure : config_errc::rule_not_found);
+            s.error = read_rule_by_handle(txn, s.handle, s.rule_id, s.identity_id, rule);
+            if (s.error != config_errc::ok)
                 return false;
-            }
             auto count = read_rule_count(txn, s.identity_id);
             txn.del(column::contact_rules, rule_key(s.identity_id, s.rule_id));
             txn.del(column::contact_rule_index, rule_index_key(s.identity_id, rule.match, rule.target));
