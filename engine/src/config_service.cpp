@@ -13,6 +13,7 @@ namespace callgate::engine {
 namespace {
 
 constexpr std::string_view identity_count_key = "identities.count";
+constexpr std::string_view organization_key = "organization_id";
 
 // Reads an identity with its action and signing key through any reader with
 // get(column, key, value) — the store or a write transaction.
@@ -213,7 +214,7 @@ config_result<identity_page> config_service::list_identities(std::size_t limit, 
         if (!snapshot.ok())
             return {snapshot.error, {}};
         if (snapshot.value)
-            out.value.items.push_back(snapshot.value->identity);
+            out.value.items.push_back(std::move(snapshot.value));
     }
     return out;
 }
@@ -351,15 +352,15 @@ void config_service::delete_action(const uuid& identity_id, std::function<void(c
         [this](state& s) { snapshots_.put(s.id, s.snapshot); }));
 }
 
-void config_service::create_identity(new_identity identity,
-                                     std::function<void(config_result<identity_record>)> done)
+void config_service::create_identity(new_identity identity, std::function<void(config_result<snapshot_ptr>)> done)
 {
     struct state {
         new_identity input;
         identity_record record;
+        snapshot_ptr snapshot;
         config_errc error = config_errc::ok;
-        std::function<void(config_result<identity_record>)> done;
-        void finish() { done({error, record}); }
+        std::function<void(config_result<snapshot_ptr>)> done;
+        void finish() { done({error, snapshot}); }
     };
     auto st = std::make_shared<state>();
     st->input = std::move(identity);
@@ -381,8 +382,15 @@ void config_service::create_identity(new_identity identity,
                 }
             }
             auto now = clock_.now_us();
-            s.record = {uuid::generate(random_), s.input.agent_handle, s.input.display_name,
-                        s.input.phone_number, now, now};
+            s.record = {};
+            s.record.id = uuid::generate(random_);
+            s.record.agent_handle = s.input.agent_handle;
+            s.record.display_name = s.input.display_name;
+            s.record.phone_number = s.input.phone_number;
+            s.record.description = s.input.description;
+            s.record.created_at_us = s.record.updated_at_us = now;
+            if (s.record.phone_number)
+                s.record.phone_number_since_us = now;
             auto key = s.record.id.as_key();
             txn.put(column::identities, key, encode(s.record));
             txn.put(column::handles, s.record.agent_handle, key);
@@ -392,15 +400,15 @@ void config_service::create_identity(new_identity identity,
             return true;
         },
         [this](state& s) {
-            snapshots_.put(s.record.id, std::make_shared<const identity_snapshot>(
-                                            identity_snapshot{s.record, std::nullopt, std::nullopt}));
+            s.snapshot = std::make_shared<const identity_snapshot>(identity_snapshot{s.record, std::nullopt, std::nullopt});
+            snapshots_.put(s.record.id, s.snapshot);
             if (s.record.phone_number)
                 phones_.put(*s.record.phone_number, s.record.id);
         }));
 }
 
 void config_service::update_identity(std::string handle, identity_patch patch,
-                                     std::function<void(config_result<identity_record>)> done)
+                                     std::function<void(config_result<snapshot_ptr>)> done)
 {
     struct state {
         std::string handle;
@@ -408,8 +416,8 @@ void config_service::update_identity(std::string handle, identity_patch patch,
         std::optional<std::string> old_phone;
         snapshot_ptr snapshot;
         config_errc error = config_errc::ok;
-        std::function<void(config_result<identity_record>)> done;
-        void finish() { done({error, snapshot ? snapshot->identity : identity_record{}}); }
+        std::function<void(config_result<snapshot_ptr>)> done;
+        void finish() { done({error, error == config_errc::ok ? snapshot : nullptr}); }
     };
     auto st = std::make_shared<state>();
     st->handle = std::move(handle);
@@ -426,7 +434,19 @@ void config_service::update_identity(std::string handle, identity_patch patch,
                 return false;
             }
             auto& identity = snapshot.identity;
+            auto now = clock_.now_us();
             s.old_phone = identity.phone_number;
+            if (s.patch.agent_handle && *s.patch.agent_handle != identity.agent_handle) {
+                std::string value;
+                r = txn.get(column::handles, *s.patch.agent_handle, value);
+                if (r != read_result::not_found) {
+                    s.error = errc_of(r, config_errc::handle_exists);
+                    return false;
+                }
+                txn.del(column::handles, identity.agent_handle);
+                txn.put(column::handles, *s.patch.agent_handle, id.as_key());
+                identity.agent_handle = *s.patch.agent_handle;
+            }
             if (s.patch.phone_number && *s.patch.phone_number != identity.phone_number) {
                 const auto& next = *s.patch.phone_number;
                 if (next) {
@@ -441,9 +461,12 @@ void config_service::update_identity(std::string handle, identity_patch patch,
                 if (identity.phone_number)
                     txn.del(column::phones, *identity.phone_number);
                 identity.phone_number = next;
+                identity.phone_number_since_us = next ? now : 0;
             }
             if (s.patch.display_name)
                 identity.display_name = *s.patch.display_name;
+            if (s.patch.description)
+                identity.description = *s.patch.description;
             if (s.patch.filter_mode) {
                 if (!identity.phone_number) {
                     s.error = config_errc::filter_needs_phone;
@@ -451,7 +474,7 @@ void config_service::update_identity(std::string handle, identity_patch patch,
                 }
                 identity.filter_mode = *s.patch.filter_mode;
             }
-            identity.updated_at_us = clock_.now_us();
+            identity.updated_at_us = now;
             txn.put(column::identities, id.as_key(), encode(identity));
             s.snapshot = std::make_shared<const identity_snapshot>(std::move(snapshot));
             return true;
@@ -654,6 +677,53 @@ void config_service::rotate_signing_key(std::string handle,
             return true;
         },
         [this](state& s) { snapshots_.put(s.snapshot->identity.id, s.snapshot); }));
+}
+
+void config_service::organization_id(std::function<void(config_result<uuid>)> done)
+{
+    {
+        std::lock_guard lock(organization_mutex_);
+        if (organization_) {
+            done({config_errc::ok, *organization_});
+            return;
+        }
+    }
+    struct state {
+        uuid id;
+        config_errc error = config_errc::ok;
+        std::function<void(config_result<uuid>)> done;
+        void finish() { done({error, id}); }
+    };
+    auto st = std::make_shared<state>();
+    st->done = std::move(done);
+    db_.submit(make_request<state>(
+        st,
+        [this](state& s, write_txn& txn) {
+            std::string value;
+            auto r = txn.get(column::settings, organization_key, value);
+            if (r == read_result::error) {
+                s.error = config_errc::store_failure;
+                return false;
+            }
+            if (r == read_result::found) {
+                auto stored = uuid::parse(value);
+                if (!stored) {
+                    s.error = config_errc::store_failure;
+                    return false;
+                }
+                s.id = *stored;
+                return false; // made before: nothing to write
+            }
+            s.id = uuid::generate(random_);
+            txn.put(column::settings, organization_key, s.id.to_string());
+            return true;
+        },
+        [this](state& s) {
+            std::lock_guard lock(organization_mutex_);
+            if (!organization_)
+                organization_ = s.id;
+            s.id = *organization_;
+        }));
 }
 
 // --- contact rules ---

@@ -6,6 +6,7 @@
 
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string_view>
 #include <unordered_map>
@@ -90,17 +91,20 @@ struct new_identity {
     std::string agent_handle;
     std::optional<std::string> display_name;
     std::optional<std::string> phone_number;
+    std::optional<std::string> description;
 };
 
 // Fields a PATCH names; a field not named keeps its value.
 struct identity_patch {
+    std::optional<std::string> agent_handle; // a rename
     std::optional<std::optional<std::string>> display_name;
+    std::optional<std::optional<std::string>> description;
     std::optional<std::optional<std::string>> phone_number;
     std::optional<phone_filter_mode> filter_mode;
 };
 
 struct identity_page {
-    std::vector<identity_record> items;
+    std::vector<snapshot_ptr> items;
     std::uint64_t total = 0;
 };
 
@@ -158,16 +162,21 @@ public:
     void put_action(const uuid& identity_id, incoming_call_action action,
                     std::function<void(config_result<incoming_call_action>)> done);
     void delete_action(const uuid& identity_id, std::function<void(config_errc)> done);
-    void create_identity(new_identity identity,
-                         std::function<void(config_result<identity_record>)> done);
+    // Both report the identity as written, with its action and signing key.
+    void create_identity(new_identity identity, std::function<void(config_result<snapshot_ptr>)> done);
     void update_identity(std::string handle, identity_patch patch,
-                         std::function<void(config_result<identity_record>)> done);
+                         std::function<void(config_result<snapshot_ptr>)> done);
     void delete_identity(std::string handle, std::function<void(config_errc)> done);
     void create_api_key(std::string label, const uuid& scoped_identity_id,
                         std::function<void(config_result<created_api_key>)> done);
     void revoke_api_key(const uuid& key_id, std::function<void(config_errc)> done);
     void rotate_signing_key(std::string handle,
                             std::function<void(config_result<signing_key_record>)> done);
+
+    // This deployment's organization id (Inkbox's `organization_id`): made
+    // once, by the first caller that finds none, with a create-if-absent
+    // write (in cluster mode one id for every node), then kept in memory.
+    void organization_id(std::function<void(config_result<uuid>)> done);
 
     // Cluster mode: makes sure the shared store holds an admin key. With
     // `given` (CALLGATE_ADMIN_KEY), registers its hash unless present. Without,
@@ -208,6 +217,8 @@ private:
     bounded_cache<std::string, std::optional<uuid>> phones_;
     bounded_cache<std::string, api_key_ptr> api_keys_;
     bounded_cache<uuid, rule_set_ptr, uuid_hash> rules_;
+    std::mutex organization_mutex_;
+    std::optional<uuid> organization_; // once known, never changes
 };
 
 } // namespace callgate::engine
