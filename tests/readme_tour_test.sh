@@ -34,6 +34,7 @@ expect '"signing_key":"whsec_'
 expect '{"status":"ready"}'
 expect 'callgate_http_requests_total{listener="api",code="200"}'
 expect '"openapi": "3.1.0"'
+expect '"title": "callgate edge API"'
 expect '"action":"answer","source":"config","client_websocket_url":"wss://agent.example.com/ws"'
 expect '"decision":{"action":"answer","source":"config","reason":null'
 echo "1 passed, 0 failed"
