@@ -37,4 +37,7 @@ expect '"openapi": "3.1.0"'
 expect '"title": "callgate edge API"'
 expect '"action":"answer","source":"config","client_websocket_url":"wss://agent.example.com/ws"'
 expect '"decision":{"action":"answer","source":"config","reason":null'
+expect '"action":"reject","source":"config","reason":"contact_blocked"'
+expect '"organization_id":"'
+expect '"is_blocked":true}]'
 echo "1 passed, 0 failed"
