@@ -26,24 +26,26 @@ struct identity_fields {
     text_field name, description, phone;
 };
 
+// A string-or-null field of at most `max` bytes.
+bool read_bounded_text(const json_object& doc, std::string_view name, std::size_t max, text_field& out,
+                       std::string& detail)
+{
+    if (auto e = read_text(doc, name, out)) {
+        detail = *e;
+        return false;
+    }
+    if (!valid_text_length(out.value, max)) {
+        detail = std::string(name) + " must be at most " + std::to_string(max) + " bytes";
+        return false;
+    }
+    return true;
+}
+
 bool read_identity_fields(const json_object& doc, identity_fields& out, std::string& detail)
 {
-    if (auto e = read_text(doc, "display_name", out.name)) {
-        detail = *e;
+    if (!read_bounded_text(doc, "display_name", max_display_name, out.name, detail) ||
+        !read_bounded_text(doc, "description", max_description, out.description, detail))
         return false;
-    }
-    if (!valid_text_length(out.name.value, max_display_name)) {
-        detail = "display_name must be at most 256 bytes";
-        return false;
-    }
-    if (auto e = read_text(doc, "description", out.description)) {
-        detail = *e;
-        return false;
-    }
-    if (!valid_text_length(out.description.value, max_description)) {
-        detail = "description must be at most 4096 bytes";
-        return false;
-    }
     // Inkbox provisions a number from an object ({"type": "local", ...});
     // callgate only routes numbers its operator already has.
     if (const json_field* phone = doc.find("phone_number"); phone != nullptr && phone->type == json_type::object) {
@@ -302,14 +304,8 @@ bool read_contact_rule_patch(const json_object& doc, engine::rule_action& out, s
 bool read_new_api_key(const json_object& doc, new_api_key_request& out, std::string& detail)
 {
     text_field label, scoped;
-    if (auto e = read_text(doc, "label", label)) {
-        detail = *e;
+    if (!read_bounded_text(doc, "label", max_label, label, detail))
         return false;
-    }
-    if (!valid_text_length(label.value, max_label)) {
-        detail = "label must be at most 256 bytes";
-        return false;
-    }
     if (read_text(doc, "scoped_identity_id", scoped)) {
         detail = "scoped_identity_id must be a UUID string";
         return false;
