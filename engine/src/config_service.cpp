@@ -7,6 +7,8 @@
 #include "callgate/engine/validation.hpp"
 
 #include <algorithm>
+#include <array>
+#include <bit>
 #include <charconv>
 
 namespace callgate::engine {
@@ -728,30 +730,111 @@ void config_service::organization_id(std::function<void(config_result<uuid>)> do
 
 // --- contact rules ---
 
+namespace {
+
+// A rule's (match type, target) as a number: the target's digits as an
+// integer (at most 15, under 2^50), their count, whether it is an exact
+// number. In a table slot it is shifted left by one with the action in bit 0,
+// so no slot of a rule is 0.
+std::uint64_t packed_rule(bool exact, std::uint64_t digits, std::size_t count)
+{
+    return digits << 5 | static_cast<std::uint64_t>(count) << 1 | (exact ? 1 : 0);
+}
+
+constexpr std::size_t max_target_digits = 15;
+
+// The digits of "+" and 1-15 digits as an integer; nullopt for anything else.
+std::optional<std::uint64_t> target_digits(std::string_view target)
+{
+    if (target.size() < 2 || target.size() > max_target_digits + 1 || target[0] != '+')
+        return std::nullopt;
+    std::uint64_t n = 0;
+    for (char c : target.substr(1)) {
+        if (c < '0' || c > '9')
+            return std::nullopt;
+        n = n * 10 + static_cast<std::uint64_t>(c - '0');
+    }
+    return n;
+}
+
+std::size_t slot_of(std::uint64_t key, std::size_t slots)
+{
+    // Fibonacci hashing: the high bits of key * 2^64/phi.
+    return static_cast<std::size_t>((key * 0x9E3779B97F4A7C15ull) >> (64 - std::countr_zero(slots)));
+}
+
+} // namespace
+
 void contact_rule_set::add(const contact_rule& rule)
 {
-    if (rule.match == match_type::exact_number) {
-        exact_[rule.target] = rule.action;
+    // Targets are validated when written; one that is not "+" and digits could
+    // match no E.164 caller anyway.
+    auto digits = target_digits(rule.target);
+    if (!digits)
+        return;
+    bool exact = rule.match == match_type::exact_number;
+    std::size_t count = rule.target.size() - 1;
+    insert(packed_rule(exact, *digits, count) << 1 | (rule.action == rule_action::block ? 1 : 0));
+    if (!exact)
+        prefix_digits_ |= 1u << count;
+}
+
+void contact_rule_set::insert(std::uint64_t slot)
+{
+    if ((size_ + 1) * 2 > slots_.size()) {
+        std::vector<std::uint64_t> old(std::max<std::size_t>(16, slots_.size() * 2), 0);
+        old.swap(slots_);
+        size_ = 0;
+        for (auto s : old)
+            if (s != 0)
+                insert(s);
+    }
+    std::size_t mask = slots_.size() - 1;
+    for (std::size_t i = slot_of(slot >> 1, slots_.size());; i = (i + 1) & mask) {
+        if (slots_[i] == 0)
+            ++size_;
+        else if (slots_[i] >> 1 != slot >> 1)
+            continue;
+        slots_[i] = slot; // new, or the same target again: its action now
         return;
     }
-    prefixes_[rule.target] = rule.action;
-    if (rule.target.size() < 32)
-        prefix_lengths_ |= 1u << rule.target.size();
+}
+
+std::optional<rule_action> contact_rule_set::find(std::uint64_t key) const
+{
+    std::size_t mask = slots_.size() - 1;
+    for (std::size_t i = slot_of(key, slots_.size());; i = (i + 1) & mask) {
+        auto s = slots_[i];
+        if (s == 0)
+            return std::nullopt;
+        if (s >> 1 == key)
+            return (s & 1) != 0 ? rule_action::block : rule_action::allow;
+    }
 }
 
 std::optional<rule_action> contact_rule_set::match(std::string_view caller) const
 {
     if (empty() || !is_valid_e164(caller))
         return std::nullopt; // a withheld caller matches no rule
-    if (auto it = exact_.find(std::string(caller)); it != exact_.end())
-        return it->second;
-    // The longest prefix first; only lengths some rule has are looked up.
-    for (std::size_t n = std::min<std::size_t>(caller.size(), 31); n >= 2; --n) {
-        if ((prefix_lengths_ & (1u << n)) == 0)
-            continue;
-        if (auto it = prefixes_.find(std::string(caller.substr(0, n))); it != prefixes_.end())
-            return it->second;
-    }
+    // The value of the caller's first n digits, for every n.
+    std::array<std::uint64_t, max_target_digits + 1> leading{};
+    std::size_t count = caller.size() - 1;
+    for (std::size_t n = 1; n <= count; ++n)
+        leading[n] = leading[n - 1] * 10 + static_cast<std::uint64_t>(caller[n] - '0');
+    // The rules that could match, most specific first: the exact number, then
+    // the longest prefix down; only lengths some prefix rule has.
+    std::array<std::uint64_t, max_target_digits + 1> keys;
+    std::size_t k = 0;
+    keys[k++] = packed_rule(true, leading[count], count);
+    for (std::size_t n = count; n >= 1; --n)
+        if ((prefix_digits_ & (1u << n)) != 0)
+            keys[k++] = packed_rule(false, leading[n], n);
+    // Their slots fetched at once rather than one cache miss after another.
+    for (std::size_t i = 0; i < k; ++i)
+        __builtin_prefetch(&slots_[slot_of(keys[i], slots_.size())]);
+    for (std::size_t i = 0; i < k; ++i)
+        if (auto action = find(keys[i]))
+            return action;
     return std::nullopt;
 }
 
