@@ -153,6 +153,7 @@ route_lookup route_table::find(std::string_view method, std::string_view path, r
     for (const auto& r : resources_) {
         if (!r.matches(given, count, encoded))
             continue;
+        out.pattern = r.pattern;
         for (const route* candidate : r.methods) {
             if (candidate->method != method)
                 continue;

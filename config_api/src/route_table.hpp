@@ -50,6 +50,7 @@ enum class route_lookup {
 
 struct route_match {
     const route* found = nullptr; // when found
+    std::string_view pattern;     // when found or method_not_allowed: the matched path's pattern
     std::string_view allow;       // when method_not_allowed: "GET, POST"
     path_params params;           // when found
 };

@@ -17,6 +17,13 @@ using net::json_response;
 
 namespace {
 
+// The edge listener's routes, as the access log and metrics name them.
+constexpr std::string_view healthz_route = "/healthz";
+constexpr std::string_view readyz_route = "/readyz";
+constexpr std::string_view metrics_route = "/metrics";
+constexpr std::string_view decide_route = "/v1/calls/decide";
+constexpr std::string_view status_route = "/v1/calls/{call_id}/status";
+constexpr std::string_view stream_route = "/v1/calls/stream";
 
 bool is_json_or_absent(std::string_view type)
 {
@@ -84,6 +91,7 @@ boost::asio::awaitable<http_response> edge_router::decide(net::http_request& req
     std::string detail;
     if (!read_decide_body(body, event, detail))
         co_return net::json_error(422, detail);
+    event.request_id = std::string(request.request_id());
 
     auto op = decider_.decide(std::move(event));
     auto d = co_await std::move(op);
@@ -151,18 +159,55 @@ boost::asio::awaitable<http_response> edge_router::update_status(net::http_reque
     co_return r;
 }
 
+// The pattern `path` matches ("" for none) and, for the status route, its call id.
+std::string_view edge_router::match_route(std::string_view path, std::string& call_id) const
+{
+    for (std::string_view fixed : {healthz_route, readyz_route, metrics_route, decide_route})
+        if (path == fixed)
+            return fixed;
+    if (path == stream_route)
+        return bridge_ != nullptr ? stream_route : std::string_view{};
+    constexpr std::string_view calls_prefix = "/v1/calls/", status_suffix = "/status";
+    if (path.starts_with(calls_prefix) && path.ends_with(status_suffix) &&
+        path.size() > calls_prefix.size() + status_suffix.size()) {
+        auto id = path.substr(calls_prefix.size(), path.size() - calls_prefix.size() - status_suffix.size());
+        if (id.find('/') == std::string_view::npos) {
+            call_id = std::string(id);
+            return status_route;
+        }
+    }
+    return {};
+}
+
+std::vector<std::string_view> edge_router::routes()
+{
+    return {healthz_route, readyz_route, metrics_route, decide_route, status_route, stream_route};
+}
+
 boost::asio::awaitable<http_response> edge_router::handle(net::http_request& request)
 {
     std::string_view target = request.target();
-    std::string_view path = target.substr(0, target.find('?'));
+    std::string call_id;
+    auto route = match_route(target.substr(0, target.find('?')), call_id);
+    auto op = serve(request, route, std::move(call_id));
+    auto r = co_await std::move(op);
+    r.route = route;
+    co_return r;
+}
+
+boost::asio::awaitable<http_response> edge_router::serve(net::http_request& request, std::string_view route,
+                                                         std::string call_id)
+{
     std::string_view method = request.method();
-    if (path == "/healthz" || path == "/readyz") {
+    if (route.empty())
+        co_return net::json_error(404, "Not Found");
+    if (route == healthz_route || route == readyz_route) {
         if (method != "GET") {
             auto r = net::json_error(405, "Method Not Allowed");
             r.headers.emplace_back("Allow", "GET");
             co_return r;
         }
-        if (path == "/healthz")
+        if (route == healthz_route)
             co_return json_response(200, "{\"status\":\"ok\"}");
         co_return net::readiness_response(options_.readiness ? options_.readiness() : net::readiness_report{});
     }
@@ -174,34 +219,37 @@ boost::asio::awaitable<http_response> edge_router::handle(net::http_request& req
             return r;
         }
         std::string_view token = request.header("X-Edge-Token");
+        // Prometheus sends its scrape credentials as "Authorization: Bearer <token>".
+        if (token.empty() && route == metrics_route)
+            token = net::bearer_token(request.header("Authorization"));
         if (token.empty())
             return net::json_error(401, "Missing edge token");
         if (!token_allowed(token))
             return net::json_error(401, "Invalid edge token");
         return std::nullopt;
     };
-    if (path == "/v1/calls/stream" && bridge_ != nullptr) {
+    if (route == metrics_route) {
+        if (auto refused = refuse("GET"))
+            co_return std::move(*refused);
+        http_response r;
+        r.body = options_.render_metrics ? options_.render_metrics() : std::string{};
+        r.content_type = net::metrics_content_type;
+        co_return r;
+    }
+    if (route == stream_route) {
         if (auto refused = refuse("GET"))
             co_return std::move(*refused);
         if (!request.is_websocket_upgrade())
             co_return net::json_error(426, "WebSocket upgrade required");
         http_response upgrade;
-        upgrade.websocket = [bridge = bridge_](net::ws_connection& ws) { return bridge->run(ws); };
+        upgrade.websocket = [bridge = bridge_, id = std::string(request.request_id())](net::ws_connection& ws) {
+            return bridge->run(ws, id);
+        };
         co_return upgrade;
-    }
-    bool is_decide = path == "/v1/calls/decide";
-    std::string call_id;
-    constexpr std::string_view calls_prefix = "/v1/calls/";
-    if (!is_decide && path.starts_with(calls_prefix) && path.ends_with("/status")) {
-        call_id = std::string(path.substr(calls_prefix.size(), path.size() - calls_prefix.size() - 7));
-        if (call_id.empty() || call_id.find('/') != std::string::npos)
-            co_return net::json_error(404, "Not Found");
-    } else if (!is_decide) {
-        co_return net::json_error(404, "Not Found");
     }
     if (auto refused = refuse("POST"))
         co_return std::move(*refused);
-    if (is_decide) {
+    if (route == decide_route) {
         auto op = decide(request);
         co_return co_await std::move(op);
     }
