@@ -146,6 +146,14 @@ std::vector<flag_spec> flag_specs()
              return true;
          },
          "debug, info, warn or error"},
+        {"access-log", false,
+         [](serve_options& o, const std::string& v) {
+             if (v != "on" && v != "off")
+                 return false;
+             o.access_log = v == "on";
+             return true;
+         },
+         "on or off"},
         {"store-memory", false, size(&serve_options::store_memory, 8ull << 20),
          "a size of at least 8MiB, such as 256MiB or 1GiB"},
         {"min-free-disk", false, size(&serve_options::min_free_disk, 0), "a size such as 64MiB or 1GiB"},
@@ -382,6 +390,7 @@ Every flag can also be set as an environment variable CALLGATE_<FLAG>
   --allow-private-destinations  let webhooks and clients reach private addresses
   --log-format text|json      log line format (default text)
   --log-level LEVEL           debug, info, warn or error (default info)
+  --access-log on|off         one info line per HTTP request on both listeners (default on)
   --read-timeout-ms MS        a request must arrive within this time (default 10000)
   --idle-timeout-ms MS        idle keep-alive connections close after this (default 60000)
   --store-memory SIZE         RocksDB's memory: block cache and memtables (default 256MiB)

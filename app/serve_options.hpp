@@ -31,6 +31,7 @@ struct serve_options {
     bool allow_private_destinations = false;
     std::string log_format = "text";
     std::string log_level = "info";
+    bool access_log = true; // one info line per HTTP request on both listeners
     std::int64_t read_timeout_ms = 10'000;
     std::int64_t idle_timeout_ms = 60'000;
     std::uint64_t store_memory = 256ull << 20;  // RocksDB block cache + memtables, bytes

@@ -1,6 +1,8 @@
 #include "server.hpp"
 
+#include "build_info.hpp"
 #include "cluster_peers.hpp"
+#include "server_metrics.hpp"
 #include "service_notify.hpp"
 #include "shutdown_signals.hpp"
 
@@ -129,7 +131,8 @@ bool bootstrap_admin_key(const std::string& data_dir, bool generate, engine::clo
         }
         if (!engine::config_service::add_admin_key(keys_path, given, clock, random, error))
             return false;
-        log(log_level::info, "admin_key_registered", {{"source", "CALLGATE_ADMIN_KEY"}});
+        log(log_level::info, "admin_key_registered", "Registered the admin key from CALLGATE_ADMIN_KEY",
+            {{"source", "CALLGATE_ADMIN_KEY"}});
         return true;
     }
     if (!generate)
@@ -145,7 +148,7 @@ bool bootstrap_admin_key(const std::string& data_dir, bool generate, engine::clo
         return false;
     if (!engine::config_service::add_admin_key(keys_path, key, clock, random, error))
         return false;
-    log(log_level::info, "admin_key_created", {{"file", key_file}});
+    log(log_level::info, "admin_key_created", "Created an admin key and wrote it to a file", {{"file", key_file}});
     return true;
 }
 
@@ -161,7 +164,7 @@ bool load_edge_tokens(const serve_options& options, engine::random_source& rando
             std::string token = "et_" + engine::generate_api_key(random).substr(3);
             if (!write_file_atomic(path, token + "\n", 0600, error))
                 return false;
-            log(log_level::info, "edge_token_created", {{"file", path}});
+            log(log_level::info, "edge_token_created", "Created an edge token and wrote it to a file", {{"file", path}});
         }
     }
     std::ifstream in(path);
@@ -183,86 +186,6 @@ bool load_edge_tokens(const serve_options& options, engine::random_source& rando
         return false;
     }
     return true;
-}
-
-struct server_metrics {
-    engine::histogram store_write{engine::histogram::latency_bounds()};
-    engine::counter store_writes;
-    // Cluster mode.
-    engine::histogram apply_lag{engine::histogram::latency_bounds()};
-    std::mutex etcd_requests_mutex;
-    std::map<std::pair<std::string, std::string>, std::uint64_t> etcd_requests; // (op, outcome) → count
-};
-
-// What cluster mode adds to /metrics.
-void render_cluster_metrics(std::string& out, server_metrics& m, const cluster::replication_status& s, std::size_t nodes)
-{
-    engine::render_header(out, "callgate_etcd_up", "gauge", "1 while etcd answers this node (checked every second).");
-    engine::render_sample(out, "callgate_etcd_up", "", s.etcd_up ? 1 : 0);
-    engine::render_header(out, "callgate_etcd_applied_revision", "gauge",
-                          "The etcd revision this node's local copy of the config reflects.");
-    engine::render_sample(out, "callgate_etcd_applied_revision", "", static_cast<std::uint64_t>(s.applied_revision));
-    engine::render_header(out, "callgate_etcd_apply_lag_seconds", "histogram",
-                          "From a config change's commit (its writer's clock) to its apply on this node.");
-    m.apply_lag.render(out, "callgate_etcd_apply_lag_seconds", "");
-    engine::render_header(out, "callgate_cluster_nodes", "gauge", "Live nodes in the registry (this one included), as last read.");
-    engine::render_sample(out, "callgate_cluster_nodes", "", static_cast<std::uint64_t>(nodes));
-    engine::render_header(out, "callgate_etcd_requests_total", "counter", "Requests to etcd, by operation and outcome.");
-    std::lock_guard lock(m.etcd_requests_mutex);
-    for (const auto& [key, n] : m.etcd_requests)
-        engine::render_sample(out, "callgate_etcd_requests_total",
-                              "op=\"" + key.first + "\",outcome=\"" + key.second + "\"", n);
-}
-
-std::string render_metrics(server_metrics& m, const engine::config_service& service,
-                           const engine::store& db, const engine::call_log& calls,
-                           const net::http_server& api, const net::http_server& edge,
-                           const dispatch::dispatch_metrics& dispatch_metrics,
-                           const cluster::replicated_store* cluster)
-{
-    std::string out;
-    engine::render_header(out, "callgate_http_requests_total", "counter",
-                          "HTTP responses sent, by listener and status code.");
-    for (const net::http_server* server : {&api, &edge}) {
-        for (unsigned code = 100; code < 600; ++code) {
-            auto n = server->responses_with_status(code);
-            if (n > 0)
-                engine::render_sample(out, "callgate_http_requests_total",
-                                      "listener=\"" + server->options().name + "\",code=\"" +
-                                          std::to_string(code) + "\"",
-                                      n);
-        }
-    }
-    dispatch_metrics.render(out);
-    engine::render_header(out, "callgate_store_write_duration_seconds", "histogram",
-                          "Time to write and sync one group commit of config writes.");
-    m.store_write.render(out, "callgate_store_write_duration_seconds", "");
-    engine::render_header(out, "callgate_store_writes_total", "counter",
-                          "Config writes committed (several may share one sync).");
-    engine::render_sample(out, "callgate_store_writes_total", "", m.store_writes.value());
-    engine::render_header(out, "callgate_store_health", "gauge",
-                          "1 for the store's current state: ok (writable), full (free disk under "
-                          "--min-free-disk), read_only (file system), failed (reopening).");
-    for (auto h : {engine::store_health::ok, engine::store_health::full, engine::store_health::read_only,
-                   engine::store_health::failed})
-        engine::render_sample(out, "callgate_store_health", "state=\"" + std::string(engine::to_string(h)) + "\"",
-                              db.health() == h ? 1 : 0);
-    engine::render_header(out, "callgate_store_memory_bytes", "gauge",
-                          "RocksDB memory in the --store-memory budget: blocks, index and filter blocks, memtables.");
-    engine::render_sample(out, "callgate_store_memory_bytes", "", db.memory_usage());
-    engine::render_header(out, "callgate_call_records_dropped_total", "counter",
-                          "Call records not stored: refused by a full or read-only disk, or over the queue bound.");
-    engine::render_sample(out, "callgate_call_records_dropped_total", "", calls.dropped());
-    auto stats = service.stats();
-    engine::render_header(out, "callgate_cache_hits_total", "counter", "Identity and number cache hits.");
-    engine::render_sample(out, "callgate_cache_hits_total", "", stats.hits);
-    engine::render_header(out, "callgate_cache_misses_total", "counter", "Identity and number cache misses.");
-    engine::render_sample(out, "callgate_cache_misses_total", "", stats.misses);
-    engine::render_header(out, "callgate_cache_entries", "gauge", "Entries in the identity and number caches.");
-    engine::render_sample(out, "callgate_cache_entries", "", stats.entries);
-    if (cluster)
-        render_cluster_metrics(out, m, cluster->status(), cluster->nodes().size());
-    return out;
 }
 
 // The etcd client's options from the flags; requests counted in `metrics` if given.
@@ -301,15 +224,19 @@ void bootstrap_cluster_admin_key(engine::config_service& service, const std::str
             if (!result.value.empty()) {
                 std::string error;
                 if (!write_file_atomic(data_dir + "/admin.key", result.value + "\n", 0600, error))
-                    log(log_level::error, "admin_key_file_failed", {{"error", error}});
+                    log(log_level::error, "admin_key_file_failed", "Could not write the generated admin key to its file",
+                        {{"error", error}});
                 else
-                    log(log_level::info, "admin_key_created", {{"file", data_dir + "/admin.key"}, {"store", "etcd"}});
+                    log(log_level::info, "admin_key_created", "Created an admin key in etcd and wrote it to a file",
+                        {{"file", data_dir + "/admin.key"}, {"store", "etcd"}});
             } else if (given) {
-                log(log_level::info, "admin_key_registered", {{"source", "CALLGATE_ADMIN_KEY"}, {"store", "etcd"}});
+                log(log_level::info, "admin_key_registered", "Registered the admin key from CALLGATE_ADMIN_KEY in etcd",
+                    {{"source", "CALLGATE_ADMIN_KEY"}, {"store", "etcd"}});
             }
             return;
         }
-        log(log_level::warn, "admin_key_bootstrap_retry", {{"reason", "config store unavailable"}});
+        log(log_level::warn, "admin_key_bootstrap_retry", "The config store is unavailable; will retry the admin key in 1 s",
+            {{"reason", "config store unavailable"}});
     } while (pause(std::chrono::seconds(1)));
 }
 
@@ -364,18 +291,19 @@ void drain_listeners(std::atomic<int>& state, net::http_server& api, net::http_s
     api.stop_keep_alive();
     edge.stop_keep_alive();
     notify_stopping("draining");
-    log(log_level::info, "draining",
-        {{"signal", signal_name}, {"shutdown_delay_ms", std::to_string(delay.count())}});
+    log(log_level::info, "draining", "Draining: /readyz answers 503 and keep-alive is off",
+        {{"signal", signal_name}, {"shutdown_delay_ms", delay.count()}});
     if (!signals.wait_for(delay))
-        log(log_level::info, "shutdown_delay_cut", {{"reason", "second signal"}});
+        log(log_level::info, "shutdown_delay_cut", "A second signal cut the shutdown delay short",
+            {{"reason", "second signal"}});
 
     api.drain();
     edge.drain();
     bridge.shutdown(); // every bridged call gets stop (engine_shutdown)
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(8);
     if (!api.wait_idle(deadline) || !edge.wait_idle(deadline))
-        log(log_level::warn, "drain_timeout",
-            {{"connections", std::to_string(api.active_connections() + edge.active_connections())}});
+        log(log_level::warn, "drain_timeout", "Connections were still open when the drain's time ran out",
+            {{"connections", api.active_connections() + edge.active_connections()}});
 }
 
 } // namespace
@@ -416,7 +344,7 @@ int cluster_import(const serve_options& options)
     engine::store_options store_options;
     store_options.on_log = [](bool is_error, std::string_view message) {
         if (is_error)
-            log(log_level::error, "store", {{"message", std::string(message)}});
+            log(log_level::error, "store", message);
     };
     auto db = engine::store::open(options.data_dir + "/db", store_options, error);
     if (!db)
@@ -469,13 +397,18 @@ int run_server(const serve_options& options)
 
     engine::system_clock_source clock;
     engine::crypto_random random;
-    server_metrics metrics;
+    std::vector<std::string_view> api_routes, edge_patterns;
+    for (const auto& route : config_api::api_router::routes())
+        api_routes.push_back(route.path);
+    for (const auto& route : dispatch::edge_router::routes())
+        edge_patterns.push_back(route.path);
+    server_metrics metrics(api_routes, edge_patterns);
 
     engine::store_options store_options;
     store_options.memory_bytes = static_cast<std::size_t>(options.store_memory);
     store_options.min_free_disk_bytes = options.min_free_disk;
     store_options.on_log = [](bool error, std::string_view message) {
-        log(error ? log_level::error : log_level::info, "store", {{"message", std::string(message)}});
+        log(error ? log_level::error : log_level::info, "store", message);
     };
     store_options.on_group_commit = [&metrics](double seconds, std::size_t requests) {
         metrics.store_write.observe(seconds);
@@ -508,8 +441,8 @@ int run_server(const serve_options& options)
         } catch (const std::exception& e) {
             return fail_usage(std::string("etcd: ") + e.what());
         }
-        log(log_level::info, "cluster_mode",
-            {{"node", node_name(options)}, {"prefix", options.etcd_prefix}, {"endpoints", std::to_string(options.etcd_endpoints.size())}});
+        log(log_level::info, "cluster_mode", "Cluster mode: the config lives in etcd",
+            {{"node", node_name(options)}, {"prefix", options.etcd_prefix}, {"endpoints", options.etcd_endpoints.size()}});
     }
     if (!bootstrap_admin_key(options.data_dir, !options.cluster(), clock, random, error))
         return fail_usage(error);
@@ -549,7 +482,7 @@ int run_server(const serve_options& options)
     } catch (const std::exception& e) {
         return fail_usage(e.what());
     }
-    dispatch::dispatch_metrics dispatch_metrics;
+    dispatch::dispatch_metrics dispatch_metrics(std::chrono::milliseconds(options.webhook_timeout_ms));
     dispatch::webhook_client webhooks(*outbound_client, clock, random, dispatch_metrics, options.allow_insecure_urls);
     dispatch::call_decider decider(service, calls, webhooks, workers.get_executor(), dispatch_metrics, clock,
                                    std::chrono::milliseconds(options.webhook_timeout_ms));
@@ -594,13 +527,14 @@ int run_server(const serve_options& options)
         }
     }
     router_options.render_metrics = [&] {
-        return render_metrics(metrics, service, *db, calls, *api_ptr, *edge_ptr, dispatch_metrics, cluster);
+        return render_metrics({metrics, service, *db, calls, *api_ptr, *edge_ptr, dispatch_metrics, cluster});
     };
     config_api::api_router router(service, calls, workers.get_executor(), router_options);
     dispatch::media_bridge_options bridge_options;
     bridge_options.max_call_duration = options.max_call_duration;
     dispatch::media_bridge bridge(decider, *outbound_client, dispatch_metrics, clock, bridge_options);
-    dispatch::edge_router edge_routes(decider, &bridge, clock, {edge_tokens, readiness});
+    dispatch::edge_router edge_routes(decider, &bridge, clock,
+                                      {edge_tokens, readiness, router_options.render_metrics});
 
     auto listener_options = [&](std::string name, std::string listen) {
         net::http_server_options o;
@@ -609,6 +543,8 @@ int run_server(const serve_options& options)
         o.read_timeout = std::chrono::milliseconds(options.read_timeout_ms);
         o.idle_timeout = std::chrono::milliseconds(options.idle_timeout_ms);
         o.head_paths = {"/healthz", "/readyz"}; // probes that want no body
+        o.access_log = options.access_log;
+        o.on_request = [&metrics](const net::request_summary& request) { metrics.observe_request(request); };
         if (!options.tls_cert.empty())
             o.tls = net::tls_files{options.tls_cert, options.tls_key};
         return o;
@@ -646,7 +582,8 @@ int run_server(const serve_options& options)
                 auto purged = calls.purge_older_than(cutoff);
                 if (!purged.ok() || purged.value == 0)
                     break;
-                log(log_level::info, "call_records_purged", {{"count", std::to_string(purged.value)}});
+                log(log_level::info, "call_records_purged", "Purged call records older than --call-retention",
+                    {{"count", purged.value}});
             }
             lock.lock();
             retention_wake.wait_for(lock, period, [&] { return retention_stop; });
@@ -682,13 +619,15 @@ int run_server(const serve_options& options)
     if (!write_file_atomic(options.data_dir + "/listen.json",
                            "{\"api\": \"" + api_address + "\", \"edge\": \"" + edge_address + "\"}\n", 0644,
                            error)) {
-        log(log_level::error, "listen_file_failed", {{"error", error}});
+        log(log_level::error, "listen_file_failed", "Could not write listen.json", {{"error", error}});
     }
-    log(log_level::info, "ready",
+    log(log_level::info, "ready", "Serving the config API and the edge",
         {{"api", scheme + "://" + api_address},
          {"edge", scheme + "://" + edge_address},
-         {"threads", std::to_string(threads)},
-         {"data_dir", options.data_dir}});
+         {"threads", threads},
+         {"data_dir", options.data_dir},
+         {"version", build_version},
+         {"commit", build_commit}});
     notify_ready("api " + scheme + "://" + api_address + ", edge " + scheme + "://" + edge_address);
 
     int received = signals.wait();
@@ -711,7 +650,7 @@ int run_server(const serve_options& options)
     calls.stop();
     db->close();
     ::unlink((options.data_dir + "/listen.json").c_str());
-    log(log_level::info, "stopped");
+    log(log_level::info, "stopped", "Stopped after a clean drain");
     return 0;
 }
 

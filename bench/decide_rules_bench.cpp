@@ -238,7 +238,7 @@ private:
     engine::config_service service_;
     engine::call_log calls_;
     net::outbound_client outbound_;
-    dispatch::dispatch_metrics metrics_;
+    dispatch::dispatch_metrics metrics_{std::chrono::seconds(1)};
     dispatch::webhook_client webhooks_;
     asio::thread_pool workers_;
     dispatch::call_decider decider_;

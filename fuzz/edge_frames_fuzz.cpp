@@ -231,7 +231,7 @@ struct bridge_world {
     engine::fast_random random;
     engine::config_service config{store, clock, random, "/nonexistent/callgate-fuzz-admin-keys", 1024};
     engine::call_log calls{store, clock};
-    dispatch::dispatch_metrics metrics;
+    dispatch::dispatch_metrics metrics{std::chrono::milliseconds(500)};
     net::outbound_client client{net::outbound_options{}};
     dispatch::webhook_client webhooks{client, clock, random, metrics, false};
     dispatch::call_decider decider{config, calls, webhooks, io.get_executor(), metrics, clock,

@@ -44,7 +44,7 @@ completed=$(json "$work/decide.json" 'd["completed"]')
 answered=$(json "$work/decide.json" 'd["outcomes"].get("answer", 0)')
 [ "$completed" -ge 700 ] || fail "only $completed decisions completed at 400/s for 2 s"
 [ "$(json "$work/decide.json" 'd["errors"]')" -eq 0 ] || fail "decide errors: $(cat "$work/decide.txt")"
-engine=$(metric 'callgate_decisions_total{action="answer",source="config",reason=""}')
+engine=$(metric 'callgate_decisions_total{action="answer",source="config"}')
 [ "$engine" -eq "$answered" ] || fail "tool answered $answered, engine counted $engine"
 records=$(curl -sf "http://$api/calls?limit=200" -H "X-API-Key: $key" | grep -o '"status":"ringing"' | wc -l)
 [ "$records" -eq 200 ] || fail "expected a full page of call records, got $records"

@@ -355,7 +355,7 @@ private:
                         etcd_up_.store(false);
                     request.complete(unavailable(result.error.detail));
                 } else {
-                    net::log(net::log_level::error, "etcd_write_failed",
+                    net::log(net::log_level::error, "etcd_write_failed", "A config write to etcd failed",
                              {{"error", net::to_string(code)}, {"detail", result.error.detail}});
                     request.complete(store_status::failure(result.error.detail));
                 }
@@ -474,7 +474,8 @@ private:
             auto status = write_local(batches, revision, replacement);
             if (status.ok)
                 return true;
-            net::log(net::log_level::error, failure_event, {{"error", status.message}});
+            net::log(net::log_level::error, failure_event, "Could not apply etcd's changes to the local copy; retrying in 1 s",
+                     {{"error", status.message}});
             expire_waiters();
             if (!pause(std::chrono::seconds(1)))
                 return false;
@@ -513,7 +514,8 @@ private:
             std::string_view record;
             std::int64_t written_at = 0;
             if (!unwrap_value(event.kv.value, record, written_at)) {
-                net::log(net::log_level::error, "etcd_value_corrupt", {{"key", event.kv.key}});
+                net::log(net::log_level::error, "etcd_value_corrupt", "Skipped an etcd value that does not decode",
+                         {{"key", event.kv.key}});
                 continue;
             }
             if (options_.on_apply_lag && written_at > 0)
@@ -563,7 +565,7 @@ private:
                     request.limit = load_page;
                     continue;
                 }
-                net::log(net::log_level::warn, "cluster_load_failed",
+                net::log(net::log_level::warn, "cluster_load_failed", "Could not read the config from etcd",
                          {{"error", net::to_string(page.error.code)}, {"detail", page.error.detail}});
                 return false;
             }
@@ -597,8 +599,8 @@ private:
         if (options_.on_reloaded)
             options_.on_reloaded();
         release_waiters(revision);
-        net::log(net::log_level::info, "cluster_loaded",
-                 {{"revision", std::to_string(revision)}, {"records", std::to_string(all.size())}});
+        net::log(net::log_level::info, "cluster_loaded", "Loaded the whole config from etcd",
+                 {{"revision", revision}, {"records", all.size()}});
         return true;
     }
 
@@ -646,13 +648,15 @@ private:
             });
             if (!opened.ok()) {
                 if (opened.error.code == net::etcd_errc::compacted) {
-                    net::log(net::log_level::warn, "cluster_compacted", {{"revision", std::to_string(start - 1)}});
+                    net::log(net::log_level::warn, "cluster_compacted",
+                             "etcd compacted past this node's revision; loading the whole config again",
+                             {{"revision", start - 1}});
                     need_load = true;
                     continue;
                 }
                 etcd_up_.store(false);
                 start_probed_.store(true);
-                net::log(net::log_level::warn, "cluster_watch_failed",
+                net::log(net::log_level::warn, "cluster_watch_failed", "Could not open a watch on etcd",
                          {{"error", net::to_string(opened.error.code)}, {"detail", opened.error.detail}});
                 if (!retry())
                     return;
@@ -660,8 +664,8 @@ private:
             }
             auto watch = std::make_shared<net::etcd_watch>(std::move(opened.value));
             watch_restart_.store(false);
-            net::log(net::log_level::info, "cluster_watching",
-                     {{"from", std::to_string(start)}, {"member", watch->endpoint()}});
+            net::log(net::log_level::info, "cluster_watching", "Watching etcd for config changes",
+                     {{"from", start}, {"member", watch->endpoint()}});
             {
                 std::lock_guard lock(watch_mutex_);
                 watch_endpoint_ = watch->endpoint();
@@ -685,7 +689,8 @@ private:
         while (!stopping()) {
             expire_waiters();
             if (watch_restart_.load()) {
-                net::log(net::log_level::warn, "cluster_watch_restart", {{"member", watch.endpoint()}});
+                net::log(net::log_level::warn, "cluster_watch_restart", "Restarting the etcd watch on another member",
+                         {{"member", watch.endpoint()}});
                 return false;
             }
             auto batch = call<net::etcd_watch_batch>([&watch] {
@@ -699,11 +704,11 @@ private:
                     continue;
                 case net::etcd_errc::compacted:
                     net::log(net::log_level::warn, "cluster_compacted",
-                             {{"revision", std::to_string(applied_revision_.load())},
-                              {"compact_revision", std::to_string(batch.value.compact_revision)}});
+                             "etcd compacted past this node's revision; loading the whole config again",
+                             {{"revision", applied_revision_.load()}, {"compact_revision", batch.value.compact_revision}});
                     return true;
                 default:
-                    net::log(net::log_level::warn, "cluster_watch_lost",
+                    net::log(net::log_level::warn, "cluster_watch_lost", "Lost the etcd watch",
                              {{"error", net::to_string(batch.error.code)}, {"detail", batch.error.detail}});
                     return false;
                 }
@@ -713,8 +718,8 @@ private:
                 return false;
             if (!caught_up_.load() && barrier != 0 && applied_revision_.load() >= barrier) {
                 caught_up_.store(true);
-                net::log(net::log_level::info, "cluster_caught_up",
-                         {{"revision", std::to_string(applied_revision_.load())}});
+                net::log(net::log_level::info, "cluster_caught_up", "The local copy has caught up with etcd",
+                         {{"revision", applied_revision_.load()}});
             }
         }
         return false;
@@ -987,7 +992,8 @@ read_result etcd_write_txn::scan(column c, std::string_view prefix,
         return read_result::error;
     auto range = owner_.layout().range_of(c, prefix);
     if (!range) {
-        net::log(net::log_level::error, "cluster_scan_unsupported", {{"column", std::to_string(static_cast<int>(c))}});
+        net::log(net::log_level::error, "cluster_scan_unsupported", "A scan of this column is not supported in cluster mode",
+                 {{"column", static_cast<int>(c)}});
         return read_result::error;
     }
     net::etcd_range_request request;

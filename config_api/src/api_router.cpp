@@ -79,6 +79,25 @@ api_view strip_prefix(std::string_view& path)
     return api_view::native;
 }
 
+// For a keyed route: 401, 403 admin-only, the query string (400, 422); then
+// the handler with its own checks.
+asio::awaitable<http_response> serve(const route& found, request_context& ctx, std::optional<std::string_view> query)
+{
+    if (found.access == route_access::open)
+        co_return co_await found.handler(ctx);
+
+    if (auto e = co_await ctx.authenticate())
+        co_return std::move(*e);
+    if (found.access == route_access::admin_only && !ctx.admin())
+        co_return net::json_error(403, "Admin API key required");
+    if (query && !parse_query(*query, ctx.query))
+        co_return net::json_error(400, "Malformed percent-encoding in query string");
+    for (const auto& [k, v] : ctx.query.items)
+        if (!engine::is_valid_utf8(k) || !engine::is_valid_utf8(v))
+            co_return net::json_error(422, "Query parameters must be UTF-8");
+    co_return co_await found.handler(ctx);
+}
+
 } // namespace
 
 api_router::api_router(engine::config_service& service, engine::call_log& calls, asio::any_io_executor workers,
@@ -119,24 +138,16 @@ asio::awaitable<http_response> api_router::handle(http_request& request)
     case route_lookup::method_not_allowed: {
         auto r = net::json_error(405, "Method Not Allowed");
         r.headers.emplace_back("Allow", std::string(match.allow));
+        r.route = match.pattern;
         co_return r;
     }
     }
-    const route& found = *match.found;
     request_context ctx{service_, calls_, workers_, options_, request, view, match.params, {}, nullptr};
-    if (found.access == route_access::open)
-        co_return co_await found.handler(ctx);
-
-    if (auto e = co_await ctx.authenticate())
-        co_return std::move(*e);
-    if (found.access == route_access::admin_only && !ctx.admin())
-        co_return net::json_error(403, "Admin API key required");
-    if (question != std::string_view::npos && !parse_query(target.substr(question + 1), ctx.query))
-        co_return net::json_error(400, "Malformed percent-encoding in query string");
-    for (const auto& [k, v] : ctx.query.items)
-        if (!engine::is_valid_utf8(k) || !engine::is_valid_utf8(v))
-            co_return net::json_error(422, "Query parameters must be UTF-8");
-    co_return co_await found.handler(ctx);
+    auto query = question == std::string_view::npos ? std::nullopt : std::optional(target.substr(question + 1));
+    auto op = serve(*match.found, ctx, query);
+    auto r = co_await std::move(op);
+    r.route = match.pattern;
+    co_return r;
 }
 
 std::vector<route_spec> api_router::routes()

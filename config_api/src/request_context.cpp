@@ -72,14 +72,7 @@ asio::awaitable<std::optional<http_response>> request_context::read_handle(std::
 std::string_view request_context::api_key() const
 {
     std::string_view key = request.header("X-API-Key");
-    if (key.empty()) {
-        std::string_view auth = request.header("Authorization");
-        if (auth.size() > 7 && (auth.substr(0, 7) == "Bearer " || auth.substr(0, 7) == "bearer "))
-            key = auth.substr(7);
-        while (!key.empty() && key.front() == ' ')
-            key.remove_prefix(1);
-    }
-    return key;
+    return key.empty() ? net::bearer_token(request.header("Authorization")) : key;
 }
 
 asio::awaitable<std::optional<http_response>> request_context::authenticate()

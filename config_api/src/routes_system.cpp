@@ -23,7 +23,7 @@ asio::awaitable<http_response> get_metrics(request_context& ctx)
 {
     http_response r;
     r.body = ctx.options.render_metrics ? ctx.options.render_metrics() : std::string{};
-    r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+    r.content_type = net::metrics_content_type;
     co_return r;
 }
 

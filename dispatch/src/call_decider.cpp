@@ -202,14 +202,17 @@ boost::asio::awaitable<call_decision> call_decider::decide_only(call_event event
                 d.client_websocket_url = std::move(reply.client_websocket_url);
                 if (auto fallback = fallback_for(d.kind); fallback && action->incoming_call_fallback_action) {
                     net::log(net::log_level::info, "webhook_fallback",
+                             "The webhook could not decide; the action's fallback answered",
                              {{"call_id", d.call.call_id.to_string()},
+                              {"request_id", event.request_id},
                               {"reason", labels_of(d.kind).reason},
                               {"detail", reply.detail}});
                     d.kind = *fallback;
                     d.client_websocket_url = action->client_websocket_url;
                 } else if (!is_answer(d.kind))
-                    net::log(net::log_level::info, "webhook_declined",
+                    net::log(net::log_level::info, "webhook_declined", "The webhook did not answer the call",
                              {{"call_id", d.call.call_id.to_string()},
+                              {"request_id", event.request_id},
                               {"reason", labels_of(d.kind).reason},
                               {"detail", reply.detail}});
             }
@@ -219,7 +222,7 @@ boost::asio::awaitable<call_decision> call_decider::decide_only(call_event event
         d.client_headers = handshake_headers(*d.identity, d.call);
     std::chrono::duration<double> took = steady::now() - started;
     d.decided_in_us = std::chrono::duration_cast<std::chrono::microseconds>(took).count();
-    metrics_.decision_duration.observe(took.count());
+    metrics_.observe(d.kind, took);
 
     co_return d;
 }

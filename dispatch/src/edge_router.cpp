@@ -83,6 +83,7 @@ boost::asio::awaitable<http_response> edge_router::decide(net::http_request& req
     std::string detail;
     if (!read_decide_body(body, event, detail))
         co_return net::json_error(422, detail);
+    event.request_id = std::string(request.request_id());
 
     auto op = decider_.decide(std::move(event));
     auto d = co_await std::move(op);
@@ -172,8 +173,18 @@ boost::asio::awaitable<http_response> edge_router::stream(net::http_request& req
     if (!request.is_websocket_upgrade())
         co_return net::json_error(426, "WebSocket upgrade required");
     http_response upgrade;
-    upgrade.websocket = [bridge = bridge_](net::ws_connection& ws) { return bridge->run(ws); };
+    upgrade.websocket = [bridge = bridge_, id = std::string(request.request_id())](net::ws_connection& ws) {
+        return bridge->run(ws, id);
+    };
     co_return upgrade;
+}
+
+boost::asio::awaitable<http_response> edge_router::metrics(net::http_request&, net::path_params)
+{
+    http_response r;
+    r.body = options_.render_metrics ? options_.render_metrics() : std::string{};
+    r.content_type = net::metrics_content_type;
+    co_return r;
 }
 
 struct edge_router::route {
@@ -196,6 +207,7 @@ const net::route_table<edge_router::route>& edge_router::table()
         {"GET",    "/healthz",                     open,       &edge_router::health},
         {"GET",    "/readyz",                      open,       &edge_router::readiness},
         {"GET",    "/openapi.json",                open,       &edge_router::api_document},
+        {"GET",    "/metrics",                     edge_token, &edge_router::metrics},
     };
     static const net::route_table<route> built{rows};
     return built;
@@ -215,9 +227,18 @@ std::vector<edge_route_spec> edge_router::routes()
 boost::asio::awaitable<http_response> edge_router::handle(net::http_request& request)
 {
     std::string_view target = request.target();
-    std::string_view path = target.substr(0, target.find('?'));
     net::route_match<route> match;
-    switch (table().find(request.method(), path, match)) {
+    auto lookup = table().find(request.method(), target.substr(0, target.find('?')), match);
+    auto op = serve(request, lookup, match);
+    auto r = co_await std::move(op);
+    r.route = match.pattern; // empty when no route matched: "unmatched" in logs and metrics
+    co_return r;
+}
+
+boost::asio::awaitable<http_response> edge_router::serve(net::http_request& request, net::route_lookup lookup,
+                                                         const net::route_match<route>& match)
+{
+    switch (lookup) {
     case net::route_lookup::found: break;
     case net::route_lookup::malformed_path: co_return net::json_error(400, "Malformed percent-encoding in path");
     case net::route_lookup::no_such_path: co_return net::json_error(404, "Not Found");
@@ -230,6 +251,9 @@ boost::asio::awaitable<http_response> edge_router::handle(net::http_request& req
     const route& found = *match.found;
     if (found.access == edge_access::edge_token) {
         std::string_view token = request.header("X-Edge-Token");
+        // Prometheus sends its scrape credentials as "Authorization: Bearer <token>".
+        if (token.empty() && found.handler == &edge_router::metrics)
+            token = net::bearer_token(request.header("Authorization"));
         if (token.empty())
             co_return net::json_error(401, "Missing edge token");
         if (!token_allowed(token))

@@ -620,12 +620,13 @@ void record_completion(call_decider& decider, engine::clock_source& clock, const
 } // namespace
 
 // The story of one bridged call, as named steps.
-asio::awaitable<void> media_bridge::run(net::ws_connection& edge)
+asio::awaitable<void> media_bridge::run(net::ws_connection& edge, std::string request_id)
 {
     auto read_op = read_incoming_call(edge);
     auto first = co_await std::move(read_op);
     if (!first)
         co_return;
+    first->request.request_id = request_id;
     auto decide_op = decide(decider_, std::move(*first));
     auto d = co_await std::move(decide_op);
     if (!is_answer(d.kind)) {
@@ -642,7 +643,8 @@ asio::awaitable<void> media_bridge::run(net::ws_connection& edge)
     auto dialled = co_await std::move(dial_op);
     if (!dialled.connection) {
         net::log(net::log_level::info, "client_websocket_failed",
-                 {{"call_id", d.call.call_id.to_string()}, {"detail", dialled.detail}});
+                 "Could not open the voice agent's WebSocket; the call is rejected",
+                 {{"call_id", d.call.call_id.to_string()}, {"request_id", request_id}, {"detail", dialled.detail}});
         auto kind = dialled.error == net::outbound_error::blocked ? outcome::client_blocked : outcome::client_unreachable;
         auto op = reject(decider_, edge, std::move(d), kind);
         co_await std::move(op);

@@ -86,10 +86,9 @@ boost::asio::awaitable<webhook_outcome> webhook_client::ask(engine::snapshot_ptr
     auto op = http_.post(url, std::move(request_headers), std::move(body), deadline);
     auto reply = co_await std::move(op);
     std::chrono::duration<double> took = steady::now() - started;
-    metrics_.webhook_duration.observe(took.count());
 
     auto reject = [&](outcome kind, webhook_result result, std::string detail) {
-        metrics_.count(result);
+        metrics_.count(result, took);
         out.kind = kind;
         out.detail = std::move(detail);
         return out;
@@ -114,7 +113,8 @@ boost::asio::awaitable<webhook_outcome> webhook_client::ask(engine::snapshot_ptr
     out = read_reply(reply.body, identity->action->client_websocket_url, allow_insecure_urls_);
     metrics_.count(out.kind == outcome::answer_webhook     ? webhook_result::answer
                    : out.kind == outcome::webhook_rejected ? webhook_result::reject
-                                                           : webhook_result::error);
+                                                           : webhook_result::error,
+                   took);
     co_return out;
 }
 

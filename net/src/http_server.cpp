@@ -2,6 +2,7 @@
 
 #include "callgate/net/log.hpp"
 #include "callgate/net/request_framing.hpp"
+#include "callgate/net/request_id.hpp"
 #include "ws_stream_connection.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -22,6 +23,7 @@
 #include <algorithm>
 #include <charconv>
 #include <condition_variable>
+#include <cstdio>
 #include <list>
 #include <mutex>
 
@@ -42,7 +44,10 @@ struct session_token {
     asio::any_io_executor executor;
     bool idle = false; // touched only on `executor`
     std::function<void()> cancel;
+    std::string remote; // the client's host:port, for the access log
 };
+
+using steady = std::chrono::steady_clock;
 
 std::string format_endpoint(const tcp::endpoint& ep)
 {
@@ -52,6 +57,16 @@ std::string format_endpoint(const tcp::endpoint& ep)
 }
 
 } // namespace
+
+std::string_view bearer_token(std::string_view authorization)
+{
+    if (authorization.size() <= 7 || !beast::iequals(authorization.substr(0, 7), "Bearer "))
+        return {};
+    authorization.remove_prefix(7);
+    while (!authorization.empty() && authorization.front() == ' ')
+        authorization.remove_prefix(1);
+    return authorization;
+}
 
 http_response json_response(unsigned status, std::string body)
 {
@@ -123,12 +138,17 @@ struct http_server::impl {
     asio::awaitable<void> run_session(Stream stream, std::shared_ptr<session_token> token);
     template <class Stream>
     asio::awaitable<void> run_websocket(Stream& stream, http::request<http::string_body> request,
-                                        std::function<asio::awaitable<void>(ws_connection&)> session);
+                                        std::function<asio::awaitable<void>(ws_connection&)> session,
+                                        std::string_view id, std::string_view route,
+                                        std::chrono::steady_clock::time_point started, const session_token& token);
     // Serves requests until the connection should close; returns true if it
     // was upgraded to a WebSocket (and `stream` was moved away).
     template <class Stream>
     asio::awaitable<bool> serve_requests(Stream& stream, session_token& token);
     void spawn_session(tcp::socket socket);
+    // The access log line and on_request, after a response.
+    void finished(std::string_view method, std::string_view route, unsigned status, std::uint64_t bytes_sent,
+                  std::chrono::steady_clock::time_point started, std::string_view id, std::string_view remote) const;
     // Whether HEAD on this target (path and query) is answered as its GET.
     bool answers_head(std::string_view target) const
     {
@@ -143,9 +163,9 @@ template <class Stream>
 class request_view final : public http_request {
 public:
     // `as_get`: a HEAD request the handler answers as its GET.
-    request_view(Stream& stream, beast::flat_buffer& buffer,
-                 http::request_parser<http::string_body>& parser, std::size_t body_limit, bool as_get)
-        : stream_(stream), buffer_(buffer), parser_(parser), body_limit_(body_limit), as_get_(as_get)
+    request_view(Stream& stream, beast::flat_buffer& buffer, http::request_parser<http::string_body>& parser,
+                 std::size_t body_limit, bool as_get, const net::request_id& id)
+        : stream_(stream), buffer_(buffer), parser_(parser), body_limit_(body_limit), as_get_(as_get), id_(id)
     {
     }
 
@@ -158,6 +178,7 @@ public:
         return it == fields.end() ? std::string_view{} : std::string_view(it->value());
     }
     bool is_websocket_upgrade() const override { return beast::websocket::is_upgrade(parser_.get()); }
+    std::string_view request_id() const override { return id_.view(); }
     bool has_body() const override
     {
         auto length = parser_.content_length();
@@ -231,13 +252,15 @@ private:
     http::request_parser<http::string_body>& parser_;
     std::size_t body_limit_;
     bool as_get_;
+    const net::request_id& id_;
     body_state state_ = body_state::unread;
 };
 
-http::response<http::string_body> make_response(http_response& r, unsigned version, bool keep)
+http::response<http::string_body> make_response(http_response& r, unsigned version, bool keep, std::string_view id)
 {
     http::response<http::string_body> res{static_cast<http::status>(r.status), version};
     res.set(http::field::server, "callgate");
+    res.set("X-Request-ID", beast::string_view(id.data(), id.size()));
     if (!r.body.empty() || r.status != 204)
         res.set(http::field::content_type, r.content_type);
     for (const auto& [name, value] : r.headers)
@@ -279,6 +302,7 @@ asio::awaitable<bool> http_server::impl::serve_requests(Stream& stream, session_
 {
     auto& lowest = beast::get_lowest_layer(stream);
     beast::flat_buffer buffer(options.header_limit + options.body_limit + 16 * 1024);
+    request_id id;
     for (;;) {
         if (buffer.size() == 0) {
             if (draining.load())
@@ -291,6 +315,7 @@ asio::awaitable<bool> http_server::impl::serve_requests(Stream& stream, session_
                 co_return false;
             buffer.commit(n);
         }
+        auto started = steady::now(); // the request's first byte is in
         lowest.expires_after(options.read_timeout);
         http::request_parser<http::string_body> parser;
         parser.header_limit(static_cast<std::uint32_t>(options.header_limit));
@@ -303,27 +328,34 @@ asio::awaitable<bool> http_server::impl::serve_requests(Stream& stream, session_
         bool head = false; // HEAD: the status and headers only, never a body (RFC 9110 §9.3.2)
         unsigned version = 11;
         if (ec == http::error::header_limit) {
+            id.generate();
             response = plain_error(431, "Request headers too large");
         } else if (ec == beast::error::timeout || ec == http::error::end_of_stream ||
                    ec == asio::error::eof || ec == asio::error::connection_reset ||
                    ec == asio::error::operation_aborted || ec == asio::ssl::error::stream_truncated) {
             co_return false;
         } else if (ec) {
+            id.generate();
             response = plain_error(400, "Malformed HTTP request");
         } else if (auto framing = check_framing(parser); framing.status != 0) {
+            id.assign(parser.get()["X-Request-ID"]);
             response = plain_error(framing.status, framing.detail);
         } else {
+            id.assign(parser.get()["X-Request-ID"]);
             version = parser.get().version();
             head = parser.get().method() == http::verb::head;
-            request_view<Stream> view(stream, buffer, parser, options.body_limit, head && answers_head(parser.get().target()));
+            request_view<Stream> view(stream, buffer, parser, options.body_limit,
+                                      head && answers_head(parser.get().target()), id);
             try {
                 response = co_await handler(view);
             } catch (const std::exception& e) {
-                log(log_level::error, "handler_failed", {{"listener", options.name}, {"error", e.what()}});
+                log(log_level::error, "handler_failed", "A request handler failed; answered 500",
+                    {{"listener", options.name}, {"request_id", id.view()}, {"error", e.what()}});
                 response = plain_error(500, "Internal Server Error");
             }
             if (response.websocket && view.is_websocket_upgrade()) {
-                co_await run_websocket(stream, parser.release(), std::move(response.websocket));
+                co_await run_websocket(stream, parser.release(), std::move(response.websocket), id.view(),
+                                       response.route, started, token);
                 co_return true;
             }
             keep = parser.get().keep_alive() && !response.close && !keep_alive_off.load() && !framing.close_after;
@@ -341,11 +373,12 @@ asio::awaitable<bool> http_server::impl::serve_requests(Stream& stream, session_
                 }
             }
         }
-        auto res = make_response(response, version, keep);
+        auto res = make_response(response, version, keep, id.view());
         lowest.expires_after(options.read_timeout);
         http::response_serializer<http::string_body> serializer(res);
         auto [wec, wn] = head ? co_await http::async_write_header(stream, serializer, use_tuple)
                               : co_await http::async_write(stream, serializer, use_tuple);
+        finished(parser.get().method_string(), response.route, response.status, wn, started, id.view(), token.remote);
         if (wec)
             co_return false;
         if (response.status < status_counts.size())
@@ -355,10 +388,43 @@ asio::awaitable<bool> http_server::impl::serve_requests(Stream& stream, session_
     }
 }
 
+void http_server::impl::finished(std::string_view method, std::string_view route, unsigned status,
+                                 std::uint64_t bytes_sent, steady::time_point started, std::string_view id,
+                                 std::string_view remote) const
+{
+    request_summary summary{options.name,
+                            method.empty() ? std::string_view("-") : method,
+                            route.empty() ? std::string_view("unmatched") : route,
+                            status,
+                            bytes_sent,
+                            steady::now() - started,
+                            id,
+                            remote};
+    if (options.access_log && log_enabled(log_level::info)) {
+        auto us = std::chrono::duration_cast<std::chrono::microseconds>(summary.duration).count();
+        char msg[160];
+        std::snprintf(msg, sizeof msg, "%.*s %.*s answered %u in %lld us", static_cast<int>(summary.method.size()),
+                      summary.method.data(), static_cast<int>(summary.route.size()), summary.route.data(),
+                      summary.status, static_cast<long long>(us));
+        log(log_level::info, "http_request", msg,
+            {{"listener", summary.listener},
+             {"method", summary.method},
+             {"route", summary.route},
+             {"status", summary.status},
+             {"bytes_sent", summary.bytes_sent},
+             {"duration_us", us},
+             {"request_id", summary.request_id},
+             {"remote", summary.remote}});
+    }
+    if (options.on_request)
+        options.on_request(summary);
+}
+
 template <class Stream>
 asio::awaitable<void> http_server::impl::run_websocket(
     Stream& stream, http::request<http::string_body> request,
-    std::function<asio::awaitable<void>(ws_connection&)> session)
+    std::function<asio::awaitable<void>(ws_connection&)> session, std::string_view id, std::string_view route,
+    steady::time_point started, const session_token& token)
 {
     namespace websocket = beast::websocket;
     auto& lowest = beast::get_lowest_layer(stream);
@@ -373,9 +439,13 @@ asio::awaitable<void> http_server::impl::run_websocket(
     ws.set_option(timeouts);
     ws.read_message_max(options.websocket_message_limit);
     ws.auto_fragment(false);
-    ws.set_option(websocket::stream_base::decorator(
-        [](websocket::response_type& res) { res.set(http::field::server, "callgate"); }));
+    ws.set_option(websocket::stream_base::decorator([id](websocket::response_type& res) {
+        res.set(http::field::server, "callgate");
+        res.set("X-Request-ID", beast::string_view(id.data(), id.size()));
+    }));
     auto [ec] = co_await ws.async_accept(request, use_tuple);
+    // A failed handshake has been answered 400 by Beast, or the peer is gone.
+    finished(request.method_string(), route, ec ? 400 : 101, 0, started, id, token.remote);
     if (ec)
         co_return;
     status_counts[101].fetch_add(1, std::memory_order_relaxed);
@@ -426,6 +496,11 @@ void http_server::impl::spawn_session(tcp::socket socket)
     auto executor = socket.get_executor();
     auto token = std::make_shared<session_token>();
     token->executor = executor;
+    if (options.access_log) {
+        auto peer = socket.remote_endpoint(ignored);
+        if (!ignored)
+            token->remote = format_endpoint(peer);
+    }
     std::list<std::shared_ptr<session_token>>::iterator position;
     {
         std::lock_guard lock(sessions_mutex);
@@ -437,7 +512,8 @@ void http_server::impl::spawn_session(tcp::socket socket)
             try {
                 std::rethrow_exception(e);
             } catch (const std::exception& ex) {
-                log(log_level::error, "session_failed", {{"listener", options.name}, {"error", ex.what()}});
+                log(log_level::error, "session_failed", "A connection's session failed; it was closed",
+                    {{"listener", options.name}, {"error", ex.what()}});
             }
         }
         std::lock_guard lock(sessions_mutex);
@@ -464,7 +540,8 @@ asio::awaitable<void> http_server::impl::accept_loop()
             co_return;
         if (ec) {
             // Out of descriptors or similar: say so, wait a little, keep serving.
-            log(log_level::warn, "accept_failed", {{"listener", options.name}, {"error", ec.message()}});
+            log(log_level::warn, "accept_failed", "Could not accept a connection; retrying in 50 ms",
+                {{"listener", options.name}, {"error", ec.message()}});
             backoff.expires_after(std::chrono::milliseconds(50));
             co_await backoff.async_wait(use_tuple);
             continue;

@@ -2,7 +2,12 @@
 
 #include "json_escape.hpp"
 
+#include <unistd.h>
+
 #include <atomic>
+#include <cerrno>
+#include <charconv>
+#include <cmath>
 #include <cstdio>
 #include <ctime>
 #include <mutex>
@@ -25,7 +30,6 @@ const char* level_name(log_level level)
     return "info";
 }
 
-
 bool needs_quotes(std::string_view text)
 {
     if (text.empty())
@@ -36,7 +40,85 @@ bool needs_quotes(std::string_view text)
     return false;
 }
 
+// Appends the time as 2026-01-01T00:00:00.000Z. The part up to the seconds
+// is formatted once a second per thread.
+void append_time(std::string& out)
+{
+    thread_local std::time_t cached_second = -1;
+    thread_local char cached[80];
+    timespec ts{};
+    ::clock_gettime(CLOCK_REALTIME, &ts);
+    if (ts.tv_sec != cached_second) {
+        std::tm tm{};
+        ::gmtime_r(&ts.tv_sec, &tm);
+        std::snprintf(cached, sizeof cached, "%04d-%02d-%02dT%02d:%02d:%02d", tm.tm_year + 1900, tm.tm_mon + 1,
+                      tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+        cached_second = ts.tv_sec;
+    }
+    out += cached;
+    auto ms = static_cast<int>(ts.tv_nsec / 1'000'000);
+    char tail[6] = {'.', static_cast<char>('0' + ms / 100), static_cast<char>('0' + ms / 10 % 10),
+                    static_cast<char>('0' + ms % 10), 'Z', '\0'};
+    out += tail;
+}
+
+template <class T>
+void append_number(std::string& out, T value)
+{
+    char buf[32];
+    auto [end, ec] = std::to_chars(buf, buf + sizeof buf, value);
+    out.append(buf, static_cast<std::size_t>(end - buf));
+}
+
+void write_line(std::string_view line)
+{
+    std::lock_guard lock(write_mutex);
+    while (!line.empty()) {
+        auto n = ::write(STDERR_FILENO, line.data(), line.size());
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return; // stderr is gone: nothing sensible to do
+        line.remove_prefix(static_cast<std::size_t>(n));
+    }
+}
+
 } // namespace
+
+void log_value::append_json(std::string& out) const
+{
+    switch (kind_) {
+    case kind::text:
+        out += '"';
+        detail::append_json_escaped(out, text_);
+        out += '"';
+        return;
+    case kind::signed_integer: append_number(out, signed_); return;
+    case kind::unsigned_integer: append_number(out, unsigned_); return;
+    case kind::number:
+        if (std::isfinite(number_))
+            append_number(out, number_);
+        else
+            out += "null";
+        return;
+    case kind::boolean: out += unsigned_ != 0 ? "true" : "false"; return;
+    }
+}
+
+void log_value::append_text(std::string& out) const
+{
+    if (kind_ != kind::text) {
+        append_json(out);
+        return;
+    }
+    if (!needs_quotes(text_)) {
+        out += text_;
+        return;
+    }
+    out += '"';
+    detail::append_json_escaped(out, text_);
+    out += '"';
+}
 
 void configure_logging(log_level threshold, bool json)
 {
@@ -55,77 +137,75 @@ bool parse_log_level(std::string_view text, log_level& out)
     return false;
 }
 
-bool log_enabled(log_level level) { return static_cast<int>(level) >= threshold_.load(); }
+bool log_enabled(log_level level) { return static_cast<int>(level) >= threshold_.load(std::memory_order_relaxed); }
 
-void log(log_level level, std::string_view event, std::initializer_list<log_field> fields)
+void log(log_level level, std::string_view event, std::string_view msg, std::initializer_list<log_field> fields)
 {
     if (!log_enabled(level))
         return;
-    timespec ts{};
-    ::clock_gettime(CLOCK_REALTIME, &ts);
-    std::tm tm{};
-    ::gmtime_r(&ts.tv_sec, &tm);
-    char when[64];
-    std::snprintf(when, sizeof when, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900,
-                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
-    std::string line;
-    if (json_.load()) {
-        line = "{\"time\":\"";
-        line += when;
+    thread_local std::string line;
+    line.clear();
+    if (json_.load(std::memory_order_relaxed)) {
+        line += "{\"time\":\"";
+        append_time(line);
         line += "\",\"level\":\"";
         line += level_name(level);
         line += "\",\"event\":\"";
         detail::append_json_escaped(line, event);
+        line += "\",\"msg\":\"";
+        detail::append_json_escaped(line, msg);
         line += '"';
         for (const auto& [key, value] : fields) {
             line += ",\"";
             detail::append_json_escaped(line, key);
-            line += "\":\"";
-            detail::append_json_escaped(line, value);
-            line += '"';
+            line += "\":";
+            value.append_json(line);
         }
         line += "}\n";
     } else {
-        line = when;
+        append_time(line);
         line += ' ';
         line += level_name(level);
         line += ' ';
         line += event;
+        line += " msg=";
+        log_value(msg).append_text(line);
         for (const auto& [key, value] : fields) {
             line += ' ';
             line += key;
             line += '=';
-            if (needs_quotes(value)) {
-                line += '"';
-                detail::append_json_escaped(line, value);
-                line += '"';
-            } else {
-                line += value;
-            }
+            value.append_text(line);
         }
         line += '\n';
     }
-    std::lock_guard lock(write_mutex);
-    std::fwrite(line.data(), 1, line.size(), stderr);
-    std::fflush(stderr);
+    write_line(line);
+    if (line.capacity() > 64 * 1024)
+        std::string().swap(line); // one huge line does not pin its buffer
 }
 
 namespace detail {
 
 void append_json_escaped(std::string& out, std::string_view text)
 {
-    for (char c : text) {
-        auto u = static_cast<unsigned char>(c);
+    while (!text.empty()) {
+        // The run of bytes that need no escape, appended at once.
+        std::size_t run = 0;
+        while (run < text.size() && text[run] != '"' && text[run] != '\\' &&
+               static_cast<unsigned char>(text[run]) >= 0x20)
+            ++run;
+        out.append(text.data(), run);
+        if (run == text.size())
+            return;
+        char c = text[run];
         if (c == '"' || c == '\\') {
             out += '\\';
             out += c;
-        } else if (u < 0x20) {
-            char buf[8];
-            std::snprintf(buf, sizeof buf, "\\u%04x", u);
-            out += buf;
         } else {
-            out += c;
+            static constexpr char hex[] = "0123456789abcdef";
+            char escaped[6] = {'\\', 'u', '0', '0', hex[(c >> 4) & 0x0f], hex[c & 0x0f]};
+            out.append(escaped, sizeof escaped);
         }
+        text.remove_prefix(run + 1);
     }
 }
 

@@ -154,6 +154,7 @@ route_lookup route_index::find(std::string_view method, std::string_view path, m
     for (const auto& r : resources_) {
         if (!r.matches(given, count, encoded))
             continue;
+        out.pattern = r.pattern;
         for (std::size_t row : r.rows) {
             if (rows_[row].method != method)
                 continue;

@@ -183,7 +183,8 @@ TEST_F(decide_endpoint, decisions_are_counted_in_metrics)
         << m;
     EXPECT_NE(m.find("callgate_decisions_total{action=\"reject\",source=\"engine\",reason=\"unknown_number\"} 1"),
               std::string::npos);
-    EXPECT_NE(m.find("callgate_decision_duration_seconds_count 3"), std::string::npos);
+    EXPECT_NE(m.find("callgate_decision_duration_seconds_count{source=\"config\"} 2"), std::string::npos);
+    EXPECT_NE(m.find("callgate_decision_duration_seconds_count{source=\"engine\"} 1"), std::string::npos);
     EXPECT_NE(m.find("callgate_http_requests_total{listener=\"edge\",code=\"200\"} 3"), std::string::npos);
 }
 

@@ -32,6 +32,7 @@ struct call_event {
     std::optional<engine::uuid> agent_identity_id;
     std::optional<std::string> local_phone_number; // the dialed number
     std::string remote_phone_number;
+    std::string request_id; // the edge request's X-Request-ID, for the decision's log lines
 };
 
 struct call_decision {

@@ -22,6 +22,7 @@ class media_bridge;
 struct edge_router_options {
     std::vector<std::string> tokens; // accepted X-Edge-Token values
     std::function<net::readiness_report()> readiness; // what /readyz answers; ready when unset
+    std::function<std::string()> render_metrics;      // the Prometheus text for /metrics
 };
 
 // Who may call an edge route.
@@ -38,9 +39,11 @@ struct edge_route_spec {
 };
 
 // The edge listener's routes (docs/edge-protocol.md): POST /v1/calls/decide,
-// POST /v1/calls/{call_id}/status and the bridged WebSocket GET
-// /v1/calls/stream, behind X-Edge-Token; /healthz, /readyz and
-// /openapi.json without it.
+// POST /v1/calls/{call_id}/status, the bridged WebSocket GET
+// /v1/calls/stream and GET /metrics, behind X-Edge-Token (/metrics also takes
+// it as "Authorization: Bearer <token>", as Prometheus sends it); /healthz,
+// /readyz and /openapi.json without it. Every response names its route
+// pattern (http_response::route) for the access log and metrics.
 class edge_router {
 public:
     // `bridge` serves GET /v1/calls/stream; without one that route is 404.
@@ -62,6 +65,10 @@ private:
     struct route; // a row of the route table (edge_router.cpp)
     static const net::route_table<route>& table();
 
+    // The checks after routing (405, the token) and the handler.
+    boost::asio::awaitable<net::http_response> serve(net::http_request& request, net::route_lookup lookup,
+                                                     const net::route_match<route>& match);
+
     // The handlers, one a route.
     boost::asio::awaitable<net::http_response> health(net::http_request& request, net::path_params params);
     boost::asio::awaitable<net::http_response> readiness(net::http_request& request, net::path_params params);
@@ -69,6 +76,7 @@ private:
     boost::asio::awaitable<net::http_response> decide(net::http_request& request, net::path_params params);
     boost::asio::awaitable<net::http_response> update_status(net::http_request& request, net::path_params params);
     boost::asio::awaitable<net::http_response> stream(net::http_request& request, net::path_params params);
+    boost::asio::awaitable<net::http_response> metrics(net::http_request& request, net::path_params params);
 
     call_decider& decider_;
     media_bridge* bridge_;

@@ -47,7 +47,9 @@ public:
                  engine::clock_source& clock, media_bridge_options options);
     ~media_bridge();
 
-    boost::asio::awaitable<void> run(net::ws_connection& edge);
+    // Bridges the one call on `edge`; `request_id` (the upgrade request's
+    // X-Request-ID) goes into the call's log lines.
+    boost::asio::awaitable<void> run(net::ws_connection& edge, std::string request_id = {});
 
     // Ends every bridged call with stop(engine_shutdown). Any thread.
     void shutdown();

@@ -41,6 +41,10 @@ public:
     virtual std::optional<std::uint64_t> content_length() const = 0;
     // Whether this is a WebSocket upgrade request.
     virtual bool is_websocket_upgrade() const = 0;
+    // The request's id: the client's X-Request-ID when sane, else a generated
+    // one. The response carries it back as X-Request-ID; log lines about the
+    // request should carry it too.
+    virtual std::string_view request_id() const = 0;
     // Reads the whole body into `out`, within the body limit and the request's
     // deadline. Call it once: the body is moved out.
     virtual boost::asio::awaitable<body_status> read_body(std::string& out) = 0;
@@ -54,6 +58,11 @@ struct http_response {
     std::string content_type = "application/json";
     std::vector<std::pair<std::string, std::string>> headers;
     bool close = false; // close the connection after this response
+    // The route pattern the handler matched, e.g. "/identities/{agent_handle}",
+    // for the access log and metrics: never the raw path. It must outlive the
+    // server (a string literal or a route table's row). Empty: no route
+    // matched ("unmatched").
+    std::string_view route;
     // When set (on a WebSocket upgrade request), the server accepts the
     // upgrade instead of sending this response and runs `websocket` on the
     // connection until it returns.
@@ -61,6 +70,13 @@ struct http_response {
 };
 
 using http_handler = std::function<boost::asio::awaitable<http_response>(http_request&)>;
+
+// The Content-Type of a Prometheus text exposition (/metrics).
+inline constexpr std::string_view metrics_content_type = "text/plain; version=0.0.4; charset=utf-8";
+
+// The credentials of an "Authorization: Bearer <token>" header value ("Bearer"
+// in any case, spaces after it skipped); "" for another scheme.
+std::string_view bearer_token(std::string_view authorization);
 
 // A JSON response with this status and body.
 http_response json_response(unsigned status, std::string body);
@@ -80,6 +96,20 @@ struct tls_files {
     std::string key_file;  // PEM private key
 };
 
+// One request the server answered, as the access log and on_request see it.
+// Views valid only during the on_request call.
+struct request_summary {
+    std::string_view listener;   // http_server_options::name
+    std::string_view method;     // "GET"; "-" when the request line did not parse
+    std::string_view route;      // http_response::route, or "unmatched"
+    unsigned status = 0;         // 101 for an accepted WebSocket upgrade
+    std::uint64_t bytes_sent = 0; // status line, headers and body (0 for an upgrade)
+    // From the request's first byte to its response written (an upgrade: to its handshake done).
+    std::chrono::nanoseconds duration{0};
+    std::string_view request_id;
+    std::string_view remote;     // the client's "host:port"
+};
+
 struct http_server_options {
     std::string name = "api";   // for logs and metrics
     std::string listen = "127.0.0.1:0";
@@ -97,6 +127,12 @@ struct http_server_options {
     // Paths where HEAD is handed to the handler as GET (health probes). The
     // reply to any HEAD carries the status and headers only, never a body.
     std::vector<std::string> head_paths;
+    // One info line per request (event "http_request"): listener, method,
+    // route, status, bytes, duration, request id and client address.
+    bool access_log = true;
+    // Called on the I/O thread after every response (for metrics): must be
+    // quick and must not block.
+    std::function<void(const request_summary&)> on_request;
 };
 
 // An HTTP/1.1 server: one acceptor, connections spread over the given

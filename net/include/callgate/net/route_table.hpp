@@ -52,9 +52,10 @@ struct route_key {
 class route_index {
 public:
     struct match {
-        std::size_t row = 0;    // when found: the index of the matched row
-        std::string_view allow; // when method_not_allowed: "GET, POST"
-        path_params params;     // when found
+        std::size_t row = 0;      // when found: the index of the matched row
+        std::string_view pattern; // when found or method_not_allowed: the matched path's pattern
+        std::string_view allow;   // when method_not_allowed: "GET, POST"
+        path_params params;       // when found
     };
 
     explicit route_index(std::vector<route_key> rows);
@@ -83,6 +84,7 @@ private:
 template <class Route>
 struct route_match {
     const Route* found = nullptr; // when found
+    std::string_view pattern;     // when found or method_not_allowed: the matched path's pattern
     std::string_view allow;       // when method_not_allowed: "GET, POST"
     path_params params;           // when found
 };
@@ -103,6 +105,7 @@ public:
         auto result = index_.find(method, path, m);
         if (result == route_lookup::found)
             out.found = &routes_[m.row];
+        out.pattern = m.pattern;
         out.allow = m.allow;
         out.params = m.params;
         return result;
