@@ -8,6 +8,8 @@
 // (--rate), so a stalled server shows up as latency, not as fewer requests.
 #include "histogram.hpp"
 
+#include "callgate/codec/base64.hpp"
+
 #include "callgate/engine/secrets.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -561,7 +563,7 @@ std::optional<std::string> audio_of(const std::string& data, bool binary)
         return std::nullopt;
     at += 11;
     std::string raw;
-    if (!callgate::engine::base64_decode(std::string_view(data).substr(at, data.find('"', at) - at), raw))
+    if (!callgate::codec::base64_decode(std::string_view(data).substr(at, data.find('"', at) - at), raw))
         return std::nullopt;
     return raw;
 }

@@ -2,6 +2,8 @@
 // server written for the tests, against the real binary.
 #include "../dispatch/dispatch_support.hpp"
 
+#include "callgate/codec/base64.hpp"
+
 #include "callgate/engine/secrets.hpp"
 #include "callgate/testing/ws_peers.hpp"
 
@@ -196,7 +198,7 @@ TEST_F(bridge, answer_then_audio_arrives_byte_exact_and_in_order_both_ways)
             const auto* media = doc.find("media");
             std::string raw;
             if (text_of(doc, "event") != "media" || media == nullptr || media->find("chunk")->integer != i + 1 ||
-                media->find("track")->text != "inbound" || !engine::base64_decode(media->find("payload")->text, raw) ||
+                media->find("track")->text != "inbound" || !codec::base64_decode(media->find("payload")->text, raw) ||
                 raw != audio(i, 1)) {
                 client_ok = false;
                 return;
@@ -210,7 +212,7 @@ TEST_F(bridge, answer_then_audio_arrives_byte_exact_and_in_order_both_ways)
         if (i % 2 == 0)
             ASSERT_TRUE(edge->send(audio(i, 1), true));
         else
-            ASSERT_TRUE(edge->send("{\"event\":\"media\",\"media\":{\"payload\":\"" + engine::base64_encode(audio(i, 1)) +
+            ASSERT_TRUE(edge->send("{\"event\":\"media\",\"media\":{\"payload\":\"" + codec::base64_encode(audio(i, 1)) +
                                    "\"}}"));
     }
     reader.join();
@@ -232,7 +234,7 @@ TEST_F(bridge, answer_then_audio_arrives_byte_exact_and_in_order_both_ways)
                 raw = f.data;
             } else {
                 auto doc = parse(f.data);
-                if (text_of(doc, "event") != "media" || !engine::base64_decode(doc.find("media")->find("payload")->text, raw)) {
+                if (text_of(doc, "event") != "media" || !codec::base64_decode(doc.find("media")->find("payload")->text, raw)) {
                     edge_ok = false;
                     return;
                 }
@@ -251,7 +253,7 @@ TEST_F(bridge, answer_then_audio_arrives_byte_exact_and_in_order_both_ways)
             ASSERT_TRUE(client->send(audio(i, 2), true));
         else
             ASSERT_TRUE(client->send("{\"event\":\"media\",\"media\":{\"payload\":\"" +
-                                     engine::base64_encode(audio(i, 2)) + "\"}}"));
+                                     codec::base64_encode(audio(i, 2)) + "\"}}"));
     }
     edge_reader.join();
     EXPECT_TRUE(edge_ok.load());
