@@ -1,5 +1,6 @@
 #include "server.hpp"
 #include "serve_options.hpp"
+#include "serve_preflight.hpp"
 
 #include <cstdio>
 #include <cstring>
@@ -77,8 +78,13 @@ int main(int argc, char** argv)
         }
         callgate::app::serve_options options;
         std::string error;
-        if (!callgate::app::parse_serve_options(rest, callgate_environment(), options, error)) {
+        auto env = callgate_environment();
+        if (!callgate::app::parse_serve_options(rest, env, options, error)) {
             std::fprintf(stderr, "callgate: %s (see 'callgate serve --help')\n", error.c_str());
+            return 2;
+        }
+        if (!callgate::app::check_serve_environment(options, env, error)) {
+            std::fprintf(stderr, "callgate: %s (nothing was written)\n", error.c_str());
             return 2;
         }
         return callgate::app::run_server(options);

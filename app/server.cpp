@@ -1,6 +1,7 @@
 #include "server.hpp"
 
 #include "cluster_peers.hpp"
+#include "edge_token_file.hpp"
 #include "service_notify.hpp"
 #include "shutdown_signals.hpp"
 
@@ -164,25 +165,7 @@ bool load_edge_tokens(const serve_options& options, engine::random_source& rando
             log(log_level::info, "edge_token_created", {{"file", path}});
         }
     }
-    std::ifstream in(path);
-    if (!in) {
-        error = "cannot read edge token file " + path;
-        return false;
-    }
-    std::string line;
-    while (std::getline(in, line)) {
-        while (!line.empty() && (line.back() == '\r' || line.back() == ' ' || line.back() == '\t'))
-            line.pop_back();
-        auto first = line.find_first_not_of(" \t");
-        if (first == std::string::npos || line[first] == '#')
-            continue;
-        tokens.push_back(line.substr(first));
-    }
-    if (tokens.empty()) {
-        error = "edge token file " + path + " holds no token";
-        return false;
-    }
-    return true;
+    return read_edge_token_file(path, tokens, error);
 }
 
 struct server_metrics {
