@@ -2,6 +2,7 @@
 
 #include "cluster_peers.hpp"
 #include "edge_token_file.hpp"
+#include "etcd_settings.hpp"
 #include "service_notify.hpp"
 #include "shutdown_signals.hpp"
 
@@ -251,13 +252,7 @@ std::string render_metrics(server_metrics& m, const engine::config_service& serv
 // The etcd client's options from the flags; requests counted in `metrics` if given.
 net::etcd_client_options etcd_options(const serve_options& options, server_metrics* metrics)
 {
-    net::etcd_client_options o;
-    o.endpoints = options.etcd_endpoints;
-    o.ca_file = options.etcd_ca_file;
-    o.cert_file = options.etcd_cert_file;
-    o.key_file = options.etcd_key_file;
-    o.username = options.etcd_username;
-    o.password = options.etcd_password;
+    net::etcd_client_options o = etcd_settings(options);
     if (metrics)
         o.on_request = [metrics](std::string_view op, net::etcd_errc outcome) {
             std::lock_guard lock(metrics->etcd_requests_mutex);
