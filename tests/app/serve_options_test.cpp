@@ -7,6 +7,8 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <regex>
+#include <set>
 
 namespace callgate::app {
 namespace {
@@ -278,6 +280,38 @@ TEST(serve_options, urls_follow_rfc_3986)
     }
     EXPECT_TRUE(parse_serve_options({"--advertise-api", "https://node1.example:8443"}, {}, o, error)) << error;
     EXPECT_FALSE(parse_serve_options({"--advertise-api", "https://node1.example:8443/%zz"}, {}, o, error));
+}
+
+// The packaged /etc/callgate/callgate.conf: with every commented-out setting
+// switched on it is still valid (the documented defaults parse), and it
+// names every flag of `serve --help`.
+TEST(config_file, the_packaged_file_lists_every_flag_with_a_valid_value)
+{
+    std::ifstream in(CALLGATE_PACKAGED_CONFIG);
+    ASSERT_TRUE(in) << CALLGATE_PACKAGED_CONFIG;
+    std::string text, line;
+    const std::regex setting(R"(^#?([a-z][a-z0-9-]*) = (.*)$)");
+    std::set<std::string> keys;
+    while (std::getline(in, line)) {
+        std::smatch m;
+        if (std::regex_match(line, m, setting)) {
+            keys.insert(m[1]);
+            line = line.front() == '#' ? line.substr(1) : line;
+        }
+        text += line + "\n";
+    }
+    testing::temp_dir dir;
+    auto path = write_config(dir, text);
+    serve_options o;
+    std::string error;
+    EXPECT_TRUE(parse_serve_options({"--config", path}, {}, o, error)) << error;
+    const std::regex flag(R"(--([a-z][a-z0-9-]*))");
+    std::string help = serve_help();
+    for (std::sregex_iterator it(help.begin(), help.end(), flag), end; it != end; ++it) {
+        std::string name = (*it)[1];
+        if (name != "config" && name != "help" && name != "client-cert-auth") // (etcd's flag, in the help's prose)
+            EXPECT_TRUE(keys.count(name)) << "callgate.conf does not mention " << name;
+    }
 }
 
 } // namespace
