@@ -267,12 +267,13 @@ TEST(lifecycle, bad_tls_files_are_a_clear_error)
 {
     temp_dir dir;
     std::string out;
-    EXPECT_NE(server_process::run_command({"serve", "--data-dir", dir.path() + "/data", "--api-listen", "127.0.0.1:0",
+    EXPECT_EQ(server_process::run_command({"serve", "--data-dir", dir.path() + "/data", "--api-listen", "127.0.0.1:0",
                                            "--tls-cert", dir.path() + "/missing.pem", "--tls-key",
                                            dir.path() + "/missing.key"},
                                           out),
-              0);
-    EXPECT_NE(out.find("cannot load TLS certificate"), std::string::npos) << out;
+              2);
+    EXPECT_NE(out.find("--tls-cert " + dir.path() + "/missing.pem: cannot load"), std::string::npos) << out;
+    EXPECT_FALSE(std::filesystem::exists(dir.path() + "/data")) << "checked before anything is written";
 }
 
 } // namespace
