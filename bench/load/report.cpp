@@ -351,10 +351,13 @@ std::vector<double> nice_ticks(double lo, double hi, int max_ticks)
             step = m * magnitude;
             break;
         }
+    // From the tick at or below lo to the first at or above hi, where "above"
+    // forgives 1% of a step (a 10.02 s run ends its axis at 10, not 15).
     std::vector<double> out;
-    double first = std::floor(lo / step + 1e-9) * step;
-    for (double t = first; t < hi + step * (1 - 1e-9); t += step)
-        out.push_back(std::abs(t) < step * 1e-9 ? 0 : std::round(t / step) * step);
+    auto first = static_cast<long long>(std::floor(lo / step + 1e-9));
+    auto last = static_cast<long long>(std::ceil(hi / step - 0.01));
+    for (long long k = first; k <= last; ++k)
+        out.push_back(static_cast<double>(k) * step);
     if (out.size() < 2)
         out.push_back(out.back() + step);
     return out;

@@ -61,7 +61,8 @@ bool from_json(std::string_view text, run_report& run, std::string& error);
 std::string to_html(const run_report& run, const run_report* before);
 
 // Axis ticks: round values (1, 2 or 5 times a power of ten apart) covering
-// [lo, hi] with at most `max_ticks` intervals.
+// [lo, hi] with at most `max_ticks` intervals (hi may pass the last tick by
+// 1% of a step).
 std::vector<double> nice_ticks(double lo, double hi, int max_ticks = 5);
 // A tick's label: as many decimals as the tick spacing `step` needs, never
 // an exponent ("0", "0.05", "250", "20000").
