@@ -84,12 +84,14 @@ void check_new_identity(const engine::json_object& doc)
     FUZZ_CHECK(engine::is_valid_agent_handle(input.agent_handle));
     FUZZ_CHECK(!input.display_name || input.display_name->size() <= 256);
     FUZZ_CHECK(!input.phone_number || engine::is_valid_e164(*input.phone_number));
+    FUZZ_CHECK(!input.description || input.description->size() <= 4096);
 
     // The identity as the API writes it, read back as a POST body.
     engine::identity_record record;
     record.agent_handle = input.agent_handle;
     record.display_name = input.display_name;
     record.phone_number = input.phone_number;
+    record.description = input.description;
     engine::json_writer w;
     engine::write_identity(w, record);
     engine::json_object echoed;
@@ -97,7 +99,7 @@ void check_new_identity(const engine::json_object& doc)
     engine::new_identity again;
     FUZZ_CHECK(config_api::read_new_identity(echoed, again, detail));
     FUZZ_CHECK(again.agent_handle == input.agent_handle && again.display_name == input.display_name &&
-               again.phone_number == input.phone_number);
+               again.phone_number == input.phone_number && again.description == input.description);
 }
 
 void check_identity_patch(const engine::json_object& doc)
@@ -110,6 +112,10 @@ void check_identity_patch(const engine::json_object& doc)
     }
     FUZZ_CHECK(patch.display_name.has_value() == (doc.find("display_name") != nullptr));
     FUZZ_CHECK(patch.phone_number.has_value() == (doc.find("phone_number") != nullptr));
+    FUZZ_CHECK(patch.description.has_value() == (doc.find("description") != nullptr));
+    FUZZ_CHECK(patch.agent_handle.has_value() == (doc.find("agent_handle") != nullptr));
+    if (patch.agent_handle)
+        FUZZ_CHECK(engine::is_valid_agent_handle(*patch.agent_handle));
     if (patch.display_name && *patch.display_name)
         FUZZ_CHECK((*patch.display_name)->size() <= 256);
     if (patch.phone_number && *patch.phone_number)

@@ -17,6 +17,7 @@ constexpr std::string_view phone_dir = "phone/";
 constexpr std::string_view apikey_dir = "apikey/";
 constexpr std::string_view apikey_id_dir = "apikey-id/";
 constexpr std::string_view admin_dir = "admin/";
+constexpr std::string_view setting_dir = "setting/";
 
 std::optional<std::string> uuid_text(std::string_view key)
 {
@@ -87,7 +88,8 @@ bool key_layout::replicated(column c)
     case column::api_keys_by_identity:
     case column::admin_keys:
     case column::contact_rules:
-    case column::contact_rule_index: return true;
+    case column::contact_rule_index:
+    case column::settings: return true;
     default: return false;
     }
 }
@@ -131,6 +133,7 @@ std::optional<std::string> key_layout::key_of(column c, std::string_view local_k
         return under_identity(local_key.substr(0, 16), "rule-match/" + std::string(rest));
     }
     case column::handles: return config_ + std::string(handle_dir) + std::string(local_key);
+    case column::settings: return config_ + std::string(setting_dir) + std::string(local_key);
     case column::phones: return config_ + std::string(phone_dir) + std::string(local_key);
     case column::api_keys: return config_ + std::string(apikey_dir) + engine::hex_encode(local_key);
     case column::admin_keys: return config_ + std::string(admin_dir) + engine::hex_encode(local_key);
@@ -185,6 +188,8 @@ std::optional<key_layout::local_key> key_layout::parse(std::string_view etcd_key
     }
     if (consume(etcd_key, handle_dir))
         return etcd_key.empty() ? std::nullopt : std::optional<local_key>(local_key{column::handles, std::string(etcd_key)});
+    if (consume(etcd_key, setting_dir))
+        return etcd_key.empty() ? std::nullopt : std::optional<local_key>(local_key{column::settings, std::string(etcd_key)});
     if (consume(etcd_key, phone_dir))
         return etcd_key.empty() ? std::nullopt : std::optional<local_key>(local_key{column::phones, std::string(etcd_key)});
     if (consume(etcd_key, apikey_id_dir)) {

@@ -12,6 +12,7 @@ const char* const phone_detail = "phone_number must be E.164: '+' followed by 8 
 const char* const handle_detail =
     "agent_handle must be 1 to 64 characters of a-z, 0-9, '.', '_' or '-'";
 constexpr std::size_t max_display_name = 256;
+constexpr std::size_t max_description = 4096;
 constexpr std::size_t max_label = 256;
 
 bool valid_text_length(const std::optional<std::string>& v, std::size_t max)
@@ -19,25 +20,61 @@ bool valid_text_length(const std::optional<std::string>& v, std::size_t max)
     return !v || v->size() <= max;
 }
 
-// display_name and phone_number, as POST and PATCH /identities read them.
-bool read_name_and_phone(const json_object& doc, text_field& name, text_field& phone, std::string& detail)
+// The optional text fields POST and PATCH /identities share: display_name,
+// description and phone_number.
+struct identity_fields {
+    text_field name, description, phone;
+};
+
+// A string-or-null field of at most `max` bytes.
+bool read_bounded_text(const json_object& doc, std::string_view name, std::size_t max, text_field& out,
+                       std::string& detail)
 {
-    if (auto e = read_text(doc, "display_name", name)) {
+    if (auto e = read_text(doc, name, out)) {
         detail = *e;
         return false;
     }
-    if (!valid_text_length(name.value, max_display_name)) {
-        detail = "display_name must be at most 256 bytes";
+    if (!valid_text_length(out.value, max)) {
+        detail = std::string(name) + " must be at most " + std::to_string(max) + " bytes";
         return false;
     }
-    if (auto e = read_text(doc, "phone_number", phone)) {
+    return true;
+}
+
+bool read_identity_fields(const json_object& doc, identity_fields& out, std::string& detail)
+{
+    if (!read_bounded_text(doc, "display_name", max_display_name, out.name, detail) ||
+        !read_bounded_text(doc, "description", max_description, out.description, detail))
+        return false;
+    // Inkbox provisions a number from an object ({"type": "local", ...});
+    // callgate only routes numbers its operator already has.
+    if (const json_field* phone = doc.find("phone_number"); phone != nullptr && phone->type == json_type::object) {
+        detail = "phone_number must be an E.164 number string; callgate does not provision numbers";
+        return false;
+    }
+    if (auto e = read_text(doc, "phone_number", out.phone)) {
         detail = *e;
         return false;
     }
-    if (phone.value && !engine::is_valid_e164(*phone.value)) {
+    if (out.phone.value && !engine::is_valid_e164(*out.phone.value)) {
         detail = phone_detail;
         return false;
     }
+    return true;
+}
+
+// agent_handle: required on POST, a rename on PATCH.
+bool read_handle_field(const json_field& handle, std::string& out, std::string& detail)
+{
+    if (handle.type != json_type::string) {
+        detail = "agent_handle must be a string";
+        return false;
+    }
+    if (!engine::is_valid_agent_handle(handle.text)) {
+        detail = handle_detail;
+        return false;
+    }
+    out = handle.text;
     return true;
 }
 
@@ -157,33 +194,32 @@ bool read_new_identity(const json_object& doc, engine::new_identity& out, std::s
         detail = "agent_handle is required";
         return false;
     }
-    if (handle->type != json_type::string) {
-        detail = "agent_handle must be a string";
+    identity_fields fields;
+    if (!read_handle_field(*handle, out.agent_handle, detail) || !read_identity_fields(doc, fields, detail))
         return false;
-    }
-    if (!engine::is_valid_agent_handle(handle->text)) {
-        detail = handle_detail;
-        return false;
-    }
-    text_field name, phone;
-    if (!read_name_and_phone(doc, name, phone, detail))
-        return false;
-    out.agent_handle = handle->text;
-    out.display_name = std::move(name.value);
-    out.phone_number = std::move(phone.value);
+    out.display_name = std::move(fields.name.value);
+    out.description = std::move(fields.description.value);
+    out.phone_number = std::move(fields.phone.value);
     return true;
 }
 
 bool read_identity_patch(const json_object& doc, engine::identity_patch& out, std::string& detail)
 {
-    text_field name, phone;
-    if (!read_name_and_phone(doc, name, phone, detail))
-        return false;
     out = {};
-    if (name.present)
-        out.display_name = std::move(name.value);
-    if (phone.present)
-        out.phone_number = std::move(phone.value);
+    if (const json_field* handle = doc.find("agent_handle"); handle != nullptr) {
+        out.agent_handle.emplace();
+        if (!read_handle_field(*handle, *out.agent_handle, detail))
+            return false;
+    }
+    identity_fields fields;
+    if (!read_identity_fields(doc, fields, detail))
+        return false;
+    if (fields.name.present)
+        out.display_name = std::move(fields.name.value);
+    if (fields.description.present)
+        out.description = std::move(fields.description.value);
+    if (fields.phone.present)
+        out.phone_number = std::move(fields.phone.value);
     if (const json_field* mode = doc.find("phone_filter_mode"); mode != nullptr) {
         std::optional<engine::phone_filter_mode> parsed;
         if (mode->type == json_type::string)
@@ -269,14 +305,8 @@ bool read_contact_rule_patch(const json_object& doc, engine::rule_action& out, s
 bool read_new_api_key(const json_object& doc, new_api_key_request& out, std::string& detail)
 {
     text_field label, scoped;
-    if (auto e = read_text(doc, "label", label)) {
-        detail = *e;
+    if (!read_bounded_text(doc, "label", max_label, label, detail))
         return false;
-    }
-    if (!valid_text_length(label.value, max_label)) {
-        detail = "label must be at most 256 bytes";
-        return false;
-    }
     if (read_text(doc, "scoped_identity_id", scoped)) {
         detail = "scoped_identity_id must be a UUID string";
         return false;

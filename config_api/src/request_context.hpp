@@ -4,7 +4,7 @@
 // which parameters, over which services) and the replies all resources build
 // alike. Include only from config_api/src/*.cpp (it pulls in async_glue.hpp).
 
-#include "percent_encoding.hpp"
+#include "callgate/net/percent_encoding.hpp"
 #include "route_table.hpp"
 
 #include "callgate/config_api/api_router.hpp"
@@ -84,7 +84,7 @@ struct request_context {
     // choice only; requests, auth, checks and status codes are the same.
     api_view view;
     path_params path;           // the route's {name} segments
-    query_params query;         // parsed before a keyed route's handler runs
+    net::query_params query;    // parsed before a keyed route's handler runs
     engine::api_key_ptr caller; // the authenticated key; null on open routes
 
     bool admin() const { return caller && caller->is_admin(); }

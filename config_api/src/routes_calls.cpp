@@ -22,8 +22,6 @@ constexpr std::string_view unreachable_header = "X-Callgate-Unreachable-Nodes";
 // for offset + limit records).
 constexpr std::size_t max_merged_depth = 10'000;
 
-bool is_blocked(const engine::call_record& r) { return r.decision_reason && *r.decision_reason == "contact_blocked"; }
-
 // Which records a caller may list: scoped keys never see blocked calls
 // (Inkbox's rule); ?is_blocked=true|false narrows an admin's list. Sets a 422
 // detail for a bad value.
@@ -41,7 +39,31 @@ std::function<bool(const engine::call_record&)> call_filter(const request_contex
         blocked = false;
     if (!blocked)
         return {};
-    return [want = *blocked](const engine::call_record& r) { return is_blocked(r) == want; };
+    return [want = *blocked](const engine::call_record& r) { return engine::is_blocked(r) == want; };
+}
+
+// The call object of the request's view.
+void write_call(const request_context& ctx, engine::json_writer& w, const engine::call_record& r)
+{
+    if (ctx.view == api_view::inkbox)
+        engine::write_inkbox_call_record(w, r);
+    else
+        engine::write_call_record(w, r);
+}
+
+// A list of calls: {"items": [...]}, or under Inkbox's prefix a bare array.
+void begin_list(const request_context& ctx, engine::json_writer& w)
+{
+    if (ctx.view == api_view::native)
+        w.begin_object().key("items");
+    w.begin_array();
+}
+
+void end_list(const request_context& ctx, engine::json_writer& w)
+{
+    w.end_array();
+    if (ctx.view == api_view::native)
+        w.end_object();
 }
 
 // A call record as JSON, with what orders the merged list: newest first.
@@ -61,15 +83,17 @@ std::string unreachable(const std::vector<peer_reply>& replies)
     return names;
 }
 
-// Appends the items of a peer's {"items": [...]} reply; false if it is not one.
-bool add_peer_items(std::string_view body, std::vector<merged_record>& out)
+// Appends the items of a peer's list reply ({"items": [...]}, or a bare
+// array in Inkbox's view); false if it is not one.
+bool add_peer_items(std::string_view body, api_view view, std::vector<merged_record>& out)
 {
     thread_local simdjson::dom::parser parser;
     simdjson::dom::element doc;
     if (parser.parse(body.data(), body.size()).get(doc) != simdjson::SUCCESS)
         return false;
     simdjson::dom::array items;
-    if (doc["items"].get_array().get(items) != simdjson::SUCCESS)
+    auto error = view == api_view::inkbox ? doc.get_array().get(items) : doc["items"].get_array().get(items);
+    if (error != simdjson::SUCCESS)
         return false;
     for (auto item : items) {
         std::string_view created_at, id;
@@ -112,7 +136,9 @@ route_reply list_merged_calls(request_context& ctx, std::optional<engine::uuid> 
     if (offset + limit > max_merged_depth)
         co_return net::json_error(422, "offset + limit must be at most 10000 in cluster mode");
     std::size_t depth = offset + limit;
-    std::string target = "/calls?limit=" + std::to_string(depth) + "&offset=0";
+    // Peers render the same view: ask them under the same prefix.
+    std::string target = std::string(ctx.view == api_view::inkbox ? "/api/v1/phone" : "") + "/calls?limit=" +
+                         std::to_string(depth) + "&offset=0";
     if (identity)
         target += "&agent_identity_id=" + identity->to_string();
     if (const auto* v = ctx.query.find("is_blocked"); v != nullptr && !v->empty())
@@ -125,21 +151,21 @@ route_reply list_merged_calls(request_context& ctx, std::optional<engine::uuid> 
     std::vector<merged_record> merged;
     for (const auto& r : local.value) {
         engine::json_writer w;
-        engine::write_call_record(w, r);
+        write_call(ctx, w, r);
         merged.push_back({engine::format_rfc3339(r.created_at_us), r.id.to_string(), w.take()});
     }
     auto replies = co_await std::move(ask);
     for (auto& reply : replies)
-        if (reply.status == 200 && !add_peer_items(reply.body, merged))
+        if (reply.status == 200 && !add_peer_items(reply.body, ctx.view, merged))
             reply.status = 0; // not a list: as good as no answer
     std::sort(merged.begin(), merged.end(), [](const auto& a, const auto& b) {
         return a.created_at != b.created_at ? a.created_at > b.created_at : a.id > b.id;
     });
     engine::json_writer w;
-    w.begin_object().key("items").begin_array();
+    begin_list(ctx, w);
     for (std::size_t i = offset; i < std::min(merged.size(), depth); ++i)
         w.raw(merged[i].json);
-    w.end_array().end_object();
+    end_list(ctx, w);
     auto response = net::json_response(200, w.take());
     if (auto names = unreachable(replies); !names.empty())
         response.headers.emplace_back(unreachable_header, names);
@@ -172,7 +198,12 @@ route_reply list_calls(request_context& ctx)
     auto calls = co_await std::move(op);
     if (!calls.ok())
         co_return from_errc(calls.error);
-    co_return items_response(calls.value, engine::write_call_record);
+    engine::json_writer w;
+    begin_list(ctx, w);
+    for (const auto& r : calls.value)
+        write_call(ctx, w, r);
+    end_list(ctx, w);
+    co_return net::json_response(200, w.take());
 }
 
 route_reply get_call(request_context& ctx)
@@ -186,7 +217,9 @@ route_reply get_call(request_context& ctx)
     auto call = co_await std::move(op);
     if (call.error == config_errc::no_config && ctx.options.cluster && !ctx.forwarded()) {
         // Not decided here: the node that decided it has it.
-        auto ask = ctx.options.cluster->ask("/calls/" + id->to_string(), std::string(ctx.api_key()));
+        auto ask = ctx.options.cluster->ask(
+            std::string(ctx.view == api_view::inkbox ? "/api/v1/phone" : "") + "/calls/" + id->to_string(),
+            std::string(ctx.api_key()));
         auto replies = co_await std::move(ask);
         for (auto& reply : replies)
             if (reply.status == 200)
@@ -201,9 +234,11 @@ route_reply get_call(request_context& ctx)
     if (!call.ok())
         co_return from_errc(call.error);
     // Another identity's call, or a blocked one, does not exist for a scoped key.
-    if (!ctx.admin() && (call.value.agent_identity_id != ctx.caller->scoped_identity_id || is_blocked(call.value)))
+    if (!ctx.admin() && (call.value.agent_identity_id != ctx.caller->scoped_identity_id || engine::is_blocked(call.value)))
         co_return net::json_error(404, call_not_found_detail);
-    co_return record_response(200, call.value, engine::write_call_record);
+    engine::json_writer w;
+    write_call(ctx, w, call.value);
+    co_return net::json_response(200, w.take());
 }
 
 } // namespace callgate::config_api

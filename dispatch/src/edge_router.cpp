@@ -9,7 +9,6 @@
 #include "callgate/engine/secrets.hpp"
 #include "callgate/net/async_glue.hpp"
 
-
 namespace callgate::dispatch {
 
 using net::http_response;
@@ -74,7 +73,7 @@ bool edge_router::token_allowed(std::string_view token) const
     return ok;
 }
 
-boost::asio::awaitable<http_response> edge_router::decide(net::http_request& request)
+boost::asio::awaitable<http_response> edge_router::decide(net::http_request& request, net::path_params)
 {
     http_response failure;
     std::string body;
@@ -110,7 +109,7 @@ boost::asio::awaitable<http_response> edge_router::decide(net::http_request& req
     co_return json_response(200, w.take());
 }
 
-boost::asio::awaitable<http_response> edge_router::update_status(net::http_request& request, std::string call_id)
+boost::asio::awaitable<http_response> edge_router::update_status(net::http_request& request, net::path_params params)
 {
     http_response failure;
     std::string body;
@@ -122,7 +121,7 @@ boost::asio::awaitable<http_response> edge_router::update_status(net::http_reque
         co_return net::json_error(422, detail);
     auto status = update.status;
     auto hangup = update.hangup;
-    auto id = engine::uuid::parse(call_id);
+    auto id = engine::uuid::parse(params["call_id"]);
     if (!id)
         co_return net::json_error(404, "Call not found");
     auto now = clock_.now_us();
@@ -151,61 +150,92 @@ boost::asio::awaitable<http_response> edge_router::update_status(net::http_reque
     co_return r;
 }
 
+boost::asio::awaitable<http_response> edge_router::health(net::http_request&, net::path_params)
+{
+    co_return json_response(200, "{\"status\":\"ok\"}");
+}
+
+boost::asio::awaitable<http_response> edge_router::readiness(net::http_request&, net::path_params)
+{
+    co_return net::readiness_response(options_.readiness ? options_.readiness() : net::readiness_report{});
+}
+
+boost::asio::awaitable<http_response> edge_router::api_document(net::http_request&, net::path_params)
+{
+    co_return json_response(200, openapi_document());
+}
+
+boost::asio::awaitable<http_response> edge_router::stream(net::http_request& request, net::path_params)
+{
+    if (bridge_ == nullptr)
+        co_return net::json_error(404, "Not Found");
+    if (!request.is_websocket_upgrade())
+        co_return net::json_error(426, "WebSocket upgrade required");
+    http_response upgrade;
+    upgrade.websocket = [bridge = bridge_](net::ws_connection& ws) { return bridge->run(ws); };
+    co_return upgrade;
+}
+
+struct edge_router::route {
+    std::string_view method;
+    std::string_view pattern; // a {name} segment matches any non-empty one
+    edge_access access;
+    boost::asio::awaitable<http_response> (edge_router::*handler)(net::http_request&, net::path_params);
+};
+
+// The edge listener, one row a route. Dispatch, 405 with its Allow header,
+// routes() and so the OpenAPI test all come from here.
+const net::route_table<edge_router::route>& edge_router::table()
+{
+    using enum edge_access;
+    static constexpr route rows[] = {
+        // method  path                            access      handler
+        {"POST",   "/v1/calls/decide",             edge_token, &edge_router::decide},
+        {"POST",   "/v1/calls/{call_id}/status",   edge_token, &edge_router::update_status},
+        {"GET",    "/v1/calls/stream",             edge_token, &edge_router::stream},
+        {"GET",    "/healthz",                     open,       &edge_router::health},
+        {"GET",    "/readyz",                      open,       &edge_router::readiness},
+        {"GET",    "/openapi.json",                open,       &edge_router::api_document},
+    };
+    static const net::route_table<route> built{rows};
+    return built;
+}
+
+std::vector<edge_route_spec> edge_router::routes()
+{
+    std::vector<edge_route_spec> out;
+    for (const auto& r : table().routes())
+        out.push_back({r.method, r.pattern, r.access});
+    return out;
+}
+
+// The checks every edge request goes through, in this order: the path (400
+// for a bad percent escape, 404), the method (405 with Allow), the edge token
+// (401) on every route but the open ones, then the handler's own.
 boost::asio::awaitable<http_response> edge_router::handle(net::http_request& request)
 {
     std::string_view target = request.target();
     std::string_view path = target.substr(0, target.find('?'));
-    std::string_view method = request.method();
-    if (path == "/healthz" || path == "/readyz") {
-        if (method != "GET") {
-            auto r = net::json_error(405, "Method Not Allowed");
-            r.headers.emplace_back("Allow", "GET");
-            co_return r;
-        }
-        if (path == "/healthz")
-            co_return json_response(200, "{\"status\":\"ok\"}");
-        co_return net::readiness_response(options_.readiness ? options_.readiness() : net::readiness_report{});
+    net::route_match<route> match;
+    switch (table().find(request.method(), path, match)) {
+    case net::route_lookup::found: break;
+    case net::route_lookup::malformed_path: co_return net::json_error(400, "Malformed percent-encoding in path");
+    case net::route_lookup::no_such_path: co_return net::json_error(404, "Not Found");
+    case net::route_lookup::method_not_allowed: {
+        auto r = net::json_error(405, "Method Not Allowed");
+        r.headers.emplace_back("Allow", std::string(match.allow));
+        co_return r;
     }
-    // The method, then the edge token: the checks every edge route makes first.
-    auto refuse = [&](std::string_view allowed) -> std::optional<http_response> {
-        if (method != allowed) {
-            auto r = net::json_error(405, "Method Not Allowed");
-            r.headers.emplace_back("Allow", std::string(allowed));
-            return r;
-        }
+    }
+    const route& found = *match.found;
+    if (found.access == edge_access::edge_token) {
         std::string_view token = request.header("X-Edge-Token");
         if (token.empty())
-            return net::json_error(401, "Missing edge token");
+            co_return net::json_error(401, "Missing edge token");
         if (!token_allowed(token))
-            return net::json_error(401, "Invalid edge token");
-        return std::nullopt;
-    };
-    if (path == "/v1/calls/stream" && bridge_ != nullptr) {
-        if (auto refused = refuse("GET"))
-            co_return std::move(*refused);
-        if (!request.is_websocket_upgrade())
-            co_return net::json_error(426, "WebSocket upgrade required");
-        http_response upgrade;
-        upgrade.websocket = [bridge = bridge_](net::ws_connection& ws) { return bridge->run(ws); };
-        co_return upgrade;
+            co_return net::json_error(401, "Invalid edge token");
     }
-    bool is_decide = path == "/v1/calls/decide";
-    std::string call_id;
-    constexpr std::string_view calls_prefix = "/v1/calls/";
-    if (!is_decide && path.starts_with(calls_prefix) && path.ends_with("/status")) {
-        call_id = std::string(path.substr(calls_prefix.size(), path.size() - calls_prefix.size() - 7));
-        if (call_id.empty() || call_id.find('/') != std::string::npos)
-            co_return net::json_error(404, "Not Found");
-    } else if (!is_decide) {
-        co_return net::json_error(404, "Not Found");
-    }
-    if (auto refused = refuse("POST"))
-        co_return std::move(*refused);
-    if (is_decide) {
-        auto op = decide(request);
-        co_return co_await std::move(op);
-    }
-    auto op = update_status(request, std::move(call_id));
+    auto op = (this->*found.handler)(request, match.params);
     co_return co_await std::move(op);
 }
 

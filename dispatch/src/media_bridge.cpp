@@ -4,6 +4,7 @@
 
 #include "callgate/dispatch/call_decider.hpp"
 #include "callgate/dispatch/dispatch_metrics.hpp"
+#include "callgate/dispatch/stream_events.hpp"
 #include "callgate/engine/call_records.hpp"
 #include "callgate/engine/clock.hpp"
 #include "callgate/engine/json_object.hpp"
@@ -28,18 +29,19 @@ namespace callgate::dispatch {
 namespace asio = boost::asio;
 using steady = std::chrono::steady_clock;
 using engine::json_type;
+namespace events = stream_events;
+using events::close_normal;
+using events::close_policy;
 
 namespace {
 
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
-constexpr std::uint16_t close_normal = 1000;
-constexpr std::uint16_t close_policy = 1008;
 
 std::string decision_reject_frame(outcome kind)
 {
     engine::json_writer w;
     w.begin_object()
-        .field("event", "decision")
+        .field("event", events::decision)
         .field("action", "reject")
         .field("reason", labels_of(kind).reason)
         .end_object();
@@ -245,14 +247,14 @@ struct media_bridge::call : std::enable_shared_from_this<media_bridge::call> {
     std::string stop_frame_for_client(std::string_view reason) const
     {
         engine::json_writer w;
-        w.begin_object().field("event", "stop").field("stream_id", stream_id).field("reason", reason).end_object();
+        w.begin_object().field("event", events::stop).field("stream_id", stream_id).field("reason", reason).end_object();
         return w.take();
     }
 
     static std::string stop_frame_for_edge(std::string_view reason)
     {
         engine::json_writer w;
-        w.begin_object().field("event", "stop").field("reason", reason).end_object();
+        w.begin_object().field("event", events::stop).field("reason", reason).end_object();
         return w.take();
     }
 
@@ -320,7 +322,7 @@ struct media_bridge::call : std::enable_shared_from_this<media_bridge::call> {
             const auto* event = doc.find("event");
             std::string_view name =
                 event != nullptr && event->type == json_type::string ? std::string_view(event->text) : std::string_view();
-            if (name == "media") {
+            if (name == events::media) {
                 const auto* media = doc.find("media");
                 const auto* payload = media != nullptr ? media->find("payload") : nullptr;
                 // Copied into the client's JSON as it is: only strict, padded
@@ -329,15 +331,15 @@ struct media_bridge::call : std::enable_shared_from_this<media_bridge::call> {
                     push(to_client, {client_media(payload->text), false, frame_kind::media});
                 else
                     ++to_client.counts.dropped;
-            } else if (name == "dtmf") {
+            } else if (name == events::dtmf) {
                 const auto* dtmf = doc.find("dtmf");
                 const auto* digit = dtmf != nullptr ? dtmf->find("digit") : nullptr;
                 engine::json_writer w;
-                w.begin_object().field("event", "dtmf").field("stream_id", stream_id).key("dtmf").begin_object();
+                w.begin_object().field("event", events::dtmf).field("stream_id", stream_id).key("dtmf").begin_object();
                 w.field("digit", digit != nullptr && digit->type == json_type::string ? digit->text : std::string());
                 w.end_object().end_object();
                 push(to_client, {w.take(), false, frame_kind::control});
-            } else if (name == "stop") {
+            } else if (name == events::stop) {
                 end(engine::hangup_reason::remote, "remote_hang_up", "");
                 co_return;
             } else {
@@ -351,7 +353,9 @@ struct media_bridge::call : std::enable_shared_from_this<media_bridge::call> {
         auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(steady::now() - started).count();
         std::string out;
         out.reserve(payload_base64.size() + 160);
-        out += "{\"event\":\"media\",\"stream_id\":\"";
+        out += "{\"event\":\"";
+        out += events::media;
+        out += "\",\"stream_id\":\"";
         out += stream_id;
         out += "\",\"media\":{\"track\":\"inbound\",\"chunk\":";
         out += std::to_string(++chunk);
@@ -366,10 +370,9 @@ struct media_bridge::call : std::enable_shared_from_this<media_bridge::call> {
     // The events media-stream.md names for client → engine (stop aside).
     static frame_kind client_event_kind(std::string_view name)
     {
-        static constexpr std::string_view control[] = {"clear", "audio_done", "mark", "text", "transcript"};
-        if (name == "media")
+        if (name == events::media)
             return frame_kind::media;
-        for (auto known : control)
+        for (auto known : events::client_control)
             if (name == known)
                 return frame_kind::control;
         return frame_kind::unknown;
@@ -399,7 +402,7 @@ struct media_bridge::call : std::enable_shared_from_this<media_bridge::call> {
             }
             // (A view of event[0].text, not of a temporary string: `cond ? text : ""` would be a std::string.)
             std::string_view name = event[0].type == json_type::string ? std::string_view(event[0].text) : std::string_view();
-            if (name == "stop") {
+            if (name == events::stop) {
                 end(engine::hangup_reason::local, "", "local");
                 co_return;
             }
@@ -503,7 +506,7 @@ asio::awaitable<std::optional<incoming_call>> read_incoming_call(net::ws_connect
     const engine::json_field* event = nullptr;
     if (!binary && doc.parse(first) == engine::json_parse_error::ok)
         event = doc.find("event");
-    if (event == nullptr || event->type != json_type::string || event->text != "incoming_call") {
+    if (event == nullptr || event->type != json_type::string || event->text != events::incoming_call) {
         co_await edge.close(close_policy);
         co_return std::nullopt;
     }
@@ -553,7 +556,7 @@ std::string answer_frame(const call_decision& d,
 {
     engine::json_writer answer;
     answer.begin_object()
-        .field("event", "decision")
+        .field("event", events::decision)
         .field("action", "answer")
         .field("client_websocket_url", d.client_websocket_url)
         .field("use_inkbox_tts", header_flag(client_response_headers, "X-Use-Inkbox-Text-To-Speech"))
@@ -566,7 +569,7 @@ std::string start_frame(const media_bridge::call& c)
 {
     engine::json_writer start;
     start.begin_object()
-        .field("event", "start")
+        .field("event", events::start)
         .field("stream_id", c.stream_id)
         .key("start")
         .begin_object()

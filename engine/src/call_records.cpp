@@ -154,20 +154,20 @@ bool decode(std::string_view bytes, call_record& out)
     return r.done();
 }
 
-void write_call_record(json_writer& w, const call_record& r)
+namespace {
+
+void time_or_null(json_writer& w, std::string_view key, std::int64_t us)
 {
-    auto time_or_null = [&w](std::string_view key, std::int64_t us) {
-        w.key(key);
-        if (us != 0)
-            w.value(format_rfc3339(us));
-        else
-            w.null();
-    };
-    w.begin_object().field("id", r.id.to_string()).key("agent_identity_id");
-    if (r.agent_identity_id)
-        w.value(r.agent_identity_id->to_string());
+    w.key(key);
+    if (us != 0)
+        w.value(format_rfc3339(us));
     else
         w.null();
+}
+
+// The fields both shapes share, in this order, up to client_websocket_url.
+void write_call_head(json_writer& w, const call_record& r)
+{
     w.field("local_phone_number", r.local_phone_number)
         .field("remote_phone_number", r.remote_phone_number)
         .field("direction", "inbound")
@@ -177,8 +177,30 @@ void write_call_record(json_writer& w, const call_record& r)
         w.null();
     else
         w.value(to_string(r.hangup));
-    w.field("client_websocket_url", r.client_websocket_url)
-        .key("decision")
+    w.field("client_websocket_url", r.client_websocket_url);
+}
+
+void write_call_times(json_writer& w, const call_record& r)
+{
+    time_or_null(w, "started_at", r.started_at_us);
+    time_or_null(w, "ended_at", r.ended_at_us);
+    time_or_null(w, "created_at", r.created_at_us);
+    time_or_null(w, "updated_at", r.updated_at_us);
+}
+
+} // namespace
+
+bool is_blocked(const call_record& r) { return r.decision_reason && *r.decision_reason == "contact_blocked"; }
+
+void write_call_record(json_writer& w, const call_record& r)
+{
+    w.begin_object().field("id", r.id.to_string()).key("agent_identity_id");
+    if (r.agent_identity_id)
+        w.value(r.agent_identity_id->to_string());
+    else
+        w.null();
+    write_call_head(w, r);
+    w.key("decision")
         .begin_object()
         .field("action", r.answered_decision ? "answer" : "reject")
         .field("source", r.decision_source)
@@ -202,11 +224,24 @@ void write_call_record(json_writer& w, const call_record& r)
     } else {
         w.null();
     }
-    time_or_null("started_at", r.started_at_us);
-    time_or_null("ended_at", r.ended_at_us);
-    time_or_null("created_at", r.created_at_us);
-    time_or_null("updated_at", r.updated_at_us);
+    write_call_times(w, r);
     w.end_object();
+}
+
+void write_inkbox_call_record(json_writer& w, const call_record& r)
+{
+    w.begin_object().field("id", r.id.to_string());
+    write_call_head(w, r);
+    w.key("use_inkbox_tts").null().key("use_inkbox_stt").null();
+    write_call_times(w, r);
+    // Inkbox's `reason` is an outbound call's task brief, not a decision
+    // reason: the decision stays in the native record.
+    w.field("origin", "dedicated_number")
+        .field("mode", "client_websocket")
+        .key("reason")
+        .null()
+        .field("is_blocked", is_blocked(r))
+        .end_object();
 }
 
 call_log::call_log(store& db, clock_source& clock) : db_(db), clock_(clock)

@@ -7,12 +7,15 @@
 #include "callgate/engine/validation.hpp"
 
 #include <algorithm>
+#include <array>
+#include <bit>
 #include <charconv>
 
 namespace callgate::engine {
 namespace {
 
 constexpr std::string_view identity_count_key = "identities.count";
+constexpr std::string_view organization_key = "organization_id";
 
 // Reads an identity with its action and signing key through any reader with
 // get(column, key, value) — the store or a write transaction.
@@ -213,7 +216,7 @@ config_result<identity_page> config_service::list_identities(std::size_t limit, 
         if (!snapshot.ok())
             return {snapshot.error, {}};
         if (snapshot.value)
-            out.value.items.push_back(snapshot.value->identity);
+            out.value.items.push_back(std::move(snapshot.value));
     }
     return out;
 }
@@ -355,15 +358,15 @@ void config_service::delete_action(const uuid& identity_id, std::function<void(c
         [this](state& s) { snapshots_.put(s.id, s.snapshot); }));
 }
 
-void config_service::create_identity(new_identity identity,
-                                     std::function<void(config_result<identity_record>)> done)
+void config_service::create_identity(new_identity identity, std::function<void(config_result<snapshot_ptr>)> done)
 {
     struct state {
         new_identity input;
         identity_record record;
+        snapshot_ptr snapshot;
         config_errc error = config_errc::ok;
-        std::function<void(config_result<identity_record>)> done;
-        void finish() { done({error, record}); }
+        std::function<void(config_result<snapshot_ptr>)> done;
+        void finish() { done({error, snapshot}); }
     };
     auto st = std::make_shared<state>();
     st->input = std::move(identity);
@@ -385,8 +388,15 @@ void config_service::create_identity(new_identity identity,
                 }
             }
             auto now = clock_.now_us();
-            s.record = {uuid::generate(random_), s.input.agent_handle, s.input.display_name,
-                        s.input.phone_number, now, now};
+            s.record = {};
+            s.record.id = uuid::generate(random_);
+            s.record.agent_handle = s.input.agent_handle;
+            s.record.display_name = s.input.display_name;
+            s.record.phone_number = s.input.phone_number;
+            s.record.description = s.input.description;
+            s.record.created_at_us = s.record.updated_at_us = now;
+            if (s.record.phone_number)
+                s.record.phone_number_since_us = now;
             auto key = s.record.id.as_key();
             txn.put(column::identities, key, encode(s.record));
             txn.put(column::handles, s.record.agent_handle, key);
@@ -396,15 +406,15 @@ void config_service::create_identity(new_identity identity,
             return true;
         },
         [this](state& s) {
-            snapshots_.put(s.record.id, std::make_shared<const identity_snapshot>(
-                                            identity_snapshot{s.record, std::nullopt, std::nullopt}));
+            s.snapshot = std::make_shared<const identity_snapshot>(identity_snapshot{s.record, std::nullopt, std::nullopt});
+            snapshots_.put(s.record.id, s.snapshot);
             if (s.record.phone_number)
                 phones_.put(*s.record.phone_number, s.record.id);
         }));
 }
 
 void config_service::update_identity(std::string handle, identity_patch patch,
-                                     std::function<void(config_result<identity_record>)> done)
+                                     std::function<void(config_result<snapshot_ptr>)> done)
 {
     struct state {
         std::string handle;
@@ -412,8 +422,8 @@ void config_service::update_identity(std::string handle, identity_patch patch,
         std::optional<std::string> old_phone;
         snapshot_ptr snapshot;
         config_errc error = config_errc::ok;
-        std::function<void(config_result<identity_record>)> done;
-        void finish() { done({error, snapshot ? snapshot->identity : identity_record{}}); }
+        std::function<void(config_result<snapshot_ptr>)> done;
+        void finish() { done({error, error == config_errc::ok ? snapshot : nullptr}); }
     };
     auto st = std::make_shared<state>();
     st->handle = std::move(handle);
@@ -430,7 +440,19 @@ void config_service::update_identity(std::string handle, identity_patch patch,
                 return false;
             }
             auto& identity = snapshot.identity;
+            auto now = clock_.now_us();
             s.old_phone = identity.phone_number;
+            if (s.patch.agent_handle && *s.patch.agent_handle != identity.agent_handle) {
+                std::string value;
+                r = txn.get(column::handles, *s.patch.agent_handle, value);
+                if (r != read_result::not_found) {
+                    s.error = errc_of(r, config_errc::handle_exists);
+                    return false;
+                }
+                txn.del(column::handles, identity.agent_handle);
+                txn.put(column::handles, *s.patch.agent_handle, id.as_key());
+                identity.agent_handle = *s.patch.agent_handle;
+            }
             if (s.patch.phone_number && *s.patch.phone_number != identity.phone_number) {
                 const auto& next = *s.patch.phone_number;
                 if (next) {
@@ -445,9 +467,12 @@ void config_service::update_identity(std::string handle, identity_patch patch,
                 if (identity.phone_number)
                     txn.del(column::phones, *identity.phone_number);
                 identity.phone_number = next;
+                identity.phone_number_since_us = next ? now : 0;
             }
             if (s.patch.display_name)
                 identity.display_name = *s.patch.display_name;
+            if (s.patch.description)
+                identity.description = *s.patch.description;
             if (s.patch.filter_mode) {
                 if (!identity.phone_number) {
                     s.error = config_errc::filter_needs_phone;
@@ -455,7 +480,7 @@ void config_service::update_identity(std::string handle, identity_patch patch,
                 }
                 identity.filter_mode = *s.patch.filter_mode;
             }
-            identity.updated_at_us = clock_.now_us();
+            identity.updated_at_us = now;
             txn.put(column::identities, id.as_key(), encode(identity));
             s.snapshot = std::make_shared<const identity_snapshot>(std::move(snapshot));
             return true;
@@ -660,32 +685,160 @@ void config_service::rotate_signing_key(std::string handle,
         [this](state& s) { snapshots_.put(s.snapshot->identity.id, s.snapshot); }));
 }
 
+void config_service::organization_id(std::function<void(config_result<uuid>)> done)
+{
+    {
+        std::lock_guard lock(organization_mutex_);
+        if (organization_) {
+            done({config_errc::ok, *organization_});
+            return;
+        }
+    }
+    struct state {
+        uuid id;
+        config_errc error = config_errc::ok;
+        std::function<void(config_result<uuid>)> done;
+        void finish() { done({error, id}); }
+    };
+    auto st = std::make_shared<state>();
+    st->done = std::move(done);
+    db_.submit(make_request<state>(
+        st,
+        [this](state& s, write_txn& txn) {
+            std::string value;
+            auto r = txn.get(column::settings, organization_key, value);
+            if (r == read_result::error) {
+                s.error = config_errc::store_failure;
+                return false;
+            }
+            if (r == read_result::found) {
+                auto stored = uuid::parse(value);
+                if (!stored) {
+                    s.error = config_errc::store_failure;
+                    return false;
+                }
+                s.id = *stored;
+                return false; // made before: nothing to write
+            }
+            s.id = uuid::generate(random_);
+            txn.put(column::settings, organization_key, s.id.to_string());
+            return true;
+        },
+        [this](state& s) {
+            std::lock_guard lock(organization_mutex_);
+            if (!organization_)
+                organization_ = s.id;
+            s.id = *organization_;
+        }));
+}
+
 // --- contact rules ---
+
+namespace {
+
+// A rule's (match type, target) as a number: the target's digits as an
+// integer (at most 15, under 2^50), their count, whether it is an exact
+// number. In a table slot it is shifted left by one with the action in bit 0,
+// so no slot of a rule is 0.
+std::uint64_t packed_rule(bool exact, std::uint64_t digits, std::size_t count)
+{
+    return digits << 5 | static_cast<std::uint64_t>(count) << 1 | (exact ? 1 : 0);
+}
+
+constexpr std::size_t max_target_digits = 15;
+
+// The digits of "+" and 1-15 digits as an integer; nullopt for anything else.
+std::optional<std::uint64_t> target_digits(std::string_view target)
+{
+    if (target.size() < 2 || target.size() > max_target_digits + 1 || target[0] != '+')
+        return std::nullopt;
+    std::uint64_t n = 0;
+    for (char c : target.substr(1)) {
+        if (c < '0' || c > '9')
+            return std::nullopt;
+        n = n * 10 + static_cast<std::uint64_t>(c - '0');
+    }
+    return n;
+}
+
+std::size_t slot_of(std::uint64_t key, std::size_t slots)
+{
+    // Fibonacci hashing: the high bits of key * 2^64/phi.
+    return static_cast<std::size_t>((key * 0x9E3779B97F4A7C15ull) >> (64 - std::countr_zero(slots)));
+}
+
+} // namespace
 
 void contact_rule_set::add(const contact_rule& rule)
 {
-    if (rule.match == match_type::exact_number) {
-        exact_[rule.target] = rule.action;
+    // Targets are validated when written; one that is not "+" and digits could
+    // match no E.164 caller anyway.
+    auto digits = target_digits(rule.target);
+    if (!digits)
+        return;
+    bool exact = rule.match == match_type::exact_number;
+    std::size_t count = rule.target.size() - 1;
+    insert(packed_rule(exact, *digits, count) << 1 | (rule.action == rule_action::block ? 1 : 0));
+    if (!exact)
+        prefix_digits_ |= 1u << count;
+}
+
+void contact_rule_set::insert(std::uint64_t slot)
+{
+    if ((size_ + 1) * 2 > slots_.size()) {
+        std::vector<std::uint64_t> old(std::max<std::size_t>(16, slots_.size() * 2), 0);
+        old.swap(slots_);
+        size_ = 0;
+        for (auto s : old)
+            if (s != 0)
+                insert(s);
+    }
+    std::size_t mask = slots_.size() - 1;
+    for (std::size_t i = slot_of(slot >> 1, slots_.size());; i = (i + 1) & mask) {
+        if (slots_[i] == 0)
+            ++size_;
+        else if (slots_[i] >> 1 != slot >> 1)
+            continue;
+        slots_[i] = slot; // new, or the same target again: its action now
         return;
     }
-    prefixes_[rule.target] = rule.action;
-    if (rule.target.size() < 32)
-        prefix_lengths_ |= 1u << rule.target.size();
+}
+
+std::optional<rule_action> contact_rule_set::find(std::uint64_t key) const
+{
+    std::size_t mask = slots_.size() - 1;
+    for (std::size_t i = slot_of(key, slots_.size());; i = (i + 1) & mask) {
+        auto s = slots_[i];
+        if (s == 0)
+            return std::nullopt;
+        if (s >> 1 == key)
+            return (s & 1) != 0 ? rule_action::block : rule_action::allow;
+    }
 }
 
 std::optional<rule_action> contact_rule_set::match(std::string_view caller) const
 {
     if (empty() || !is_valid_e164(caller))
         return std::nullopt; // a withheld caller matches no rule
-    if (auto it = exact_.find(std::string(caller)); it != exact_.end())
-        return it->second;
-    // The longest prefix first; only lengths some rule has are looked up.
-    for (std::size_t n = std::min<std::size_t>(caller.size(), 31); n >= 2; --n) {
-        if ((prefix_lengths_ & (1u << n)) == 0)
-            continue;
-        if (auto it = prefixes_.find(std::string(caller.substr(0, n))); it != prefixes_.end())
-            return it->second;
-    }
+    // The value of the caller's first n digits, for every n.
+    std::array<std::uint64_t, max_target_digits + 1> leading{};
+    std::size_t count = caller.size() - 1;
+    for (std::size_t n = 1; n <= count; ++n)
+        leading[n] = leading[n - 1] * 10 + static_cast<std::uint64_t>(caller[n] - '0');
+    // The rules that could match, most specific first: the exact number, then
+    // the longest prefix down; only lengths some prefix rule has.
+    std::array<std::uint64_t, max_target_digits + 1> keys;
+    std::size_t k = 0;
+    keys[k++] = packed_rule(true, leading[count], count);
+    for (std::size_t n = count; n >= 1; --n)
+        if ((prefix_digits_ & (1u << n)) != 0)
+            keys[k++] = packed_rule(false, leading[n], n);
+    // Their slots fetched at once rather than one cache miss after another.
+    for (std::size_t i = 0; i < k; ++i)
+        __builtin_prefetch(&slots_[slot_of(keys[i], slots_.size())]);
+    for (std::size_t i = 0; i < k; ++i)
+        if (auto action = find(keys[i]))
+            return action;
     return std::nullopt;
 }
 

@@ -2,8 +2,10 @@
 
 #include "callgate/engine/clock.hpp"
 #include "callgate/engine/json_writer.hpp"
+#include "callgate/engine/secrets.hpp"
 #include "record_codec.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 namespace callgate::engine {
@@ -78,8 +80,15 @@ std::string encode(const identity_record& r)
     w.optional_text(r.phone_number);
     w.i64(r.created_at_us);
     w.i64(r.updated_at_us);
-    if (r.filter_mode != phone_filter_mode::blacklist) // trailing: older records read as blacklist
+    // Trailing fields, each added after records without it were stored: a
+    // record that ends early reads the defaults.
+    bool extended = r.description || r.phone_number_since_us != 0;
+    if (r.filter_mode != phone_filter_mode::blacklist || extended)
         w.u8(static_cast<std::uint8_t>(r.filter_mode));
+    if (extended) {
+        w.optional_text(r.description);
+        w.i64(r.phone_number_since_us);
+    }
     return w.take();
 }
 
@@ -90,13 +99,27 @@ bool decode(std::string_view bytes, identity_record& out)
           r.optional_text(out.phone_number) && r.i64(out.created_at_us) && r.i64(out.updated_at_us)))
         return false;
     out.filter_mode = phone_filter_mode::blacklist;
+    out.description.reset();
+    out.phone_number_since_us = 0;
     if (r.done())
         return true;
     std::uint8_t mode = 0;
     if (!r.u8(mode) || mode > static_cast<std::uint8_t>(phone_filter_mode::whitelist))
         return false;
     out.filter_mode = static_cast<phone_filter_mode>(mode);
-    return r.done();
+    if (r.done())
+        return true;
+    return r.optional_text(out.description) && r.i64(out.phone_number_since_us) && r.done();
+}
+
+uuid phone_number_id(const identity_record& r)
+{
+    auto digest = sha256("callgate phone number\n" + std::string(r.id.as_key()) + r.phone_number.value_or(""));
+    uuid id;
+    std::memcpy(id.bytes.data(), digest.data(), id.bytes.size());
+    id.bytes[6] = static_cast<std::uint8_t>((id.bytes[6] & 0x0f) | 0x80); // version 8: custom
+    id.bytes[8] = static_cast<std::uint8_t>((id.bytes[8] & 0x3f) | 0x80); // RFC 9562 variant
+    return id;
 }
 
 std::string encode(const contact_rule& c)
@@ -218,15 +241,82 @@ bool decode(std::string_view bytes, api_key_record& out)
     return r.text(out.last4) && r.text(out.hash) && r.i64(out.created_at_us) && r.done();
 }
 
-void write_identity(json_writer& w, const identity_record& r)
+namespace {
+
+void write_identity_fields(json_writer& w, const identity_record& r)
 {
-    w.begin_object()
-        .field("id", r.id.to_string())
+    w.field("id", r.id.to_string())
         .field("agent_handle", r.agent_handle)
         .field("display_name", r.display_name)
+        .field("description", r.description)
         .field("phone_number", r.phone_number)
         .field("phone_filter_mode", to_string(r.filter_mode))
         .field("created_at", format_rfc3339(r.created_at_us))
+        .field("updated_at", format_rfc3339(r.updated_at_us));
+}
+
+} // namespace
+
+void write_identity(json_writer& w, const identity_record& r)
+{
+    w.begin_object();
+    write_identity_fields(w, r);
+    w.end_object();
+}
+
+void write_identity(json_writer& w, const identity_snapshot& s)
+{
+    w.begin_object();
+    write_identity_fields(w, s.identity);
+    w.field("signing_key_configured", s.signing_key.has_value()).end_object();
+}
+
+void write_inkbox_identity(json_writer& w, const identity_snapshot& s, const uuid& organization_id)
+{
+    const auto& r = s.identity;
+    auto filter_mode = to_string(r.filter_mode);
+    w.begin_object()
+        .field("id", r.id.to_string())
+        .field("organization_id", organization_id.to_string())
+        .field("agent_handle", r.agent_handle)
+        .field("status", "active") // older SDKs read it; callgate identities are always active
+        .field("display_name", r.display_name)
+        .field("description", r.description)
+        .key("email_address").null()
+        .field("imessage_enabled", false)
+        .field("imessage_filter_mode", "blacklist")
+        .field("mail_filter_mode", "blacklist")
+        .field("phone_filter_mode", filter_mode)
+        .field("signing_key_configured", s.signing_key.has_value())
+        .key("mailbox").null()
+        .key("imessage_number").null()
+        .key("tunnel").null()
+        .key("phone_number");
+    if (r.phone_number) {
+        auto since = r.phone_number_since_us != 0 ? r.phone_number_since_us : r.created_at_us;
+        w.begin_object()
+            .field("id", phone_number_id(r).to_string())
+            .field("number", *r.phone_number)
+            .field("type", "local")
+            .field("status", "active")
+            .field("agent_identity_id", r.id.to_string())
+            .key("incoming_call_action");
+        if (s.action)
+            w.value(to_string(s.action->action));
+        else
+            w.null();
+        std::optional<std::string> none;
+        const auto& action = s.action;
+        w.field("client_websocket_url", action ? action->client_websocket_url : none)
+            .field("incoming_call_webhook_url", action ? action->incoming_call_webhook_url : none)
+            .field("filter_mode", filter_mode)
+            .field("created_at", format_rfc3339(since))
+            .field("updated_at", format_rfc3339(std::max(since, r.updated_at_us)))
+            .end_object();
+    } else {
+        w.null();
+    }
+    w.field("created_at", format_rfc3339(r.created_at_us))
         .field("updated_at", format_rfc3339(r.updated_at_us))
         .end_object();
 }

@@ -31,7 +31,7 @@ namespace {
 constexpr const char* column_names[] = {
     "identities", "handles", "phones", "actions", "signing_keys", "api_keys", "api_key_ids",
     "api_keys_by_identity", "calls", "calls_by_identity", "meta", "calls_by_time", "admin_keys",
-    "contact_rules", "contact_rule_index",
+    "contact_rules", "contact_rule_index", "settings",
 };
 static_assert(std::size(column_names) == static_cast<std::size_t>(column::count_));
 

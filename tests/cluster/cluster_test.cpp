@@ -1,6 +1,7 @@
 // Cluster mode against real etcd members and real callgate nodes on loopback:
 // three etcd members and three callgate binaries sharing one prefix.
 #include "callgate/engine/json_object.hpp"
+#include "callgate/engine/uuid.hpp"
 #include "callgate/testing/etcd_cluster.hpp"
 #include "callgate/testing/eventually.hpp"
 #include "callgate/testing/http_client.hpp"
@@ -200,6 +201,22 @@ TEST_F(cluster_mode, a_write_on_one_node_is_read_and_decided_on_every_node)
         return c.request("GET", "/incoming-call-action?agent_identity_id=" + id, {{"X-API-Key", key}}).status;
     };
     EXPECT_TRUE(eventually([&] { return with_key(nodes_[1]) == 200; }, scaled(5s)));
+    // Inkbox's organization_id: asked of every node at once before any node
+    // made one, every node answers the same id (one create-if-absent wins).
+    std::vector<std::string> organizations(nodes_.size());
+    {
+        std::vector<std::thread> askers;
+        for (std::size_t i = 0; i < nodes_.size(); ++i)
+            askers.emplace_back([&, i] {
+                organizations[i] = field(nodes_[i].api("GET", "/api/v1/identities/sales-bot").body, "organization_id");
+            });
+        for (auto& t : askers)
+            t.join();
+    }
+    EXPECT_TRUE(engine::uuid::parse(organizations[0])) << organizations[0];
+    for (const auto& o : organizations)
+        EXPECT_EQ(o, organizations[0]);
+
     auto deleted = nodes_[2].api("DELETE", "/identities/sales-bot");
     EXPECT_EQ(deleted.status, 204) << deleted.body;
     for (auto& n : nodes_) {
@@ -675,6 +692,9 @@ TEST(cluster_import, a_stopped_single_node_store_moves_into_an_empty_prefix_and_
     ASSERT_EQ(minted.status, 201) << minted.body;
     auto scoped = field(minted.body, "api_key");
     ASSERT_EQ(call(single.api_address(), "POST", "/identities/moved-bot/signing-key", admin).status, 201);
+    auto organization = field(call(single.api_address(), "GET", "/api/v1/identities/moved-bot", admin).body,
+                              "organization_id");
+    ASSERT_FALSE(organization.empty());
     ASSERT_EQ(single.stop(SIGTERM), 0);
 
     auto endpoints = etcd.client_url(0);
@@ -709,6 +729,9 @@ TEST(cluster_import, a_stopped_single_node_store_moves_into_an_empty_prefix_and_
     auto got = call(a.api_address(), "GET", "/identities/moved-bot", admin);
     EXPECT_EQ(got.status, 200) << got.body;
     EXPECT_EQ(field(got.body, "phone_number"), "+15550700");
+    EXPECT_EQ(field(call(a.api_address(), "GET", "/api/v1/identities/moved-bot", admin).body, "organization_id"),
+              organization)
+        << "the deployment keeps its organization id";
     EXPECT_EQ(call(a.api_address(), "GET", "/incoming-call-action?agent_identity_id=" + id, scoped).status, 200);
     EXPECT_NE(call(a.api_address(), "GET", "/identities?limit=1", admin).body.find("\"total\":1"), std::string::npos);
     http_connection edge(a.edge_address());

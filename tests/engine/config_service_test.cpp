@@ -37,11 +37,11 @@ protected:
 
     identity_record create(const std::string& handle, std::optional<std::string> phone = std::nullopt)
     {
-        auto r = wait_for<config_result<identity_record>>([&](auto done) {
+        auto r = wait_for<config_result<snapshot_ptr>>([&](auto done) {
             service_->create_identity({handle, std::nullopt, phone}, done);
         });
-        EXPECT_TRUE(r.ok());
-        return r.value;
+        EXPECT_TRUE(r.ok() && r.value);
+        return r.ok() && r.value ? r.value->identity : identity_record{};
     }
 
     testing::temp_dir dir_;
@@ -85,10 +85,10 @@ TEST_F(config_service_test, conditional_rules_come_after_existence)
 TEST_F(config_service_test, handles_and_numbers_are_unique)
 {
     create("bot", "+15550100");
-    auto dup_handle = wait_for<config_result<identity_record>>(
+    auto dup_handle = wait_for<config_result<snapshot_ptr>>(
         [&](auto done) { service_->create_identity({"bot", std::nullopt, std::nullopt}, done); });
     EXPECT_EQ(dup_handle.error, config_errc::handle_exists);
-    auto dup_phone = wait_for<config_result<identity_record>>(
+    auto dup_phone = wait_for<config_result<snapshot_ptr>>(
         [&](auto done) { service_->create_identity({"other", std::nullopt, "+15550100"}, done); });
     EXPECT_EQ(dup_phone.error, config_errc::phone_assigned);
 }
@@ -100,10 +100,11 @@ TEST_F(config_service_test, changing_a_number_moves_the_index_and_the_cache)
     identity_patch patch;
     patch.phone_number = std::optional<std::string>("+15550111");
     clock_.advance(5);
-    auto r = wait_for<config_result<identity_record>>(
+    auto r = wait_for<config_result<snapshot_ptr>>(
         [&](auto done) { service_->update_identity("bot", patch, done); });
     ASSERT_TRUE(r.ok());
-    EXPECT_EQ(r.value.updated_at_us, identity.created_at_us + 5);
+    EXPECT_EQ(r.value->identity.updated_at_us, identity.created_at_us + 5);
+    EXPECT_EQ(r.value->identity.phone_number_since_us, identity.created_at_us + 5);
     EXPECT_EQ(service_->load_phone("+15550100").value, std::nullopt);
     EXPECT_EQ(service_->load_phone("+15550111").value, identity.id);
     // The old number is free again.
@@ -145,8 +146,47 @@ TEST_F(config_service_test, listing_is_by_handle_with_offset_and_total)
     ASSERT_TRUE(page.ok());
     EXPECT_EQ(page.value.total, 4u);
     ASSERT_EQ(page.value.items.size(), 2u);
-    EXPECT_EQ(page.value.items[0].agent_handle, "b");
-    EXPECT_EQ(page.value.items[1].agent_handle, "c");
+    EXPECT_EQ(page.value.items[0]->identity.agent_handle, "b");
+    EXPECT_EQ(page.value.items[1]->identity.agent_handle, "c");
+}
+
+TEST_F(config_service_test, a_rename_moves_the_handle_and_keeps_the_id)
+{
+    auto bot = create("bot", "+15550100");
+    create("taken");
+    identity_patch patch;
+    patch.agent_handle = "taken";
+    auto clash = wait_for<config_result<snapshot_ptr>>([&](auto done) { service_->update_identity("bot", patch, done); });
+    EXPECT_EQ(clash.error, config_errc::handle_exists);
+    patch.agent_handle = "sales-bot";
+    patch.description = std::optional<std::string>("Answers sales calls");
+    auto renamed = wait_for<config_result<snapshot_ptr>>([&](auto done) { service_->update_identity("bot", patch, done); });
+    ASSERT_TRUE(renamed.ok());
+    EXPECT_EQ(renamed.value->identity.id, bot.id);
+    EXPECT_EQ(renamed.value->identity.description, "Answers sales calls");
+    EXPECT_EQ(service_->load_identity_by_handle("bot").error, config_errc::identity_not_found);
+    EXPECT_EQ(service_->load_identity_by_handle("sales-bot").value.id, bot.id);
+    // The number stays with the identity, under its new name; the old handle is free.
+    EXPECT_EQ(service_->load_phone("+15550100").value, bot.id);
+    create("bot");
+    // What was written survives a cold start.
+    config_service cold(*db_, clock_, random_, dir_.path() + "/admin_keys", 1000);
+    auto read = cold.load_identity_by_handle("sales-bot");
+    ASSERT_TRUE(read.ok());
+    EXPECT_EQ(read.value.description, "Answers sales calls");
+    EXPECT_EQ(read.value.phone_number_since_us, bot.created_at_us);
+}
+
+TEST_F(config_service_test, the_organization_id_is_made_once_and_kept)
+{
+    auto first = wait_for<config_result<uuid>>([&](auto done) { service_->organization_id(done); });
+    ASSERT_TRUE(first.ok());
+    auto again = wait_for<config_result<uuid>>([&](auto done) { service_->organization_id(done); });
+    EXPECT_EQ(again.value, first.value);
+    config_service cold(*db_, clock_, random_, dir_.path() + "/admin_keys", 1000);
+    auto reread = wait_for<config_result<uuid>>([&](auto done) { cold.organization_id(done); });
+    ASSERT_TRUE(reread.ok());
+    EXPECT_EQ(reread.value, first.value);
 }
 
 TEST_F(config_service_test, admin_keys_added_by_another_writer_are_picked_up)

@@ -64,6 +64,26 @@ TEST(records, filter_mode_fallback_and_contact_rules_round_trip)
     ASSERT_TRUE(decode(old, out));
     EXPECT_EQ(out.filter_mode, phone_filter_mode::blacklist);
 
+    // description and the number's start date come after the filter mode;
+    // records without them read as none and 0.
+    identity.description = "Answers \"sales\" calls";
+    identity.phone_number_since_us = 1'700'000'000'000'003;
+    ASSERT_TRUE(decode(encode(identity), out));
+    EXPECT_EQ(out.description, identity.description);
+    EXPECT_EQ(out.phone_number_since_us, identity.phone_number_since_us);
+    EXPECT_EQ(out.filter_mode, phone_filter_mode::blacklist);
+    ASSERT_TRUE(decode(old, out));
+    EXPECT_FALSE(out.description);
+    EXPECT_EQ(out.phone_number_since_us, 0);
+    EXPECT_FALSE(decode(encode(identity) + "x", out)) << "trailing bytes are corrupt";
+    // The number's id is stable for the identity and number, and changes with either.
+    auto number_id = phone_number_id(identity);
+    EXPECT_EQ(phone_number_id(identity), number_id);
+    auto moved = identity;
+    moved.phone_number = "+15550199";
+    EXPECT_NE(phone_number_id(moved), number_id);
+    EXPECT_EQ(number_id.to_string()[14], '8') << "a version 8 UUID";
+
     incoming_call_action a{call_action::webhook, "wss://a.example.com/ws", "https://h.example.com/x", call_action::auto_accept};
     incoming_call_action a2;
     ASSERT_TRUE(decode(encode(a), a2));
@@ -105,8 +125,13 @@ TEST(records, api_representations)
     json_writer w;
     write_identity(w, sample_identity());
     EXPECT_EQ(w.str(), R"({"id":"123e4567-e89b-12d3-a456-426614174000","agent_handle":"sales-bot",)"
-                       R"("display_name":"Sales \"bot\"","phone_number":"+15550100","phone_filter_mode":"blacklist",)"
+                       R"("display_name":"Sales \"bot\"","description":null,"phone_number":"+15550100",)"
+                       R"("phone_filter_mode":"blacklist",)"
                        R"("created_at":"2023-11-14T22:13:20.000001Z","updated_at":"2023-11-14T22:13:20.000002Z"})");
+    // From a snapshot, with what only it knows.
+    json_writer with_key;
+    write_identity(with_key, identity_snapshot{sample_identity(), std::nullopt, signing_key_record{"whsec_x", 1}});
+    EXPECT_NE(with_key.str().find(R"(,"signing_key_configured":true})"), std::string::npos) << with_key.str();
 }
 
 } // namespace

@@ -24,6 +24,7 @@ namespace callgate::cluster {
 //   apikey/<sha256 hex>       api_keys         API key records (hashes only)
 //   apikey-id/<key uuid>      api_key_ids      key id → hash
 //   admin/<sha256 hex>        admin_keys       admin key records (hashes only)
+//   setting/<name>            settings         deployment-wide settings (organization_id)
 //
 // so an identity and what it owns is the key range `id/<uuid>/`, and each
 // uniqueness index is a key of its own. Call records and counters (column

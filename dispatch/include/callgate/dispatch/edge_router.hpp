@@ -1,11 +1,13 @@
 #pragma once
 
 #include "callgate/net/http_server.hpp"
+#include "callgate/net/route_table.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
 
 #include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace callgate::engine {
@@ -22,9 +24,23 @@ struct edge_router_options {
     std::function<net::readiness_report()> readiness; // what /readyz answers; ready when unset
 };
 
-// The edge listener's routes (edge-protocol.md): POST /v1/calls/decide,
+// Who may call an edge route.
+enum class edge_access {
+    open,       // no token: the probes and the API document
+    edge_token, // a valid X-Edge-Token, checked after the path and method
+};
+
+// One edge route as declared in the router's table.
+struct edge_route_spec {
+    std::string_view method; // "POST"
+    std::string_view path;   // "/v1/calls/{call_id}/status"
+    edge_access access;
+};
+
+// The edge listener's routes (docs/edge-protocol.md): POST /v1/calls/decide,
 // POST /v1/calls/{call_id}/status and the bridged WebSocket GET
-// /v1/calls/stream, behind X-Edge-Token; /healthz and /readyz without it.
+// /v1/calls/stream, behind X-Edge-Token; /healthz, /readyz and
+// /openapi.json without it.
 class edge_router {
 public:
     // `bridge` serves GET /v1/calls/stream; without one that route is 404.
@@ -36,9 +52,23 @@ public:
     // Whether `token` is one of the configured edge tokens (constant time per token).
     bool token_allowed(std::string_view token) const;
 
+    // Every method and path served, in the route table's order: dispatch, 405
+    // and its Allow header come from the same table.
+    static std::vector<edge_route_spec> routes();
+    // The OpenAPI 3.1 document served at GET /openapi.json (dispatch/openapi.json).
+    static const std::string& openapi_document();
+
 private:
-    boost::asio::awaitable<net::http_response> decide(net::http_request& request);
-    boost::asio::awaitable<net::http_response> update_status(net::http_request& request, std::string call_id);
+    struct route; // a row of the route table (edge_router.cpp)
+    static const net::route_table<route>& table();
+
+    // The handlers, one a route.
+    boost::asio::awaitable<net::http_response> health(net::http_request& request, net::path_params params);
+    boost::asio::awaitable<net::http_response> readiness(net::http_request& request, net::path_params params);
+    boost::asio::awaitable<net::http_response> api_document(net::http_request& request, net::path_params params);
+    boost::asio::awaitable<net::http_response> decide(net::http_request& request, net::path_params params);
+    boost::asio::awaitable<net::http_response> update_status(net::http_request& request, net::path_params params);
+    boost::asio::awaitable<net::http_response> stream(net::http_request& request, net::path_params params);
 
     call_decider& decider_;
     media_bridge* bridge_;

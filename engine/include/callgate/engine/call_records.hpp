@@ -61,7 +61,11 @@ struct call_record {
 
 std::string encode(const call_record& r);
 bool decode(std::string_view bytes, call_record& out);
+// Blocked by a contact rule (reason contact_blocked): hidden from scoped keys.
+bool is_blocked(const call_record& r);
+// The native call object (config API), and Inkbox's (under /api/v1/phone).
 void write_call_record(json_writer& w, const call_record& r);
+void write_inkbox_call_record(json_writer& w, const call_record& r);
 
 // Call records in the store: written without sync by the store's second
 // commit thread, indexed per identity (newest first) and by time (newest

@@ -6,9 +6,9 @@
 
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string_view>
-#include <unordered_map>
 #include <string>
 #include <vector>
 
@@ -46,6 +46,10 @@ inline constexpr std::size_t max_rules_per_identity = 100'000;
 
 // An identity's contact rules as the decision uses them: O(length of the
 // caller's number) per check, however many rules there are.
+//
+// A rule is one 64-bit word, its (match type, target) packed as a number, in
+// an open-addressed table: a check is a probe per prefix length present, each
+// (usually) one cache line, with no pointer to follow and no string hashed.
 class contact_rule_set {
 public:
     void add(const contact_rule& rule);
@@ -53,12 +57,15 @@ public:
     // over any prefix, a longer prefix over a shorter one); nullopt when none
     // matches or the caller is not an E.164 number (withheld).
     std::optional<rule_action> match(std::string_view caller) const;
-    bool empty() const { return exact_.empty() && prefixes_.empty(); }
+    bool empty() const { return size_ == 0; }
 
 private:
-    std::unordered_map<std::string, rule_action> exact_;
-    std::unordered_map<std::string, rule_action> prefixes_;
-    std::uint32_t prefix_lengths_ = 0; // bit n: some prefix is n characters long
+    void insert(std::uint64_t slot);
+    std::optional<rule_action> find(std::uint64_t key) const;
+
+    std::vector<std::uint64_t> slots_; // 0: empty; a power of two, at most half full
+    std::size_t size_ = 0;
+    std::uint32_t prefix_digits_ = 0; // bit n: some prefix has n digits
 };
 using rule_set_ptr = std::shared_ptr<const contact_rule_set>;
 
@@ -90,17 +97,20 @@ struct new_identity {
     std::string agent_handle;
     std::optional<std::string> display_name;
     std::optional<std::string> phone_number;
+    std::optional<std::string> description;
 };
 
 // Fields a PATCH names; a field not named keeps its value.
 struct identity_patch {
+    std::optional<std::string> agent_handle; // a rename
     std::optional<std::optional<std::string>> display_name;
+    std::optional<std::optional<std::string>> description;
     std::optional<std::optional<std::string>> phone_number;
     std::optional<phone_filter_mode> filter_mode;
 };
 
 struct identity_page {
-    std::vector<identity_record> items;
+    std::vector<snapshot_ptr> items;
     std::uint64_t total = 0;
 };
 
@@ -160,16 +170,21 @@ public:
     void put_action(const uuid& identity_id, incoming_call_action action,
                     std::function<void(config_result<incoming_call_action>)> done);
     void delete_action(const uuid& identity_id, std::function<void(config_errc)> done);
-    void create_identity(new_identity identity,
-                         std::function<void(config_result<identity_record>)> done);
+    // Both report the identity as written, with its action and signing key.
+    void create_identity(new_identity identity, std::function<void(config_result<snapshot_ptr>)> done);
     void update_identity(std::string handle, identity_patch patch,
-                         std::function<void(config_result<identity_record>)> done);
+                         std::function<void(config_result<snapshot_ptr>)> done);
     void delete_identity(std::string handle, std::function<void(config_errc)> done);
     void create_api_key(std::string label, const uuid& scoped_identity_id,
                         std::function<void(config_result<created_api_key>)> done);
     void revoke_api_key(const uuid& key_id, std::function<void(config_errc)> done);
     void rotate_signing_key(std::string handle,
                             std::function<void(config_result<signing_key_record>)> done);
+
+    // This deployment's organization id (Inkbox's `organization_id`): made
+    // once, by the first caller that finds none, with a create-if-absent
+    // write (in cluster mode one id for every node), then kept in memory.
+    void organization_id(std::function<void(config_result<uuid>)> done);
 
     // Cluster mode: makes sure the shared store holds an admin key. With
     // `given` (CALLGATE_ADMIN_KEY), registers its hash unless present. Without,
@@ -210,6 +225,8 @@ private:
     bounded_cache<std::string, std::optional<uuid>> phones_;
     bounded_cache<std::string, api_key_ptr> api_keys_;
     bounded_cache<uuid, rule_set_ptr, uuid_hash> rules_;
+    std::mutex organization_mutex_;
+    std::optional<uuid> organization_; // once known, never changes
 };
 
 } // namespace callgate::engine

@@ -46,7 +46,15 @@ struct identity_record {
     std::int64_t created_at_us = 0;
     std::int64_t updated_at_us = 0;
     phone_filter_mode filter_mode = phone_filter_mode::blacklist;
+    std::optional<std::string> description;
+    // When the identity got its current phone number (0: before callgate
+    // recorded it; read as created_at_us).
+    std::int64_t phone_number_since_us = 0;
 };
+
+// The id Inkbox's shape gives an identity's phone number: derived from the
+// identity and the number, so it is stable while the identity keeps it.
+uuid phone_number_id(const identity_record& r);
 
 struct signing_key_record {
     std::string key; // "whsec_<base64>"
@@ -110,6 +118,11 @@ bool decode(std::string_view bytes, contact_rule& out);
 
 // API representations, written into an open writer.
 void write_identity(json_writer& w, const identity_record& r);
+// The native identity object with what only a snapshot knows (signing_key_configured).
+void write_identity(json_writer& w, const identity_snapshot& s);
+// Inkbox's identity object (under /api/v1): the phone number as an object
+// with its incoming-call action, and the deployment's organization id.
+void write_inkbox_identity(json_writer& w, const identity_snapshot& s, const uuid& organization_id);
 void write_incoming_call_action(json_writer& w, const uuid& identity_id,
                                 const incoming_call_action& a);
 void write_api_key(json_writer& w, const api_key_record& k);

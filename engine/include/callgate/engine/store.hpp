@@ -28,6 +28,7 @@ enum class column : int {
     contact_rules,        // identity id + rule id → contact_rule
     contact_rule_index,   // identity id + 'e'|'p' + target → rule id (uniqueness);
                           // identity id + '#' → the identity's rule count
+    settings,             // deployment-wide settings: "organization_id" → its UUID text
     count_
 };
 

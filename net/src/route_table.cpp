@@ -1,11 +1,11 @@
-#include "route_table.hpp"
+#include "callgate/net/route_table.hpp"
 
-#include "percent_encoding.hpp"
+#include "callgate/net/percent_encoding.hpp"
 
 #include <algorithm>
 #include <stdexcept>
 
-namespace callgate::config_api {
+namespace callgate::net {
 
 namespace {
 
@@ -91,9 +91,10 @@ std::string path_params::operator[](std::string_view name) const
     throw std::logic_error("route " + std::string(pattern_) + " has no parameter " + std::string(name));
 }
 
-route_table::route_table(std::span<const route> routes) : routes_(routes)
+route_index::route_index(std::vector<route_key> rows) : rows_(std::move(rows))
 {
-    for (const auto& r : routes_) {
+    for (std::size_t row = 0; row < rows_.size(); ++row) {
+        const auto& r = rows_[row];
         check_pattern(r.pattern, max_segments);
         auto same = [&](const resource& x) { return x.pattern == r.pattern; };
         auto it = std::find_if(resources_.begin(), resources_.end(), same);
@@ -105,20 +106,20 @@ route_table::route_table(std::span<const route> routes) : routes_(routes)
                 fresh.literals[fresh.segment_count++] = is_param(s) ? std::string_view{} : s;
             it = resources_.insert(resources_.end(), std::move(fresh));
         }
-        for (const route* other : it->methods)
-            if (other->method == r.method)
+        for (std::size_t other : it->rows)
+            if (rows_[other].method == r.method)
                 throw std::logic_error("route " + std::string(r.method) + " " + std::string(r.pattern) +
                                        " is declared twice");
         it->allow += it->allow.empty() ? "" : ", ";
         it->allow += r.method;
-        it->methods.push_back(&r);
+        it->rows.push_back(row);
     }
     std::stable_sort(resources_.begin(), resources_.end(), [](const resource& a, const resource& b) {
         return shape_of(a.pattern) < shape_of(b.pattern);
     });
 }
 
-bool route_table::resource::matches(const segments& path, std::size_t count,
+bool route_index::resource::matches(const segments& path, std::size_t count,
                                     const std::array<bool, max_segments>& encoded) const
 {
     if (count != segment_count)
@@ -134,7 +135,7 @@ bool route_table::resource::matches(const segments& path, std::size_t count,
     return true;
 }
 
-route_lookup route_table::find(std::string_view method, std::string_view path, route_match& out) const
+route_lookup route_index::find(std::string_view method, std::string_view path, match& out) const
 {
     if (path.size() > 1 && path.back() == '/')
         path.remove_suffix(1);
@@ -153,10 +154,10 @@ route_lookup route_table::find(std::string_view method, std::string_view path, r
     for (const auto& r : resources_) {
         if (!r.matches(given, count, encoded))
             continue;
-        for (const route* candidate : r.methods) {
-            if (candidate->method != method)
+        for (std::size_t row : r.rows) {
+            if (rows_[row].method != method)
                 continue;
-            out.found = candidate;
+            out.row = row;
             out.params.pattern_ = r.pattern;
             for (std::size_t i = 0, n = 0; i < count; ++i)
                 if (r.literals[i].empty())
@@ -169,4 +170,4 @@ route_lookup route_table::find(std::string_view method, std::string_view path, r
     return route_lookup::no_such_path;
 }
 
-} // namespace callgate::config_api
+} // namespace callgate::net

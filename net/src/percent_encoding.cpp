@@ -1,8 +1,8 @@
-#include "percent_encoding.hpp"
+#include "callgate/net/percent_encoding.hpp"
 
 #include <charconv>
 
-namespace callgate::config_api {
+namespace callgate::net {
 
 namespace {
 
@@ -92,4 +92,4 @@ bool parse_query(std::string_view query, query_params& out)
     return true;
 }
 
-} // namespace callgate::config_api
+} // namespace callgate::net

@@ -5,7 +5,7 @@
 #include <utility>
 #include <vector>
 
-namespace callgate::config_api {
+namespace callgate::net {
 
 // Whether every '%' in `text` starts a two-hex-digit escape.
 bool is_valid_percent_encoding(std::string_view text);
@@ -29,4 +29,4 @@ struct query_params {
 // Parses `query` (after the '?'), appending to `out`. False on a bad escape.
 bool parse_query(std::string_view query, query_params& out);
 
-} // namespace callgate::config_api
+} // namespace callgate::net
