@@ -1,5 +1,7 @@
+#include "admin_key_commands.hpp"
 #include "server.hpp"
 #include "serve_options.hpp"
+#include "serve_preflight.hpp"
 
 #include <cstdio>
 #include <cstring>
@@ -17,11 +19,36 @@ Usage:
   callgate serve [flags]                    run the config API and dispatcher
   callgate admin-key create --data-dir DIR  print a new admin API key
   callgate admin-key create --etcd-endpoints URLS   … stored in etcd, for a cluster
+  callgate admin-key list [--data-dir DIR | --etcd-endpoints URLS]
+                                            the admin keys: id, created, last 4 characters
+  callgate admin-key revoke ID [--force] [--data-dir DIR | --etcd-endpoints URLS]
+                                            remove an admin key (ID or a prefix of it)
   callgate cluster import --data-dir DIR --etcd-endpoints URLS
                                             copy a stopped node's store into etcd
   callgate --help | --version
 
 Run 'callgate serve --help' for the server's flags.
+)";
+
+constexpr const char* admin_key_usage = R"(Usage: callgate admin-key create [STORE]
+       callgate admin-key list [STORE]
+       callgate admin-key revoke ID-OR-PREFIX [--force] [STORE]
+
+STORE: --data-dir DIR (one node, default ./data), or --etcd-endpoints URLS
+[--etcd-prefix P] [etcd TLS/auth flags] for a cluster, or --config FILE that
+says so. The etcd flags are those of 'callgate serve --help'.
+
+create  prints a new admin API key and registers its hash: in DIR/admin_keys
+        for one node, or in etcd for a cluster (every node accepts it from its
+        next request).
+list    prints each admin key's id, creation time and last four characters;
+        never the key, which is not stored.
+revoke  removes the admin key with this id (or the one whose id starts with
+        these 4 or more characters). A running single node stops accepting it
+        within a second; cluster nodes once they apply the change. The last
+        admin key is only revoked with --force: without one, nobody can use
+        the admin API until 'admin-key create' or a restart (which then
+        generates a new DIR/admin.key) makes another.
 )";
 
 std::map<std::string, std::string> callgate_environment()
@@ -38,15 +65,15 @@ std::map<std::string, std::string> callgate_environment()
     return env;
 }
 
-// Tools take only the flags that say where the store is (--data-dir, --etcd-*);
-// serve's other flags make no sense there.
+// Tools take only the flags that say where the store is (--data-dir, --etcd-*,
+// or a --config file that does); serve's other flags make no sense there.
 bool only_store_flags(const std::vector<std::string>& args, const char* command)
 {
     for (const auto& a : args) {
         if (a.rfind("--", 0) != 0)
             continue;
         auto name = a.substr(2, a.find('=') == std::string::npos ? std::string::npos : a.find('=') - 2);
-        if (name != "data-dir" && name.rfind("etcd-", 0) != 0) {
+        if (name != "data-dir" && name != "config" && name.rfind("etcd-", 0) != 0) {
             std::fprintf(stderr, "callgate: unknown flag --%s for %s\n", name.c_str(), command);
             return false;
         }
@@ -77,36 +104,55 @@ int main(int argc, char** argv)
         }
         callgate::app::serve_options options;
         std::string error;
-        if (!callgate::app::parse_serve_options(rest, callgate_environment(), options, error)) {
+        auto env = callgate_environment();
+        if (!callgate::app::parse_serve_options(rest, env, options, error)) {
             std::fprintf(stderr, "callgate: %s (see 'callgate serve --help')\n", error.c_str());
+            return 2;
+        }
+        if (!callgate::app::check_serve_environment(options, env, error)) {
+            std::fprintf(stderr, "callgate: %s (nothing was written)\n", error.c_str());
             return 2;
         }
         return callgate::app::run_server(options);
     }
     if (args[0] == "admin-key") {
-        if (args.size() < 2 || args[1] != "create") {
-            std::fprintf(stderr, "callgate: usage: callgate admin-key create [--data-dir DIR | --etcd-endpoints URLS]\n");
+        std::string sub = args.size() >= 2 ? args[1] : "";
+        if (sub != "create" && sub != "list" && sub != "revoke") {
+            std::fputs(admin_key_usage, stderr);
             return 2;
         }
-        std::vector<std::string> rest(args.begin() + 2, args.end());
-        for (const auto& a : rest) {
+        std::vector<std::string> rest;
+        std::string id; // revoke's ID-OR-PREFIX: the word right after "revoke"
+        bool force = false;
+        for (std::size_t i = 2; i < args.size(); ++i) {
+            const auto& a = args[i];
             if (a == "--help" || a == "-h") {
-                std::puts("Usage: callgate admin-key create [--data-dir DIR]\n"
-                          "       callgate admin-key create --etcd-endpoints URLS [--etcd-prefix P] [etcd TLS/auth flags]\n\n"
-                          "Prints a new admin API key and registers its hash: in DIR/admin_keys for one\n"
-                          "node, or in etcd for a cluster (every node accepts it from its next request).\n"
-                          "The etcd flags are those of 'callgate serve --help'.");
+                std::fputs(admin_key_usage, stdout);
                 return 0;
             }
+            if (sub == "revoke" && i == 2 && a.rfind("--", 0) != 0)
+                id = a;
+            else if (sub == "revoke" && a == "--force")
+                force = true;
+            else
+                rest.push_back(a);
+        }
+        if (sub == "revoke" && id.empty()) {
+            std::fputs(admin_key_usage, stderr);
+            return 2;
         }
         callgate::app::serve_options options;
         std::string error;
-        if (!only_store_flags(rest, "admin-key create") ||
+        if (!only_store_flags(rest, ("admin-key " + sub).c_str()) ||
             !callgate::app::parse_serve_options(rest, callgate_environment(), options, error)) {
             if (!error.empty())
                 std::fprintf(stderr, "callgate: %s\n", error.c_str());
             return 2;
         }
+        if (sub == "list")
+            return callgate::app::list_admin_keys(options);
+        if (sub == "revoke")
+            return callgate::app::revoke_admin_key(options, id, force);
         return callgate::app::create_admin_key(options);
     }
     if (args[0] == "cluster") {

@@ -1,5 +1,8 @@
 #include "serve_options.hpp"
 
+#include "config_file.hpp"
+
+#include "callgate/codec/url.hpp"
 #include "callgate/net/http_server.hpp"
 
 #include <cctype>
@@ -30,6 +33,15 @@ bool parse_bool(const std::string& text, bool& out)
         return true;
     }
     return false;
+}
+
+// An http:// or https:// URL (RFC 3986, codec::parse_url's rules). An etcd
+// `endpoint` names its port and has no path.
+bool is_http_url(const std::string& text, bool endpoint)
+{
+    codec::url_parts url;
+    return codec::parse_url(text, url) == codec::url_syntax::ok && (url.scheme == "http" || url.scheme == "https") &&
+           (!endpoint || (url.port != 0 && url.target == "/"));
 }
 
 struct flag_spec {
@@ -88,6 +100,7 @@ std::vector<flag_spec> flag_specs()
         return [field](serve_options& o, const std::string& v) { return parse_bool(v, o.*field); };
     };
     return {
+        {"config", false, text(&serve_options::config_file), "a config file path"},
         {"data-dir", false, text(&serve_options::data_dir), "a directory path"},
         {"api-listen", false, listen(&serve_options::api_listen), "host:port with a port from 0 to 65535"},
         {"edge-listen", false, listen(&serve_options::edge_listen), "host:port with a port from 0 to 65535"},
@@ -160,22 +173,12 @@ std::vector<flag_spec> flag_specs()
         {"etcd-endpoints", false,
          [](serve_options& o, const std::string& v) {
              std::vector<std::string> endpoints;
-             std::size_t start = 0;
-             while (start <= v.size()) {
-                 auto comma = v.find(',', start);
-                 auto item = v.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
-                 std::string host;
-                 std::uint16_t port = 0;
-                 auto rest = item.rfind("http://", 0) == 0    ? item.substr(7)
-                             : item.rfind("https://", 0) == 0 ? item.substr(8)
-                                                              : std::string();
-                 while (!rest.empty() && rest.back() == '/')
-                     rest.pop_back();
-                 if (rest.empty() || !net::split_host_port(rest, host, port) || host.empty() || port == 0)
+             for (std::size_t start = 0; start <= v.size();) {
+                 auto comma = std::min(v.find(',', start), v.size());
+                 auto item = v.substr(start, comma - start);
+                 if (!is_http_url(item, true))
                      return false;
                  endpoints.push_back(item);
-                 if (comma == std::string::npos)
-                     break;
                  start = comma + 1;
              }
              o.etcd_endpoints = std::move(endpoints);
@@ -208,7 +211,7 @@ std::vector<flag_spec> flag_specs()
          "1 to 64 letters, digits, '-', '_' or '.'"},
         {"advertise-api", false,
          [](serve_options& o, const std::string& v) {
-             if (v.rfind("http://", 0) != 0 && v.rfind("https://", 0) != 0)
+             if (!is_http_url(v, false))
                  return false;
              o.advertise_api = v;
              return true;
@@ -278,17 +281,22 @@ bool parse_serve_options(const std::vector<std::string>& args,
                          std::string& error)
 {
     auto specs = flag_specs();
-    auto apply = [&](const flag_spec& spec, const std::string& value, const std::string& origin) {
+    auto find_spec = [&specs](std::string_view name) -> const flag_spec* {
+        for (const auto& s : specs)
+            if (name == s.name)
+                return &s;
+        return nullptr;
+    };
+    // `where` says where the value came from ("" or "FILE:LINE: "), `name` how it was named there.
+    auto apply = [&](const flag_spec& spec, const std::string& value, const std::string& where, const std::string& name) {
         if (spec.apply(out, value))
             return true;
-        error = "invalid value '" + value + "' for " + origin + " (expected " + spec.expects + ")";
+        error = where + "invalid value '" + value + "' for " + name + " (expected " + spec.expects + ")";
         return false;
     };
-    for (const auto& spec : specs) {
-        auto it = env.find(env_name(spec.name));
-        if (it != env.end() && !apply(spec, it->second, env_name(spec.name)))
-            return false;
-    }
+
+    // The flags, checked now and applied last: they win over everything.
+    std::vector<std::pair<const flag_spec*, std::string>> flags;
     for (std::size_t i = 0; i < args.size(); ++i) {
         const std::string& arg = args[i];
         if (arg.rfind("--", 0) != 0) {
@@ -302,10 +310,7 @@ bool parse_serve_options(const std::vector<std::string>& args,
             name = name.substr(0, eq);
             has_value = true;
         }
-        const flag_spec* spec = nullptr;
-        for (const auto& s : specs)
-            if (name == s.name)
-                spec = &s;
+        const flag_spec* spec = find_spec(name);
         if (spec == nullptr) {
             error = "unknown flag --" + name;
             return false;
@@ -320,9 +325,42 @@ bool parse_serve_options(const std::vector<std::string>& args,
                 return false;
             }
         }
-        if (!apply(*spec, value, "--" + name))
+        flags.emplace_back(spec, std::move(value));
+    }
+
+    // Then, lowest first: the config file (--config, else CALLGATE_CONFIG),
+    // the environment, the flags.
+    std::string config_path;
+    if (auto it = env.find(env_name("config")); it != env.end())
+        config_path = it->second;
+    for (const auto& [spec, value] : flags)
+        if (std::string_view(spec->name) == "config")
+            config_path = value;
+    if (!config_path.empty()) {
+        std::vector<config_entry> entries;
+        if (!read_config_file(config_path, entries, error))
+            return false;
+        for (const auto& entry : entries) {
+            std::string where = config_path + ":" + std::to_string(entry.line) + ": ";
+            const flag_spec* spec = find_spec(entry.key);
+            if (spec == nullptr || std::string_view(spec->name) == "config") {
+                error = where + "unknown key '" + entry.key + "' (keys are the flags of 'callgate serve --help' without --)";
+                return false;
+            }
+            if (!apply(*spec, entry.value, where, entry.key))
+                return false;
+        }
+    }
+    for (const auto& spec : specs) {
+        auto it = env.find(env_name(spec.name));
+        if (it != env.end() && !apply(spec, it->second, "", env_name(spec.name)))
             return false;
     }
+    for (const auto& [spec, value] : flags)
+        if (!apply(*spec, value, "", std::string("--") + spec->name))
+            return false;
+
+    // Settings that only make sense together, or not together.
     if (out.tls_cert.empty() != out.tls_key.empty()) {
         error = "--tls-cert and --tls-key go together";
         return false;
@@ -333,6 +371,10 @@ bool parse_serve_options(const std::vector<std::string>& args,
     }
     if (out.etcd_username.empty() != out.etcd_password.empty()) {
         error = "--etcd-username and --etcd-password go together";
+        return false;
+    }
+    if (out.api_listen == out.edge_listen && !out.api_listen.ends_with(":0")) {
+        error = "--api-listen and --edge-listen are both " + out.api_listen + ": give them different ports";
         return false;
     }
     return true;
@@ -367,8 +409,15 @@ const char* serve_help()
 
 Runs the config API and the call dispatcher with an embedded RocksDB store.
 Every flag can also be set as an environment variable CALLGATE_<FLAG>
-(e.g. CALLGATE_API_LISTEN=0.0.0.0:8080); flags win over the environment.
+(e.g. CALLGATE_API_LISTEN=0.0.0.0:8080) or as a key of the config file
+(api-listen = "0.0.0.0:8080"). Flags win over the environment, which wins
+over the config file, which wins over the defaults. Every value is checked
+before anything is written: a bad one exits 2 and creates nothing.
 
+  --config FILE               read settings from FILE: one 'key = value' a line, the keys
+                              are the flag names without --; '#' comments, quoted or bare
+                              values (a TOML subset). An unknown key is an error
+                              (also CALLGATE_CONFIG; the package's is /etc/callgate/callgate.conf)
   --data-dir DIR              store, admin key and listen.json (default ./data)
   --api-listen HOST:PORT      config API listener (default 127.0.0.1:8080; port 0 picks one)
   --edge-listen HOST:PORT     edge listener for telephony edges (default 127.0.0.1:8081)

@@ -9,8 +9,10 @@
 
 namespace callgate::app {
 
-// Everything `callgate serve` can be told, from flags and CALLGATE_* variables.
+// Everything `callgate serve` can be told, from flags, CALLGATE_* variables
+// and a config file.
 struct serve_options {
+    std::string config_file; // where settings were read from, if anywhere
     std::string data_dir = "./data";
     std::string api_listen = "127.0.0.1:8080";
     std::string edge_listen = "127.0.0.1:8081";
@@ -56,9 +58,12 @@ struct serve_options {
 // Parses "512MiB", "64M", "1GiB", "1G", "4096" (bytes); K/M/G are powers of 1024.
 std::optional<std::uint64_t> parse_size(const std::string& text);
 
-// Parses `serve` arguments (after the word "serve") over the environment.
-// Flags win over CALLGATE_<FLAG> variables. Returns false with one line in
-// `error` for an unknown flag, a missing value or a bad value.
+// Parses `serve` arguments (after the word "serve"), the environment and the
+// config file named by --config (or CALLGATE_CONFIG). Flags win over
+// CALLGATE_<FLAG> variables, which win over the file, which wins over the
+// defaults. Every value is checked here, and settings that conflict; nothing
+// is touched on disk. Returns false with one line in `error` for an unknown
+// flag or key (a key with its file and line), a missing value or a bad value.
 bool parse_serve_options(const std::vector<std::string>& args,
                          const std::map<std::string, std::string>& env, serve_options& out,
                          std::string& error);

@@ -3,6 +3,8 @@
 #include "build_info.hpp"
 #include "cluster_peers.hpp"
 #include "server_metrics.hpp"
+#include "edge_token_file.hpp"
+#include "etcd_settings.hpp"
 #include "service_notify.hpp"
 #include "shutdown_signals.hpp"
 
@@ -167,37 +169,13 @@ bool load_edge_tokens(const serve_options& options, engine::random_source& rando
             log(log_level::info, "edge_token_created", "Created an edge token and wrote it to a file", {{"file", path}});
         }
     }
-    std::ifstream in(path);
-    if (!in) {
-        error = "cannot read edge token file " + path;
-        return false;
-    }
-    std::string line;
-    while (std::getline(in, line)) {
-        while (!line.empty() && (line.back() == '\r' || line.back() == ' ' || line.back() == '\t'))
-            line.pop_back();
-        auto first = line.find_first_not_of(" \t");
-        if (first == std::string::npos || line[first] == '#')
-            continue;
-        tokens.push_back(line.substr(first));
-    }
-    if (tokens.empty()) {
-        error = "edge token file " + path + " holds no token";
-        return false;
-    }
-    return true;
+    return read_edge_token_file(path, tokens, error);
 }
 
 // The etcd client's options from the flags; requests counted in `metrics` if given.
 net::etcd_client_options etcd_options(const serve_options& options, server_metrics* metrics)
 {
-    net::etcd_client_options o;
-    o.endpoints = options.etcd_endpoints;
-    o.ca_file = options.etcd_ca_file;
-    o.cert_file = options.etcd_cert_file;
-    o.key_file = options.etcd_key_file;
-    o.username = options.etcd_username;
-    o.password = options.etcd_password;
+    net::etcd_client_options o = etcd_settings(options);
     if (metrics)
         o.on_request = [metrics](std::string_view op, net::etcd_errc outcome) {
             std::lock_guard lock(metrics->etcd_requests_mutex);

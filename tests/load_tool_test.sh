@@ -37,14 +37,26 @@ set -e
 [ "$rc" -eq 3 ] || fail "a run of failed calls exited $rc: $(tail -n 3 "$work/dead.txt")"
 grep -q "FAIL: error rate" "$work/dead.txt" || fail "no clear message for the failed calls"
 
-# decide, open loop: the engine counted exactly the calls the tool completed.
+# A --compare file that is not a result of the tool: exit 2 before any load.
+echo '{"rate": 1}' >"$work/not-a-run.json"
+set +e
+"$load" decide --edge-url 127.0.0.1:1 --edge-token x --no-setup --compare "$work/not-a-run.json" >"$work/cmp.txt" 2>&1; rc=$?
+set -e
+[ "$rc" -eq 2 ] && grep -q "not a callgate-load --json file" "$work/cmp.txt" || fail "bad --compare file: rc $rc, $(cat "$work/cmp.txt")"
+
+# decide, open loop: the engine counted exactly the calls the tool completed;
+# a first, slower run is drawn beside it (--compare).
 "$load" decide --edge-url "$edge" --api-url "$api" --edge-token "$token" --api-key "$key" \
-  --rate 400 --duration 2 --identities 3 --json "$work/decide.json" --html "$work/report.html" >"$work/decide.txt"
+  --rate 200 --duration 1 --json "$work/before.json" >/dev/null
+answered_before=$(metric 'callgate_decisions_total{action="answer",source="config"}')
+"$load" decide --edge-url "$edge" --api-url "$api" --edge-token "$token" --api-key "$key" \
+  --rate 400 --duration 2 --identities 3 --json "$work/decide.json" --html "$work/report.html" \
+  --compare "$work/before.json" >"$work/decide.txt"
 completed=$(json "$work/decide.json" 'd["completed"]')
 answered=$(json "$work/decide.json" 'd["outcomes"].get("answer", 0)')
 [ "$completed" -ge 700 ] || fail "only $completed decisions completed at 400/s for 2 s"
 [ "$(json "$work/decide.json" 'd["errors"]')" -eq 0 ] || fail "decide errors: $(cat "$work/decide.txt")"
-engine=$(metric 'callgate_decisions_total{action="answer",source="config"}')
+engine=$(( $(metric 'callgate_decisions_total{action="answer",source="config"}') - answered_before ))
 [ "$engine" -eq "$answered" ] || fail "tool answered $answered, engine counted $engine"
 records=$(curl -sf "http://$api/calls?limit=200" -H "X-API-Key: $key" | grep -o '"status":"ringing"' | wc -l)
 [ "$records" -eq 200 ] || fail "expected a full page of call records, got $records"
@@ -82,6 +94,23 @@ grep -q "FAIL: p99" "$work/gate.txt" || fail "no clear message for the breached 
 grep -q "<svg" "$work/report.html" || fail "the report has no charts"
 grep -q "p99 latency over time" "$work/report.html" || fail "the report lacks latency over time"
 grep -q "Latency by percentile" "$work/report.html" || fail "the report lacks the percentile chart"
+for mark in p50 p90 p99 p99.9 p99.99; do
+  grep -q "class='tick'>$mark<" "$work/report.html" || fail "the percentile axis lacks $mark"
+done
+# Round ticks: no exponents, no long fractions.
+if grep -o "class='tick'>[^<]*<" "$work/report.html" | grep -Eq "e[+-]|\.[0-9]{4,}"; then
+  fail "unround tick labels: $(grep -o "class='tick'>[^<]*<" "$work/report.html" | sort -u | tr '\n' ' ')"
+fi
+# Each chart names both runs: scenario, load and date.
+[ "$(json "$work/decide.json" 'd["parameters"]')" = "open loop, 400 calls/s, 2 s, 3 identities" ] ||
+  fail "parameters: $(json "$work/decide.json" 'd["parameters"]')"
+date=$(json "$work/decide.json" 'd["date"]')
+[[ "$date" =~ ^20[0-9][0-9]-[0-9][0-9]-[0-9][0-9]\ [0-9][0-9]:[0-9][0-9]\ UTC$ ]] || fail "date: $date"
+[ "$(grep -o "this run: decide, open loop, 400 calls/s, 2 s, 3 identities, $date" "$work/report.html" | wc -l)" -eq 3 ] ||
+  fail "not every chart is captioned with this run"
+[ "$(grep -o "compared with: decide, open loop, 200 calls/s, 1 s, 1 identity" "$work/report.html" | wc -l)" -eq 3 ] ||
+  fail "not every chart shows the compared run"
+grep -q "compared with $work/before.json" "$work/decide.txt" || fail "no comparison printed: $(tail -n 3 "$work/decide.txt")"
 chromium=$(command -v chromium || true)
 [ -n "$chromium" ] || fail "chromium is not installed (scripts/deps installs it)"
 timeout 60 "$chromium" --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \

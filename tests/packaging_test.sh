@@ -4,6 +4,8 @@
 #      dpkg-shlibdeps, conffiles, maintainer scripts) and contents (dpkg-deb).
 #   2. The man pages: groff finds no problem, and each lists every flag its
 #      binary's --help lists.
+#      /etc/callgate/callgate.conf (the unit's --config) and /etc/default/callgate
+#      are conffiles.
 #   3. `dpkg -i` into a throwaway copy of this machine: an overlay of / with a
 #      tmpfs on top, in a private mount namespace, chrooted into. The postinst
 #      runs for real (it creates the callgate user); nothing reaches the host,
@@ -14,7 +16,8 @@
 #      started the way the unit says: its User=, EnvironmentFile=,
 #      StateDirectory= (as $STATE_DIRECTORY, mode StateDirectoryMode=),
 #      UMask=, NoNewPrivileges= and an empty capability set, with
-#      $NOTIFY_SOCKET read for READY=1. Then /readyz, an authenticated request,
+#      $NOTIFY_SOCKET read for READY=1, after the administrator's edits of the
+#      config file (ports, drain, log format: applied). Then /readyz, an authenticated request,
 #      SIGTERM (/readyz 503 during the drain, exit 0), `dpkg --purge`.
 #   tests/packaging_test.sh BUILD_DIR
 # Exits 77 (skipped) when it cannot run: not root, or no mount namespace or
@@ -40,7 +43,8 @@ for want in 'Package: callgate' 'Architecture: amd64' 'adduser' 'librocksdb' 'li
   grep -q -- "$want" "$work/control" || { cat "$work/control"; fail "control lacks $want"; }
 done
 dpkg-deb -e "$deb" "$work/control.d"
-[ "$(cat "$work/control.d/conffiles")" = "/etc/default/callgate" ] || fail "conffiles: $(cat "$work/control.d/conffiles")"
+[ "$(sort "$work/control.d/conffiles" | tr '\n' ' ')" = "/etc/callgate/callgate.conf /etc/default/callgate " ] ||
+  fail "conffiles: $(cat "$work/control.d/conffiles")"
 for script in postinst prerm postrm; do
   [ -x "$work/control.d/$script" ] || fail "$script missing or not executable"
   sh -n "$work/control.d/$script" || fail "$script does not parse"
@@ -49,13 +53,14 @@ dpkg-deb -c "$deb" | awk '{print $NF}' >"$work/contents"
 has_load=0
 grep -qx './usr/bin/callgate-load' "$work/contents" && has_load=1
 for path in ./usr/bin/callgate ./usr/lib/systemd/system/callgate.service ./usr/lib/sysusers.d/callgate.conf \
-  ./etc/default/callgate ./usr/share/man/man1/callgate.1.gz ./usr/share/doc/callgate/copyright \
+  ./etc/default/callgate ./etc/callgate/callgate.conf ./usr/share/man/man1/callgate.1.gz ./usr/share/doc/callgate/copyright \
   ./usr/share/doc/callgate/README.md ./usr/share/doc/callgate/docs/operations.md; do
   grep -qx -- "$path" "$work/contents" || { cat "$work/contents"; fail "the package lacks $path"; }
 done
 [ "$has_load" = 0 ] || grep -qx './usr/share/man/man1/callgate-load.1.gz' "$work/contents" || fail "no callgate-load(1)"
 dpkg-deb -x "$deb" "$work/root"
-grep -q '^ExecStart=/usr/bin/callgate serve ' "$work/root/usr/lib/systemd/system/callgate.service" || fail "ExecStart"
+grep -q '^ExecStart=/usr/bin/callgate serve --config /etc/callgate/callgate.conf ' \
+  "$work/root/usr/lib/systemd/system/callgate.service" || fail "ExecStart"
 
 # 2. Man pages: clean roff, and every flag of --help documented.
 check_man() { # page binary help-args...
@@ -84,7 +89,8 @@ unit=/usr/lib/systemd/system/callgate.service
 rm -f /var/lib/man-db/auto-update # man-db's trigger would rebuild every index (~30 s twice)
 dpkg -i "$deb" >/tmp/dpkg.log 2>&1 || { cat /tmp/dpkg.log; fail "dpkg -i"; }
 getent passwd callgate >/dev/null || fail "postinst made no callgate user"
-[ -x /usr/bin/callgate ] && [ -f /etc/default/callgate ] && [ -f "$unit" ] || fail "files missing after dpkg -i"
+[ -x /usr/bin/callgate ] && [ -f /etc/default/callgate ] && [ -f /etc/callgate/callgate.conf ] && [ -f "$unit" ] ||
+  fail "files missing after dpkg -i"
 /usr/bin/callgate --version | grep -q '^callgate ' || fail "callgate --version"
 
 # The closest to systemd loading the unit without systemd as PID 1.
@@ -98,11 +104,14 @@ value() { sed -n "s/^$1=//p" "$unit" | tail -n 1; }
 user=$(value User)
 state=/var/lib/$(value StateDirectory)
 env_file=$(value EnvironmentFile); env_file=${env_file#-}
+config=$(value ExecStart | sed -n 's/.* --config \([^ ]*\).*/\1/p')
+[ -f "$config" ] || fail "the unit's --config file $config is not installed"
 [ "$(value Type)" = notify ] || fail "Type= is not notify"
 [ "$(value NoNewPrivileges)" = yes ] || fail "NoNewPrivileges"
-# The administrator's edits: free ports, a short drain.
-sed -i 's/^CALLGATE_API_LISTEN=.*/CALLGATE_API_LISTEN=127.0.0.1:0/; s/^CALLGATE_EDGE_LISTEN=.*/CALLGATE_EDGE_LISTEN=127.0.0.1:0/;
-        s/^CALLGATE_SHUTDOWN_DELAY=.*/CALLGATE_SHUTDOWN_DELAY=2s/' "$env_file"
+# The administrator's edits in the config file: free ports, a short drain, JSON logs.
+sed -i 's/^api-listen = .*/api-listen = "127.0.0.1:0"/; s/^edge-listen = .*/edge-listen = "127.0.0.1:0"/;
+        s/^shutdown-delay = .*/shutdown-delay = "2s"/; s/^#log-format = .*/log-format = "json"/' "$config"
+grep -q '^api-listen = "127.0.0.1:0"' "$config" && grep -q '^log-format = "json"' "$config" || fail "cannot edit $config"
 install -d -m "$(value StateDirectoryMode)" -o "$user" -g "$user" "$state"
 exec_start=$(value ExecStart)
 exec_start=${exec_start//'${STATE_DIRECTORY}'/$state}
@@ -136,6 +145,7 @@ edge=$(sed -n 's/.*"edge": "\([^"]*\)".*/\1/p' "$state/listen.json")
 for _ in $(seq 1 500); do grep -q '^READY=1' /tmp/notify.log && break; sleep 0.01; done
 grep -q '^READY=1' /tmp/notify.log || fail "no READY=1 on NOTIFY_SOCKET: $(cat /tmp/notify.log)"
 [ "$(curl -s "http://$api/readyz")" = '{"status":"ready"}' ] || fail "/readyz"
+head -n 1 /tmp/callgate.log | grep -q '^{' || fail "log-format from $config not applied: $(head -n 1 /tmp/callgate.log)"
 [ "$(curl -s -o /dev/null -w '%{http_code}' -I "http://$edge/healthz")" = 200 ] || fail "HEAD /healthz on the edge listener"
 key=$(cat "$state/admin.key")
 [ "$(curl -s -o /dev/null -w '%{http_code}' -H "X-API-Key: $key" "http://$api/identities")" = 200 ] || fail "GET /identities"
@@ -158,7 +168,7 @@ wait $notify_pid || true
 grep -q '^STOPPING=1' /tmp/notify.log || fail "no STOPPING=1: $(cat /tmp/notify.log)"
 
 dpkg --purge callgate >/tmp/purge.log 2>&1 || { cat /tmp/purge.log; fail "dpkg --purge"; }
-for path in /usr/bin/callgate /etc/default/callgate "$unit" "$state"; do
+for path in /usr/bin/callgate /etc/default/callgate /etc/callgate/callgate.conf "$unit" "$state"; do
   [ ! -e "$path" ] || fail "$path left after purge"
 done
 echo "installed, started as $user, drained, purged"

@@ -7,6 +7,9 @@
 // Latency is measured from each call's intended start time under open load
 // (--rate), so a stalled server shows up as latency, not as fewer requests.
 #include "histogram.hpp"
+#include "report.hpp"
+
+#include "callgate/codec/base64.hpp"
 
 #include "callgate/engine/secrets.hpp"
 
@@ -28,6 +31,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <fstream>
 #include <map>
 #include <mutex>
@@ -44,6 +48,8 @@ namespace websocket = beast::websocket;
 using tcp = asio::ip::tcp;
 using steady = std::chrono::steady_clock;
 using callgate::load::latency_histogram;
+using callgate::load::latency_summary;
+using callgate::load::run_report;
 
 namespace {
 
@@ -77,6 +83,7 @@ struct options {
     double webhook_failure_rate = 0;
     std::string webhook_listen = "127.0.0.1:0";
     std::string html_file;
+    std::string compare_file; // an earlier run's --json file, drawn beside this one
 };
 
 const char* usage = R"(Usage: callgate-load SCENARIO [flags]
@@ -121,7 +128,11 @@ Target:
 
 Output and gates:
   --json FILE           every figure as JSON
-  --html FILE           a report with latency-over-time and histogram charts
+  --html FILE           a report: latency and throughput over time, latency by
+                        percentile (p50 to p99.99), each chart captioned with the
+                        run's scenario, load and date
+  --compare OLD.json    draw an earlier run's --json file on the same axes (in the
+                        --html report) and print both runs' p50/p99/p99.9
   --max-p99 MS          exit 3 if the p99 latency is above MS
   --max-error-rate R    exit 3 if errors / calls is above R (default 0.01; 1 turns it off)
 
@@ -226,6 +237,8 @@ bool parse_options(int argc, char** argv, options& o, std::string& error)
             ok = text(o.json_file);
         else if (a == "--html")
             ok = text(o.html_file);
+        else if (a == "--compare")
+            ok = text(o.compare_file);
         else if (a == "--webhook-latency")
             ok = seconds(o.webhook_latency);
         else if (a == "--webhook-failure-rate")
@@ -561,7 +574,7 @@ std::optional<std::string> audio_of(const std::string& data, bool binary)
         return std::nullopt;
     at += 11;
     std::string raw;
-    if (!callgate::engine::base64_decode(std::string_view(data).substr(at, data.find('"', at) - at), raw))
+    if (!callgate::codec::base64_decode(std::string_view(data).substr(at, data.find('"', at) - at), raw))
         return std::nullopt;
     return raw;
 }
@@ -831,127 +844,65 @@ void print_histogram_row(const char* name, const latency_histogram& h)
                 static_cast<unsigned long long>(h.count()));
 }
 
-void write_histogram_json(std::FILE* f, const char* name, const latency_histogram& h)
+// What the report and the JSON file say of this run.
+run_report report_of(const options& o, const results& r, double elapsed, double error_rate, std::time_t started_at)
 {
-    std::fprintf(f,
-                 "\"%s\":{\"count\":%llu,\"p50_ms\":%.3f,\"p90_ms\":%.3f,\"p99_ms\":%.3f,\"p999_ms\":%.3f,"
-                 "\"max_ms\":%.3f,\"mean_ms\":%.3f}",
-                 name, static_cast<unsigned long long>(h.count()), ms(h.percentile(0.5)), ms(h.percentile(0.9)),
-                 ms(h.percentile(0.99)), ms(h.percentile(0.999)), ms(h.max()), h.mean() / 1000.0);
-}
-
-// An SVG line chart of (x, y) points, axes labelled, scaled to fit.
-std::string svg_chart(const std::vector<std::pair<double, double>>& points, const std::string& x_label,
-                      const std::string& y_label, const std::string& color, bool log_x = false)
-{
-    const double w = 640, h = 260, left = 78, bottom = 40, top = 15, right = 15;
-    double max_x = 1e-9, max_y = 1e-9, min_x = log_x ? 1e18 : 0;
-    for (auto [x, y] : points) {
-        max_x = std::max(max_x, x);
-        max_y = std::max(max_y, y);
-        min_x = std::min(min_x, x);
-    }
-    if (points.empty())
-        min_x = 0;
-    auto sx = [&](double x) {
-        if (log_x)
-            return left + (w - left - right) * (std::log10(x) - std::log10(min_x)) /
-                              std::max(1e-9, std::log10(max_x) - std::log10(min_x));
-        return left + (w - left - right) * (x - min_x) / std::max(1e-9, max_x - min_x);
-    };
-    auto sy = [&](double y) { return h - bottom - (h - bottom - top) * y / (max_y * 1.1); };
+    run_report out;
+    out.scenario = o.scenario;
     char buf[256];
-    std::string out = "<svg xmlns='http://www.w3.org/2000/svg' width='640' height='260' class='chart'>";
-    out += "<rect x='0' y='0' width='640' height='260' fill='#fff'/>";
-    std::snprintf(buf, sizeof buf, "<line x1='%g' y1='%g' x2='%g' y2='%g' stroke='#333'/>", left, h - bottom, w - right,
-                  h - bottom);
-    out += buf;
-    std::snprintf(buf, sizeof buf, "<line x1='%g' y1='%g' x2='%g' y2='%g' stroke='#333'/>", left, top, left, h - bottom);
-    out += buf;
-    for (int i = 0; i <= 4; ++i) {
-        double y = max_y * 1.1 * i / 4;
-        std::snprintf(buf, sizeof buf,
-                      "<line x1='%g' y1='%g' x2='%g' y2='%g' stroke='#ddd'/><text x='%g' y='%g' font-size='11' "
-                      "text-anchor='end'>%.3g</text>",
-                      left, sy(y), w - right, sy(y), left - 5, sy(y) + 4, y);
-        out += buf;
+    std::string load = o.rate > 0 ? "open loop, " + std::to_string(static_cast<long>(o.rate)) + " calls/s" +
+                                        (o.ramp > 0 ? " (ramp " + std::to_string(static_cast<long>(o.ramp)) + " s)" : "")
+                                  : "closed loop, " + std::to_string(o.concurrency) + " at a time";
+    std::snprintf(buf, sizeof buf, "%s, %g s, %d identit%s", load.c_str(), o.duration, o.identities,
+                  o.identities == 1 ? "y" : "ies");
+    out.parameters = buf;
+    if (o.scenario == "bridge")
+        out.parameters += ", calls of " + std::to_string(static_cast<long>(o.call_duration)) + " s" + (o.proxy ? ", proxy" : "");
+    else if (o.threads > 1)
+        out.parameters += ", " + std::to_string(o.threads) + " threads";
+    if (o.scenario == "webhook") {
+        std::snprintf(buf, sizeof buf, ", webhook %g ms", o.webhook_latency * 1000);
+        out.parameters += buf;
     }
-    std::snprintf(buf, sizeof buf,
-                  "<text x='%g' y='%g' font-size='12' text-anchor='middle'>%s</text>"
-                  "<text x='14' y='%g' font-size='12' transform='rotate(-90 14 %g)' text-anchor='middle'>%s</text>",
-                  (left + w - right) / 2, h - 8, x_label.c_str(), (top + h - bottom) / 2, (top + h - bottom) / 2,
-                  y_label.c_str());
-    out += buf;
-    std::snprintf(buf, sizeof buf, "<text x='%g' y='%g' font-size='11'>%.3g</text><text x='%g' y='%g' font-size='11' "
-                                   "text-anchor='end'>%.3g</text>",
-                  left, h - bottom + 15, min_x, w - right, h - bottom + 15, max_x);
-    out += buf;
-    out += "<polyline fill='none' stroke='" + color + "' stroke-width='2' points='";
-    for (auto [x, y] : points) {
-        std::snprintf(buf, sizeof buf, "%.1f,%.1f ", sx(x), sy(y));
-        out += buf;
+    std::tm utc{};
+    ::gmtime_r(&started_at, &utc);
+    std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M UTC", &utc);
+    out.date = buf;
+    out.duration_s = elapsed;
+    out.rate = o.rate;
+    out.concurrency = o.concurrency;
+    out.started = r.started;
+    out.completed = r.completed;
+    out.errors = r.errors;
+    out.error_rate = error_rate;
+    out.throughput_per_s = static_cast<double>(r.completed) / std::max(o.duration, 0.001);
+    out.latency = latency_summary::of(r.latency);
+    out.relay_edge_to_agent = latency_summary::of(r.relay_e2c);
+    out.relay_agent_to_edge = latency_summary::of(r.relay_c2e);
+    for (int d = 0; d < 2; ++d) {
+        out.frames[d][0] = r.frames_due[d];
+        out.frames[d][1] = r.frames_sent[d];
+        out.frames[d][2] = r.frames_received[d];
     }
-    out += "'/></svg>";
+    out.outcomes = r.outcomes;
+    out.error_kinds = r.error_kinds;
+    out.p99_ms_over_time = r.p99_over_time;
+    out.rate_over_time = r.rate_over_time;
+    bool bridge = o.scenario == "bridge";
+    out.charted = bridge ? "relay_edge_to_agent" : "latency";
+    out.curve_ms = run_report::curve_of(bridge ? r.relay_e2c : r.latency);
     return out;
 }
 
-void write_html(const std::string& file, const options& o, const results& r, double elapsed, double error_rate)
+bool write_text_file(const std::string& path, const std::string& text)
 {
-    std::FILE* f = std::fopen(file.c_str(), "w");
-    if (f == nullptr) {
-        std::fprintf(stderr, "callgate-load: cannot write %s\n", file.c_str());
-        return;
-    }
-    // The percentile curve: latency at 0, 50, 90, 99, 99.9 ... (x = 1 / (1 - q), log scale).
-    auto curve = [](const latency_histogram& h) {
-        std::vector<std::pair<double, double>> points;
-        for (double q : {0.0, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 0.995, 0.999, 0.9995, 0.9999})
-            points.emplace_back(1.0 / (1.0 - q), ms(h.percentile(q)));
-        return points;
-    };
-    std::fprintf(f, "<!doctype html><html><head><meta charset='utf-8'><title>callgate-load: %s</title><style>"
-                    "body{font-family:sans-serif;margin:24px;color:#222}table{border-collapse:collapse}"
-                    "td,th{border:1px solid #ccc;padding:4px 10px;text-align:right}th{background:#f3f3f3}"
-                    ".chart{border:1px solid #ddd;margin:8px 0}</style></head><body>",
-                 o.scenario.c_str());
-    std::fprintf(f, "<h1>callgate-load: %s</h1><p>%s load, %s, %.1f s; %llu calls started, %llu completed, "
-                    "%llu errors (%.2f%%).</p>",
-                 o.scenario.c_str(), o.rate > 0 ? "open-loop" : "closed-loop",
-                 o.rate > 0 ? (std::to_string(static_cast<long>(o.rate)) + " calls/s").c_str()
-                            : (std::to_string(o.concurrency) + " at a time").c_str(),
-                 elapsed, static_cast<unsigned long long>(r.started), static_cast<unsigned long long>(r.completed),
-                 static_cast<unsigned long long>(r.errors), error_rate * 100);
-    std::fprintf(f, "<table><tr><th>latency (ms)</th><th>p50</th><th>p90</th><th>p99</th><th>p99.9</th><th>max</th>"
-                    "<th>count</th></tr>");
-    auto row = [&](const char* name, const latency_histogram& h) {
-        std::fprintf(f, "<tr><td style='text-align:left'>%s</td><td>%.3f</td><td>%.3f</td><td>%.3f</td><td>%.3f</td>"
-                        "<td>%.3f</td><td>%llu</td></tr>",
-                     name, ms(h.percentile(0.5)), ms(h.percentile(0.9)), ms(h.percentile(0.99)),
-                     ms(h.percentile(0.999)), ms(h.max()), static_cast<unsigned long long>(h.count()));
-    };
-    row(o.scenario == "bridge" ? "time to answer" : "decide", r.latency);
-    if (o.scenario == "bridge") {
-        row("relay edge&rarr;agent", r.relay_e2c);
-        row("relay agent&rarr;edge", r.relay_c2e);
-    }
-    std::fprintf(f, "</table>");
-    std::fprintf(f, "<h2>p99 latency over time</h2>%s",
-                 svg_chart(r.p99_over_time, "seconds", "p99 ms (per second)", "#c0392b").c_str());
-    std::fprintf(f, "<h2>Throughput over time</h2>%s",
-                 svg_chart(r.rate_over_time, "seconds", "calls completed per second", "#2471a3").c_str());
-    std::fprintf(f, "<h2>Latency by percentile</h2><p>x: 1/(1&minus;q) &mdash; 2 is p50, 100 is p99, 1000 is p99.9</p>%s",
-                 svg_chart(curve(o.scenario == "bridge" ? r.relay_e2c : r.latency), "percentile (log)", "latency ms",
-                           "#1e8449", true)
-                     .c_str());
-    std::fprintf(f, "<h2>Outcomes</h2><table><tr><th>outcome</th><th>calls</th></tr>");
-    for (const auto& [k, v] : r.outcomes)
-        std::fprintf(f, "<tr><td style='text-align:left'>%s</td><td>%llu</td></tr>", k.empty() ? "?" : k.c_str(),
-                     static_cast<unsigned long long>(v));
-    for (const auto& [k, v] : r.error_kinds)
-        std::fprintf(f, "<tr><td style='text-align:left'>error: %s</td><td>%llu</td></tr>", k.c_str(),
-                     static_cast<unsigned long long>(v));
-    std::fprintf(f, "</table></body></html>\n");
-    std::fclose(f);
+    std::FILE* f = std::fopen(path.c_str(), "w");
+    bool ok = f != nullptr && std::fwrite(text.data(), 1, text.size(), f) == text.size();
+    if (f != nullptr)
+        ok = std::fclose(f) == 0 && ok;
+    if (!ok)
+        std::fprintf(stderr, "callgate-load: cannot write %s\n", path.c_str());
+    return ok;
 }
 
 } // namespace
@@ -971,6 +922,19 @@ int main(int argc, char** argv)
     if (!parse_options(argc, argv, o, error)) {
         std::fprintf(stderr, "callgate-load: %s (see 'callgate-load --help')\n", error.c_str());
         return 2;
+    }
+    run_report before;
+    if (!o.compare_file.empty()) {
+        std::ifstream in(o.compare_file, std::ios::binary);
+        std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        if (!in.good() && !in.eof()) {
+            std::fprintf(stderr, "callgate-load: cannot read --compare %s\n", o.compare_file.c_str());
+            return 2;
+        }
+        if (std::string why; !from_json(text, before, why)) {
+            std::fprintf(stderr, "callgate-load: --compare %s: %s\n", o.compare_file.c_str(), why.c_str());
+            return 2;
+        }
     }
     asio::io_context ioc(1);
     results r;
@@ -1006,6 +970,7 @@ int main(int argc, char** argv)
     }
 
     auto start = steady::now();
+    std::time_t started_at = std::time(nullptr);
     auto stop = start + std::chrono::duration_cast<steady::duration>(std::chrono::duration<double>(o.duration));
     // decide and webhook may use several generator threads, each with its share
     // of the rate and connections; bridge calls stay on one thread.
@@ -1152,52 +1117,19 @@ int main(int argc, char** argv)
         std::printf("\n");
     }
 
-    if (!o.json_file.empty()) {
-        std::FILE* f = std::fopen(o.json_file.c_str(), "w");
-        if (f == nullptr) {
-            std::fprintf(stderr, "callgate-load: cannot write %s\n", o.json_file.c_str());
-            return 1;
-        }
-        std::fprintf(f, "{\"scenario\":\"%s\",\"duration_s\":%.3f,\"rate\":%.3f,\"concurrency\":%d,", o.scenario.c_str(),
-                     elapsed, o.rate, o.concurrency);
-        std::fprintf(f, "\"started\":%llu,\"completed\":%llu,\"errors\":%llu,\"error_rate\":%.6f,",
-                     static_cast<unsigned long long>(r.started), static_cast<unsigned long long>(r.completed),
-                     static_cast<unsigned long long>(r.errors), error_rate);
-        std::fprintf(f, "\"throughput_per_s\":%.3f,", static_cast<double>(r.completed) / std::max(o.duration, 0.001));
-        write_histogram_json(f, "latency", r.latency);
-        std::fputc(',', f);
-        write_histogram_json(f, "relay_edge_to_agent", r.relay_e2c);
-        std::fputc(',', f);
-        write_histogram_json(f, "relay_agent_to_edge", r.relay_c2e);
-        std::fprintf(f, ",\"frames\":{\"edge_to_agent\":{\"due\":%llu,\"sent\":%llu,\"received\":%llu},"
-                        "\"agent_to_edge\":{\"due\":%llu,\"sent\":%llu,\"received\":%llu}},",
-                     static_cast<unsigned long long>(r.frames_due[0]), static_cast<unsigned long long>(r.frames_sent[0]),
-                     static_cast<unsigned long long>(r.frames_received[0]), static_cast<unsigned long long>(r.frames_due[1]),
-                     static_cast<unsigned long long>(r.frames_sent[1]), static_cast<unsigned long long>(r.frames_received[1]));
-        std::fprintf(f, "\"outcomes\":{");
-        bool first = true;
-        for (const auto& [k, v] : r.outcomes) {
-            std::fprintf(f, "%s\"%s\":%llu", first ? "" : ",", k.c_str(), static_cast<unsigned long long>(v));
-            first = false;
-        }
-        std::fprintf(f, "},\"error_kinds\":{");
-        first = true;
-        for (const auto& [k, v] : r.error_kinds) {
-            std::fprintf(f, "%s\"%s\":%llu", first ? "" : ",", k.c_str(), static_cast<unsigned long long>(v));
-            first = false;
-        }
-        std::fprintf(f, "},\"p99_ms_over_time\":[");
-        for (std::size_t i = 0; i < r.p99_over_time.size(); ++i)
-            std::fprintf(f, "%s[%.1f,%.3f]", i ? "," : "", r.p99_over_time[i].first, r.p99_over_time[i].second);
-        std::fprintf(f, "],\"rate_over_time\":[");
-        for (std::size_t i = 0; i < r.rate_over_time.size(); ++i)
-            std::fprintf(f, "%s[%.1f,%.1f]", i ? "," : "", r.rate_over_time[i].first, r.rate_over_time[i].second);
-        std::fprintf(f, "]}\n");
-        std::fclose(f);
+    auto report = report_of(o, r, elapsed, error_rate, started_at);
+    if (!o.json_file.empty() && !write_text_file(o.json_file, to_json(report)))
+        return 1;
+    if (!o.html_file.empty() && !write_text_file(o.html_file, to_html(report, o.compare_file.empty() ? nullptr : &before)))
+        return 1;
+    if (!o.compare_file.empty()) {
+        const auto& now = report.charted == "latency" ? report.latency : report.relay_edge_to_agent;
+        const auto& then = before.charted == "latency" ? before.latency : before.relay_edge_to_agent;
+        std::printf("\n  compared with %s (%s, %s):\n  p50 %.3f -> %.3f ms, p99 %.3f -> %.3f ms, p99.9 %.3f -> %.3f ms, "
+                    "%.0f -> %.0f calls/s\n",
+                    o.compare_file.c_str(), before.parameters.c_str(), before.date.c_str(), then.p50, now.p50, then.p99,
+                    now.p99, then.p999, now.p999, before.throughput_per_s, report.throughput_per_s);
     }
-
-    if (!o.html_file.empty())
-        write_html(o.html_file, o, r, elapsed, error_rate);
 
     int rc = 0;
     double p99 = ms((o.scenario == "bridge" ? r.relay_e2c : r.latency).percentile(0.99));

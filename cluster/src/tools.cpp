@@ -64,6 +64,96 @@ bool register_admin_key(const net::etcd_client_options& etcd, const std::string&
     return true;
 }
 
+namespace {
+
+// The admin key records as etcd holds them now, with their keys' create revisions.
+struct stored_admin_key {
+    engine::api_key_record record;
+    std::string etcd_key;
+    std::int64_t create_revision = 0;
+};
+
+bool read_admin_keys(asio::io_context& io, net::etcd_client& client, const key_layout& layout,
+                     std::vector<stored_admin_key>& out, std::string& error)
+{
+    auto range = layout.range_of(engine::column::admin_keys, "");
+    net::etcd_range_request request;
+    request.key = range->first;
+    request.range_end = range->second;
+    auto result = run<net::etcd_range_response>(io, [&] {
+        return client.range(request, std::chrono::steady_clock::now() + std::chrono::seconds(5));
+    });
+    if (!result.ok()) {
+        error = "etcd: " + std::string(net::to_string(result.error.code)) + ": " + result.error.detail;
+        return false;
+    }
+    for (const auto& kv : result.value.kvs) {
+        std::string_view bytes;
+        std::int64_t written_at = 0;
+        stored_admin_key key;
+        if (!unwrap_value(kv.value, bytes, written_at) || !engine::decode(bytes, key.record)) {
+            error = "etcd: a malformed admin key record at " + kv.key;
+            return false;
+        }
+        key.etcd_key = kv.key;
+        key.create_revision = kv.create_revision;
+        out.push_back(std::move(key));
+    }
+    return true;
+}
+
+} // namespace
+
+bool list_admin_keys(const net::etcd_client_options& etcd, const std::string& prefix,
+                     std::vector<engine::api_key_record>& out, std::string& error)
+{
+    asio::io_context io(1);
+    net::etcd_client client(etcd);
+    std::vector<stored_admin_key> keys;
+    if (!read_admin_keys(io, client, key_layout(prefix), keys, error))
+        return false;
+    for (auto& k : keys)
+        out.push_back(std::move(k.record));
+    return true;
+}
+
+revoke_result revoke_admin_key(const net::etcd_client_options& etcd, const std::string& prefix,
+                               const std::string& hash, bool allow_last, std::string& error)
+{
+    key_layout layout(prefix);
+    asio::io_context io(1);
+    net::etcd_client client(etcd);
+    std::vector<stored_admin_key> keys;
+    if (!read_admin_keys(io, client, layout, keys, error))
+        return revoke_result::failed;
+    const stored_admin_key* target = nullptr;
+    const stored_admin_key* other = nullptr;
+    for (const auto& k : keys)
+        (k.record.hash == hash ? target : other) = &k;
+    if (target == nullptr)
+        return revoke_result::not_found;
+    if (other == nullptr && !allow_last)
+        return revoke_result::last_key;
+    net::etcd_txn_request request;
+    using cmp = net::etcd_compare;
+    request.compare.push_back(cmp::create_revision(target->etcd_key, cmp::result::equal, target->create_revision));
+    if (!allow_last)
+        request.compare.push_back(cmp::create_revision(other->etcd_key, cmp::result::equal, other->create_revision));
+    request.success.push_back(net::etcd_op::remove(target->etcd_key));
+    auto result = run<net::etcd_txn_response>(io, [&] {
+        return client.txn(std::move(request), std::chrono::steady_clock::now() + std::chrono::seconds(5));
+    });
+    if (!result.ok()) {
+        error = "etcd: " + std::string(net::to_string(result.error.code)) + ": " + result.error.detail;
+        return revoke_result::failed;
+    }
+    if (!result.value.succeeded) {
+        error = "the admin keys changed while revoking: nothing was revoked, try again";
+        return revoke_result::failed;
+    }
+    return revoke_result::revoked;
+}
+
 bool import_store(engine::store& local, const std::vector<engine::api_key_record>& admin_keys,
                   const net::etcd_client_options& etcd, const std::string& prefix,
                   const std::function<void(std::size_t, std::size_t)>& progress, import_report& report,

@@ -91,6 +91,7 @@ std::string url_detail(std::string_view field, engine::url_error e, engine::url_
     case engine::url_error::has_userinfo: return f + " must not contain userinfo";
     case engine::url_error::has_fragment: return f + " must not contain a fragment";
     case engine::url_error::bad_port: return f + " has an invalid port";
+    case engine::url_error::malformed: return f + " is not a valid URL (RFC 3986; check its percent-escapes)";
     case engine::url_error::bad_character:
         return f + " must not contain spaces, control or non-ASCII characters";
     case engine::url_error::ok: break;

@@ -1,5 +1,7 @@
 #include "callgate/dispatch/media_bridge.hpp"
 
+#include "callgate/codec/base64.hpp"
+
 #include "callgate/dispatch/call_decider.hpp"
 #include "callgate/dispatch/dispatch_metrics.hpp"
 #include "callgate/dispatch/stream_events.hpp"
@@ -32,19 +34,6 @@ using events::close_normal;
 using events::close_policy;
 
 namespace {
-
-// Standard base64 characters only (A-Z a-z 0-9 + / =): safe to copy into a
-// JSON string without escaping.
-bool is_base64_text(std::string_view text)
-{
-    for (char c : text) {
-        bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' ||
-                  c == '/' || c == '=';
-        if (!ok)
-            return false;
-    }
-    return true;
-}
 
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
@@ -322,7 +311,7 @@ struct media_bridge::call : std::enable_shared_from_this<media_bridge::call> {
                 co_return;
             }
             if (binary) {
-                push(to_client, {client_media(engine::base64_encode(data)), false, frame_kind::media});
+                push(to_client, {client_media(codec::base64_encode(data)), false, frame_kind::media});
                 continue;
             }
             engine::json_object doc;
@@ -336,8 +325,9 @@ struct media_bridge::call : std::enable_shared_from_this<media_bridge::call> {
             if (name == events::media) {
                 const auto* media = doc.find("media");
                 const auto* payload = media != nullptr ? media->find("payload") : nullptr;
-                // Copied into the client's JSON as it is: only base64 text may pass.
-                if (payload != nullptr && payload->type == json_type::string && is_base64_text(payload->text))
+                // Copied into the client's JSON as it is: only strict, padded
+                // base64 may pass (its alphabet needs no JSON escaping).
+                if (payload != nullptr && payload->type == json_type::string && codec::is_base64(payload->text))
                     push(to_client, {client_media(payload->text), false, frame_kind::media});
                 else
                     ++to_client.counts.dropped;

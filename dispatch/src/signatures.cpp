@@ -1,5 +1,7 @@
 #include "callgate/dispatch/signatures.hpp"
 
+#include "callgate/codec/base64.hpp"
+
 #include "callgate/engine/secrets.hpp"
 
 namespace callgate::dispatch {
@@ -32,9 +34,9 @@ std::string standard_webhooks_signature(std::string_view signing_key, std::strin
                                         std::string_view timestamp, std::string_view payload)
 {
     std::string key;
-    if (!engine::base64_decode(strip_prefix(signing_key), key))
+    if (!codec::base64_decode(strip_prefix(signing_key), key))
         key = std::string(strip_prefix(signing_key));
-    return "v1," + engine::base64_encode(engine::hmac_sha256(key, signed_content(id, timestamp, payload)));
+    return "v1," + codec::base64_encode(engine::hmac_sha256(key, signed_content(id, timestamp, payload)));
 }
 
 } // namespace callgate::dispatch

@@ -223,6 +223,10 @@ config_result<identity_page> config_service::list_identities(std::size_t limit, 
 
 std::optional<api_key_ptr> config_service::try_api_key(const std::string& hash)
 {
+    // The admin key file may have lost a key (`callgate admin-key revoke`):
+    // after a second without a look at it, the worker-thread path checks.
+    if (!admin_keys_.fresh())
+        return std::nullopt;
     if (auto admin = admin_keys_.find(hash))
         return admin;
     return api_keys_.get(hash);

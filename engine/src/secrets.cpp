@@ -2,6 +2,8 @@
 
 #include "callgate/engine/random_source.hpp"
 
+#include "callgate/codec/base64.hpp"
+
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -11,41 +13,6 @@
 
 namespace callgate::engine {
 namespace {
-
-constexpr char b64_standard[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-constexpr char b64_url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-std::string encode64(std::string_view bytes, const char* alphabet, bool pad)
-{
-    std::string out;
-    out.reserve((bytes.size() + 2) / 3 * 4);
-    std::size_t i = 0;
-    auto byte = [&](std::size_t k) { return static_cast<unsigned char>(bytes[k]); };
-    for (; i + 3 <= bytes.size(); i += 3) {
-        std::uint32_t v = byte(i) << 16 | byte(i + 1) << 8 | byte(i + 2);
-        out.push_back(alphabet[v >> 18 & 63]);
-        out.push_back(alphabet[v >> 12 & 63]);
-        out.push_back(alphabet[v >> 6 & 63]);
-        out.push_back(alphabet[v & 63]);
-    }
-    std::size_t rest = bytes.size() - i;
-    if (rest == 1) {
-        std::uint32_t v = byte(i) << 16;
-        out.push_back(alphabet[v >> 18 & 63]);
-        out.push_back(alphabet[v >> 12 & 63]);
-        if (pad)
-            out += "==";
-    } else if (rest == 2) {
-        std::uint32_t v = byte(i) << 16 | byte(i + 1) << 8;
-        out.push_back(alphabet[v >> 18 & 63]);
-        out.push_back(alphabet[v >> 12 & 63]);
-        out.push_back(alphabet[v >> 6 & 63]);
-        if (pad)
-            out.push_back('=');
-    }
-    return out;
-}
 
 std::string random_bytes(random_source& random, std::size_t n)
 {
@@ -58,12 +25,12 @@ std::string random_bytes(random_source& random, std::size_t n)
 
 std::string generate_api_key(random_source& random)
 {
-    return "cg_" + base64url_encode(random_bytes(random, 32));
+    return "cg_" + codec::base64url_encode(random_bytes(random, 32));
 }
 
 std::string generate_signing_key(random_source& random)
 {
-    return "whsec_" + base64_encode(random_bytes(random, 32));
+    return "whsec_" + codec::base64_encode(random_bytes(random, 32));
 }
 
 std::string sha256(std::string_view text)
@@ -88,45 +55,6 @@ bool constant_time_equal(std::string_view a, std::string_view b)
     if (a.size() != b.size())
         return false;
     return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
-}
-
-std::string base64_encode(std::string_view bytes) { return encode64(bytes, b64_standard, true); }
-
-std::string base64url_encode(std::string_view bytes) { return encode64(bytes, b64_url, false); }
-
-bool base64_decode(std::string_view text, std::string& out)
-{
-    out.clear();
-    std::uint32_t acc = 0;
-    int bits = 0;
-    std::size_t padding = 0;
-    for (char c : text) {
-        int v;
-        if (c >= 'A' && c <= 'Z')
-            v = c - 'A';
-        else if (c >= 'a' && c <= 'z')
-            v = c - 'a' + 26;
-        else if (c >= '0' && c <= '9')
-            v = c - '0' + 52;
-        else if (c == '+' || c == '-')
-            v = 62;
-        else if (c == '/' || c == '_')
-            v = 63;
-        else if (c == '=') {
-            ++padding;
-            continue;
-        } else
-            return false;
-        if (padding != 0)
-            return false;
-        acc = acc << 6 | static_cast<std::uint32_t>(v);
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            out.push_back(static_cast<char>(acc >> bits & 0xFF));
-        }
-    }
-    return padding <= 2;
 }
 
 std::string hex_encode(std::string_view bytes)

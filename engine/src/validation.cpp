@@ -1,5 +1,7 @@
 #include "callgate/engine/validation.hpp"
 
+#include "callgate/codec/url.hpp"
+
 #include <charconv>
 
 namespace callgate::engine {
@@ -68,6 +70,7 @@ bool is_valid_utf8(std::string_view text)
 
 namespace {
 
+// Whether `url` starts with `scheme` (any letter case) and "://".
 bool is_scheme(std::string_view url, std::string_view scheme)
 {
     if (url.size() < scheme.size() + 3)
@@ -82,56 +85,6 @@ bool is_scheme(std::string_view url, std::string_view scheme)
     return url.substr(scheme.size(), 3) == "://";
 }
 
-bool is_host_char(char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '.' || c == '_' || c == '~' || c == '%';
-}
-
-// Parses "host[:port]" or "[v6]:port"; fills host (no brackets) and port (0 if absent).
-url_error parse_authority(std::string_view authority, std::string_view& host, std::uint32_t& port)
-{
-    port = 0;
-    if (authority.empty())
-        return url_error::no_host;
-    if (authority.find('@') != std::string_view::npos)
-        return url_error::has_userinfo;
-    std::string_view rest;
-    if (authority.front() == '[') {
-        auto close = authority.find(']');
-        if (close == std::string_view::npos || close == 1)
-            return url_error::no_host;
-        host = authority.substr(1, close - 1);
-        for (char c : host) {
-            bool ok = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') ||
-                      c == ':' || c == '.';
-            if (!ok)
-                return url_error::no_host;
-        }
-        rest = authority.substr(close + 1);
-        if (!rest.empty() && rest.front() != ':')
-            return url_error::no_host;
-    } else {
-        auto colon = authority.find(':');
-        host = authority.substr(0, colon);
-        if (host.empty())
-            return url_error::no_host;
-        for (char c : host)
-            if (!is_host_char(c))
-                return url_error::no_host;
-        rest = colon == std::string_view::npos ? std::string_view{} : authority.substr(colon);
-    }
-    if (!rest.empty()) {
-        std::string_view digits = rest.substr(1);
-        if (digits.empty() || digits.size() > 5)
-            return url_error::bad_port;
-        auto [ptr, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), port);
-        if (ec != std::errc{} || ptr != digits.data() + digits.size() || port == 0 || port > 65535)
-            return url_error::bad_port;
-    }
-    return url_error::ok;
-}
-
 } // namespace
 
 url_error validate_url(std::string_view url, url_kind kind, bool allow_insecure)
@@ -143,50 +96,20 @@ url_error validate_url(std::string_view url, url_kind kind, bool allow_insecure)
         if (u <= 0x20 || u >= 0x7F)
             return url_error::bad_character;
     }
-    std::size_t scheme_len;
-    if (kind == url_kind::websocket) {
-        if (is_scheme(url, "wss"))
-            scheme_len = 3;
-        else if (allow_insecure && is_scheme(url, "ws"))
-            scheme_len = 2;
-        else
-            return url_error::bad_scheme;
-    } else {
-        if (is_scheme(url, "https"))
-            scheme_len = 5;
-        else if (allow_insecure && is_scheme(url, "http"))
-            scheme_len = 4;
-        else
-            return url_error::bad_scheme;
+    bool scheme_ok = kind == url_kind::websocket ? is_scheme(url, "wss") || (allow_insecure && is_scheme(url, "ws"))
+                                                 : is_scheme(url, "https") || (allow_insecure && is_scheme(url, "http"));
+    if (!scheme_ok)
+        return url_error::bad_scheme;
+    codec::url_parts parts;
+    switch (codec::parse_url(url, parts)) {
+    case codec::url_syntax::ok: return url_error::ok;
+    case codec::url_syntax::malformed: return url_error::malformed;
+    case codec::url_syntax::no_host: return url_error::no_host;
+    case codec::url_syntax::has_userinfo: return url_error::has_userinfo;
+    case codec::url_syntax::has_fragment: return url_error::has_fragment;
+    case codec::url_syntax::bad_port: return url_error::bad_port;
     }
-    if (url.find('#') != std::string_view::npos)
-        return url_error::has_fragment;
-    std::string_view rest = url.substr(scheme_len + 3);
-    std::string_view authority = rest.substr(0, rest.find_first_of("/?"));
-    std::string_view host;
-    std::uint32_t port;
-    return parse_authority(authority, host, port);
-}
-
-bool split_url(std::string_view url, url_parts& out)
-{
-    auto sep = url.find("://");
-    if (sep == std::string_view::npos)
-        return false;
-    out.scheme = url.substr(0, sep);
-    std::string_view rest = url.substr(sep + 3);
-    auto path_at = rest.find_first_of("/?");
-    std::string_view authority = rest.substr(0, path_at);
-    std::uint32_t port = 0;
-    if (parse_authority(authority, out.host, port) != url_error::ok)
-        return false;
-    if (port == 0) {
-        bool secure = out.scheme.size() == 3 || out.scheme.size() == 5; // wss / https
-        port = secure ? 443 : 80;
-    }
-    out.port = static_cast<std::uint16_t>(port);
-    out.target = path_at == std::string_view::npos ? std::string_view{"/"} : rest.substr(path_at);
-    return true;
+    return url_error::malformed;
 }
 
 } // namespace callgate::engine

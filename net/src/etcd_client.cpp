@@ -1,5 +1,6 @@
 #include "callgate/net/etcd_client.hpp"
 
+#include "callgate/codec/base64.hpp"
 #include "callgate/net/outbound_client.hpp" // parse_url
 #include "json_escape.hpp"
 
@@ -15,7 +16,6 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
-#include <openssl/evp.h>
 #include <simdjson.h>
 
 #include <netinet/in.h>
@@ -43,34 +43,6 @@ namespace {
 
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 constexpr std::size_t header_limit = 16 * 1024;
-
-// ---- base64 (etcd's keys and values travel as standard base64 in JSON) ----
-
-void append_base64(std::string& out, std::string_view bytes)
-{
-    std::size_t at = out.size();
-    out.resize(at + (bytes.size() + 2) / 3 * 4 + 1);
-    int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data() + at),
-                            reinterpret_cast<const unsigned char*>(bytes.data()), static_cast<int>(bytes.size()));
-    out.resize(at + static_cast<std::size_t>(n));
-}
-
-bool decode_base64(std::string_view text, std::string& out)
-{
-    out.clear();
-    if (text.empty())
-        return true;
-    if (text.size() % 4 != 0)
-        return false;
-    out.resize(text.size() / 4 * 3);
-    int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                            reinterpret_cast<const unsigned char*>(text.data()), static_cast<int>(text.size()));
-    if (n < 0)
-        return false;
-    std::size_t padding = text.ends_with("==") ? 2 : text.ends_with('=') ? 1 : 0;
-    out.resize(static_cast<std::size_t>(n) - padding);
-    return true;
-}
 
 // ---- request bodies: every string etcd sees is base64 but the credentials ----
 
@@ -107,7 +79,7 @@ public:
     {
         key(name);
         out_ += '"';
-        append_base64(out_, value);
+        out_ += codec::base64_encode(value);
         out_ += '"';
         return *this;
     }
@@ -268,7 +240,7 @@ bool get_text(json_object o, std::string_view name, std::string_view& out)
 bool get_bytes(json_object o, std::string_view name, std::string& out)
 {
     std::string_view text;
-    return get_text(o, name, text) && decode_base64(text, out);
+    return get_text(o, name, text) && codec::base64_decode(text, out);
 }
 
 bool get_object(json_object o, std::string_view name, json_object& out)

@@ -1,5 +1,7 @@
 #include "callgate/net/outbound_client.hpp"
 
+#include "callgate/codec/url.hpp"
+
 #include "callgate/net/destination_policy.hpp"
 #include "ws_stream_connection.hpp"
 
@@ -138,50 +140,14 @@ bool is_transport_failure(outbound_error e)
 
 bool parse_url(std::string_view url, url_target& out)
 {
-    auto sep = url.find("://");
-    if (sep == std::string_view::npos)
+    codec::url_parts parts;
+    if (codec::parse_url(url, parts) != codec::url_syntax::ok)
         return false;
-    out.scheme.clear();
-    for (char c : url.substr(0, sep))
-        out.scheme.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
-    std::string_view rest = url.substr(sep + 3);
-    auto path_at = rest.find_first_of("/?");
-    std::string_view authority = rest.substr(0, path_at);
-    if (authority.empty() || authority.find('@') != std::string_view::npos)
-        return false;
-    std::string_view port_text;
-    if (authority.front() == '[') {
-        auto close = authority.find(']');
-        if (close == std::string_view::npos)
-            return false;
-        out.host = std::string(authority.substr(1, close - 1));
-        if (close + 1 < authority.size()) {
-            if (authority[close + 1] != ':')
-                return false;
-            port_text = authority.substr(close + 2);
-        }
-    } else {
-        auto colon = authority.find(':');
-        out.host = std::string(authority.substr(0, colon));
-        if (colon != std::string_view::npos)
-            port_text = authority.substr(colon + 1);
-    }
-    if (out.host.empty())
-        return false;
-    bool secure = out.scheme == "https" || out.scheme == "wss";
-    unsigned port = secure ? 443 : 80;
-    if (!port_text.empty()) {
-        auto [ptr, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
-        if (ec != std::errc{} || ptr != port_text.data() + port_text.size() || port == 0 || port > 65535)
-            return false;
-    }
-    out.port = static_cast<std::uint16_t>(port);
-    if (path_at == std::string_view::npos)
-        out.target = "/";
-    else if (rest[path_at] == '?')
-        out.target = "/" + std::string(rest.substr(path_at));
-    else
-        out.target = std::string(rest.substr(path_at));
+    bool secure = parts.scheme == "https" || parts.scheme == "wss";
+    out.scheme = std::move(parts.scheme);
+    out.host = std::move(parts.host);
+    out.port = parts.port != 0 ? parts.port : secure ? 443 : 80;
+    out.target = std::move(parts.target);
     return true;
 }
 

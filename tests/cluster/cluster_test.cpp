@@ -15,6 +15,7 @@
 #include <atomic>
 #include <csignal>
 #include <fstream>
+#include <sstream>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -591,6 +592,30 @@ TEST_F(cluster_admin_keys, exactly_one_node_generates_the_admin_key_and_every_no
         n.key = "cg_not_a_key_0123456789abcdef0123";
         EXPECT_EQ(n.api("GET", "/identities").status, 401);
     }
+    // `callgate admin-key list` and `revoke` against etcd: the generated key
+    // goes, every node refuses it once applied; the last one needs --force.
+    ASSERT_EQ(server_process::run_command({"admin-key", "list", "--etcd-endpoints", endpoints(), "--etcd-prefix", "/test/"}, out), 0)
+        << out;
+    EXPECT_EQ(out.find(keys[0]), std::string::npos) << "list shows a key";
+    EXPECT_EQ(out.find(created), std::string::npos) << "list shows a key";
+    std::vector<std::string> ids;
+    std::istringstream lines(out);
+    for (std::string line; std::getline(lines, line);)
+        if (line.size() > 36 && line[8] == '-')
+            ids.push_back(line.substr(0, 36));
+    ASSERT_EQ(ids.size(), 2u) << out;
+    ASSERT_EQ(server_process::run_command({"admin-key", "revoke", ids[0], "--etcd-endpoints", endpoints(), "--etcd-prefix", "/test/"}, out), 0)
+        << out;
+    for (auto& n : nodes_) {
+        n.key = keys[0];
+        EXPECT_TRUE(eventually([&] { return n.api("GET", "/identities").status == 401; }, scaled(5s))) << n.name;
+        n.key = created;
+        EXPECT_EQ(n.api("GET", "/identities").status, 200) << n.name;
+    }
+    EXPECT_EQ(server_process::run_command({"admin-key", "revoke", ids[1], "--etcd-endpoints", endpoints(), "--etcd-prefix", "/test/"}, out), 1)
+        << out;
+    EXPECT_NE(out.find("the last admin key"), std::string::npos) << out;
+
     // A node that joins later finds the keys in etcd and generates none.
     auto late = make_node("node-late");
     ASSERT_TRUE(late.process->start()) << late.process->log();

@@ -1,6 +1,8 @@
 // API keys and signing keys.
 #include "api_support.hpp"
 
+#include "callgate/codec/base64.hpp"
+
 #include "callgate/engine/secrets.hpp"
 
 namespace callgate::testing {
@@ -92,7 +94,7 @@ TEST_F(signing_keys, create_and_rotate)
     auto first = doc.find("signing_key")->text;
     ASSERT_EQ(first.rfind("whsec_", 0), 0u);
     std::string raw;
-    ASSERT_TRUE(engine::base64_decode(first.substr(6), raw));
+    ASSERT_TRUE(codec::base64_decode(first.substr(6), raw));
     EXPECT_EQ(raw.size(), 32u);
     EXPECT_EQ(doc.find("created_at")->text.back(), 'Z');
     auto second = parse_json(call("POST", "/identities/bot/signing-key", admin).body).find("signing_key")->text;

@@ -3,12 +3,15 @@
 // running, listen.json, readiness, TLS, and graceful SIGTERM.
 #include "api_support.hpp"
 
+#include "callgate/testing/eventually.hpp"
+#include "callgate/testing/time_scale.hpp"
 #include "callgate/testing/tls_files.hpp"
 
 #include <sys/stat.h>
 
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <thread>
 
 namespace callgate::testing {
@@ -125,6 +128,75 @@ TEST(lifecycle, admin_key_create_works_while_the_server_runs)
     EXPECT_EQ(c.request("GET", "/identities", {{"X-API-Key", server.admin_key()}}).status, 200);
 }
 
+using namespace std::chrono_literals;
+
+// The first id column of `callgate admin-key list`, oldest first.
+std::vector<std::string> admin_key_ids(const std::string& list)
+{
+    std::vector<std::string> ids;
+    std::istringstream lines(list);
+    for (std::string line; std::getline(lines, line);)
+        if (line.size() > 36 && line[8] == '-' && line[36] == ' ')
+            ids.push_back(line.substr(0, 36));
+    return ids;
+}
+
+TEST(lifecycle, admin_keys_are_listed_without_secrets_and_revoked_while_the_server_runs)
+{
+    temp_dir dir;
+    std::string data = dir.path() + "/data";
+    server_process server(data);
+    ASSERT_TRUE(server.start()) << server.log();
+    std::string first = server.admin_key(), out;
+    ASSERT_EQ(server_process::run_command({"admin-key", "create", "--data-dir", data}, out), 0) << out;
+    std::string second = out.substr(0, out.find('\n'));
+
+    ASSERT_EQ(server_process::run_command({"admin-key", "list", "--data-dir", data}, out), 0) << out;
+    auto ids = admin_key_ids(out);
+    ASSERT_EQ(ids.size(), 2u) << out;
+    EXPECT_EQ(out.find(first), std::string::npos) << "list shows a key";
+    EXPECT_EQ(out.find(second), std::string::npos) << "list shows a key";
+    EXPECT_NE(out.find("cg_…" + first.substr(first.size() - 4)), std::string::npos) << out;
+    EXPECT_NE(out.find("CREATED"), std::string::npos) << out;
+
+    // Revoke the first (generated) key by a prefix of its id: the running
+    // server refuses it within a second, keeps taking the second; admin.key,
+    // which held it, goes.
+    ASSERT_EQ(server_process::run_command({"admin-key", "revoke", ids[0].substr(0, 8), "--data-dir", data}, out), 0)
+        << out;
+    EXPECT_NE(out.find("revoked admin key " + ids[0]), std::string::npos) << out;
+    EXPECT_FALSE(std::filesystem::exists(data + "/admin.key"));
+    http_connection c(server.api_address());
+    EXPECT_TRUE(eventually([&] { return c.request("GET", "/identities", {{"X-API-Key", first}}).status == 401; },
+                           scaled(5s)));
+    EXPECT_EQ(c.request("GET", "/identities", {{"X-API-Key", second}}).status, 200);
+
+    // The last key: refused without --force, with the reason; unknown ids and bad prefixes.
+    EXPECT_EQ(server_process::run_command({"admin-key", "revoke", ids[1], "--data-dir", data}, out), 1) << out;
+    EXPECT_NE(out.find("the last admin key"), std::string::npos) << out;
+    EXPECT_NE(out.find("--force"), std::string::npos) << out;
+    EXPECT_EQ(c.request("GET", "/identities", {{"X-API-Key", second}}).status, 200);
+    EXPECT_EQ(server_process::run_command({"admin-key", "revoke", ids[0], "--data-dir", data}, out), 1) << out;
+    EXPECT_NE(out.find("no admin key with id"), std::string::npos) << out;
+    EXPECT_EQ(server_process::run_command({"admin-key", "revoke", "xyz", "--data-dir", data}, out), 2) << out;
+    EXPECT_EQ(server_process::run_command({"admin-key", "revoke", "--data-dir", data}, out), 2) << out;
+
+    // With --force the last key goes too; a restart then generates a new one.
+    ASSERT_EQ(server_process::run_command({"admin-key", "revoke", ids[1], "--force", "--data-dir", data}, out), 0)
+        << out;
+    EXPECT_TRUE(eventually([&] { return c.request("GET", "/identities", {{"X-API-Key", second}}).status == 401; },
+                           scaled(5s)));
+    ASSERT_EQ(server_process::run_command({"admin-key", "list", "--data-dir", data}, out), 0) << out;
+    EXPECT_TRUE(admin_key_ids(out).empty()) << out;
+    EXPECT_EQ(server.stop(SIGTERM), 0);
+    ASSERT_TRUE(server.start()) << server.log();
+    auto fresh = server.admin_key();
+    EXPECT_EQ(fresh.rfind("cg_", 0), 0u);
+    http_connection again(server.api_address());
+    EXPECT_EQ(again.request("GET", "/identities", {{"X-API-Key", fresh}}).status, 200);
+    EXPECT_EQ(again.request("GET", "/identities", {{"X-API-Key", second}}).status, 401);
+}
+
 TEST(lifecycle, listen_json_and_readiness)
 {
     temp_dir dir;
@@ -195,12 +267,13 @@ TEST(lifecycle, bad_tls_files_are_a_clear_error)
 {
     temp_dir dir;
     std::string out;
-    EXPECT_NE(server_process::run_command({"serve", "--data-dir", dir.path() + "/data", "--api-listen", "127.0.0.1:0",
+    EXPECT_EQ(server_process::run_command({"serve", "--data-dir", dir.path() + "/data", "--api-listen", "127.0.0.1:0",
                                            "--tls-cert", dir.path() + "/missing.pem", "--tls-key",
                                            dir.path() + "/missing.key"},
                                           out),
-              0);
-    EXPECT_NE(out.find("cannot load TLS certificate"), std::string::npos) << out;
+              2);
+    EXPECT_NE(out.find("--tls-cert " + dir.path() + "/missing.pem: cannot load"), std::string::npos) << out;
+    EXPECT_FALSE(std::filesystem::exists(dir.path() + "/data")) << "checked before anything is written";
 }
 
 } // namespace

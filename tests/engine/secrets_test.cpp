@@ -2,6 +2,8 @@
 
 #include "callgate/engine/random_source.hpp"
 
+#include "callgate/codec/base64.hpp"
+
 #include <gtest/gtest.h>
 
 #include <set>
@@ -19,20 +21,6 @@ TEST(secrets, sha256_of_abc)
 {
     EXPECT_EQ(hex_encode(sha256("abc")),
               "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
-}
-
-TEST(secrets, base64_round_trips)
-{
-    for (std::string s : {"", "f", "fo", "foo", "foob", "fooba", "foobar"}) {
-        std::string back;
-        ASSERT_TRUE(base64_decode(base64_encode(s), back));
-        EXPECT_EQ(back, s);
-    }
-    EXPECT_EQ(base64_encode("foobar"), "Zm9vYmFy");
-    EXPECT_EQ(base64_encode("fo"), "Zm8=");
-    EXPECT_EQ(base64url_encode("\xfb\xff"), "-_8");
-    std::string out;
-    EXPECT_FALSE(base64_decode("Zm9v!", out));
 }
 
 TEST(secrets, api_keys_are_prefixed_random_and_printable)
@@ -56,7 +44,7 @@ TEST(secrets, signing_keys_hold_32_random_bytes)
     auto key = generate_signing_key(random);
     ASSERT_EQ(key.rfind("whsec_", 0), 0u);
     std::string raw;
-    ASSERT_TRUE(base64_decode(key.substr(6), raw));
+    ASSERT_TRUE(codec::base64_decode(key.substr(6), raw));
     EXPECT_EQ(raw.size(), 32u);
 }
 

@@ -70,5 +70,30 @@ TEST(outbound_url, parses_scheme_host_port_and_target)
     EXPECT_FALSE(parse_url("no-scheme", t));
 }
 
+TEST(parse_url, splits_into_host_port_and_target)
+{
+    url_target t;
+    ASSERT_TRUE(parse_url("wss://agent.example.com/ws?x=1", t));
+    EXPECT_EQ(t.scheme, "wss");
+    EXPECT_EQ(t.host, "agent.example.com");
+    EXPECT_EQ(t.port, 443);
+    EXPECT_EQ(t.target, "/ws?x=1");
+    ASSERT_TRUE(parse_url("HTTP://[::1]:8080", t));
+    EXPECT_EQ(t.scheme, "http");
+    EXPECT_EQ(t.host, "::1");
+    EXPECT_EQ(t.port, 8080);
+    EXPECT_EQ(t.target, "/");
+    ASSERT_TRUE(parse_url("wss://h:/", t)); // empty port: the scheme's
+    EXPECT_EQ(t.port, 443);
+    ASSERT_TRUE(parse_url("http://h?x=%41", t));
+    EXPECT_EQ(t.port, 80);
+    EXPECT_EQ(t.target, "/?x=%41"); // escapes kept as written
+    ASSERT_TRUE(parse_url("https://ex%61mple.com/", t));
+    EXPECT_EQ(t.host, "example.com");
+    for (const char* refused : {"wss://h/%zz", "wss://u@h/", "wss://h/#f", "wss://h:0/", "wss://h:65536/", "wss:///x",
+                                "h:80", "wss://[v1.x]/"})
+        EXPECT_FALSE(parse_url(refused, t)) << refused;
+}
+
 } // namespace
 } // namespace callgate::net

@@ -22,6 +22,18 @@ namespace callgate::cluster {
 bool register_admin_key(const net::etcd_client_options& etcd, const std::string& prefix,
                         const engine::api_key_record& record, std::string& error);
 
+// Every admin key record under `<prefix>config/admin/` (hashes only).
+bool list_admin_keys(const net::etcd_client_options& etcd, const std::string& prefix,
+                     std::vector<engine::api_key_record>& out, std::string& error);
+
+enum class revoke_result { revoked, not_found, last_key, failed };
+// Deletes the admin key record with this hash, in one transaction that also
+// checks the key is still there and — unless `allow_last` — that another
+// admin key still is (so two revokes at once cannot remove the last two).
+// Every node stops accepting the key once it applies the delete.
+revoke_result revoke_admin_key(const net::etcd_client_options& etcd, const std::string& prefix,
+                               const std::string& hash, bool allow_last, std::string& error);
+
 struct import_report {
     std::size_t records = 0;       // etcd keys written
     std::size_t transactions = 0;

@@ -158,7 +158,9 @@ public:
     void delete_rule(std::string handle, uuid rule_id, std::function<void(config_errc)> done);
 
     // --- API keys ---
-    // The key with SHA-256 `hash`, from the admin key file or the cache; nullopt on a miss.
+    // The key with SHA-256 `hash`, from the admin key file or the cache;
+    // nullopt on a miss, or when the admin key file is due a look (every
+    // second: a revoked admin key stops working within one).
     std::optional<api_key_ptr> try_api_key(const std::string& hash);
     // Reloads the admin key file if it changed, then reads the store. value null: unknown.
     config_result<api_key_ptr> load_api_key(const std::string& hash);

@@ -22,9 +22,7 @@ std::string hmac_sha256(std::string_view key, std::string_view message);
 // Compares in time that depends only on the lengths, never on the contents.
 bool constant_time_equal(std::string_view a, std::string_view b);
 
-std::string base64_encode(std::string_view bytes);
-std::string base64url_encode(std::string_view bytes); // no padding
-bool base64_decode(std::string_view text, std::string& out);
+// Lower-case hex (base64 is in callgate/codec/base64.hpp).
 std::string hex_encode(std::string_view bytes);
 
 } // namespace callgate::engine

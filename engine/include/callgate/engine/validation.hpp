@@ -1,6 +1,5 @@
 #pragma once
 
-#include <cstdint>
 #include <string_view>
 
 namespace callgate::engine {
@@ -28,19 +27,14 @@ enum class url_error {
     has_fragment,    // '#...'
     bad_port,        // port not 1-65535
     bad_character,   // whitespace, control or non-ASCII bytes
+    malformed,       // not RFC 3986, e.g. a bad percent-escape ("%zz")
 };
 
-// Checks a URL's form as the config API requires: absolute, scheme as the
-// kind says, a host, at most 2048 bytes, no userinfo, no fragment.
+// Checks a URL's form as the config API requires: at most 2048 bytes of
+// printable ASCII, scheme as the kind says, then codec::parse_url's rules
+// (RFC 3986 through Boost.URL; a host, no userinfo, no fragment, port 1-65535
+// or none). net::parse_url, which the outbound client dials with, splits
+// every URL that passes.
 url_error validate_url(std::string_view url, url_kind kind, bool allow_insecure);
-
-// The parts of a URL that passed validate_url.
-struct url_parts {
-    std::string_view scheme;
-    std::string_view host; // without brackets for IPv6 literals
-    std::uint16_t port = 0;
-    std::string_view target; // path and query, "/" when empty
-};
-bool split_url(std::string_view url, url_parts& out);
 
 } // namespace callgate::engine

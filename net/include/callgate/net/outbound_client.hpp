@@ -99,7 +99,9 @@ private:
     std::shared_ptr<impl> impl_;
 };
 
-// A URL split for dialling: scheme, host (no brackets), port, target.
+// A URL split for dialling (codec::parse_url's rules): scheme in lower case,
+// host (no brackets), port (443 or 80 by the scheme when the URL names none),
+// target.
 struct url_target {
     std::string scheme;
     std::string host;

@@ -1,0 +1,117 @@
+#include "callgate/codec/base64.hpp"
+
+#include <array>
+#include <cstdint>
+
+namespace callgate::codec {
+namespace {
+
+constexpr char standard_alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+constexpr char url_alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+// Character → 6-bit value, 64 for a character outside the alphabet.
+using decode_table = std::array<std::uint8_t, 256>;
+
+constexpr decode_table make_table(const char* alphabet)
+{
+    decode_table t{};
+    for (auto& v : t)
+        v = 64;
+    for (std::uint8_t i = 0; i < 64; ++i)
+        t[static_cast<unsigned char>(alphabet[i])] = i;
+    return t;
+}
+
+constexpr decode_table standard_table = make_table(standard_alphabet);
+constexpr decode_table url_table = make_table(url_alphabet);
+
+std::string encode(std::string_view bytes, const char* alphabet, bool pad)
+{
+    std::string out;
+    out.reserve((bytes.size() + 2) / 3 * 4);
+    auto byte = [&](std::size_t k) { return static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[k])); };
+    std::size_t i = 0;
+    for (; i + 3 <= bytes.size(); i += 3) {
+        std::uint32_t v = byte(i) << 16 | byte(i + 1) << 8 | byte(i + 2);
+        out.push_back(alphabet[v >> 18 & 63]);
+        out.push_back(alphabet[v >> 12 & 63]);
+        out.push_back(alphabet[v >> 6 & 63]);
+        out.push_back(alphabet[v & 63]);
+    }
+    std::size_t rest = bytes.size() - i;
+    if (rest == 0)
+        return out;
+    std::uint32_t v = byte(i) << 16 | (rest == 2 ? byte(i + 1) << 8 : 0);
+    out.push_back(alphabet[v >> 18 & 63]);
+    out.push_back(alphabet[v >> 12 & 63]);
+    if (rest == 2)
+        out.push_back(alphabet[v >> 6 & 63]);
+    if (pad)
+        out.append(3 - rest, '=');
+    return out;
+}
+
+// Decodes `symbols` (alphabet characters only, no padding; a length that is
+// not 1 mod 4) into `out` when given; false on a character outside the
+// alphabet or non-zero unused bits in the last character.
+bool decode_symbols(std::string_view symbols, const decode_table& table, std::string* out)
+{
+    if (symbols.size() % 4 == 1)
+        return false;
+    if (out) {
+        out->clear();
+        out->reserve(symbols.size() / 4 * 3 + 2);
+    }
+    std::uint32_t acc = 0;
+    int bits = 0;
+    for (char c : symbols) {
+        std::uint8_t v = table[static_cast<unsigned char>(c)];
+        if (v == 64)
+            return false;
+        acc = (acc << 6 | v) & 0xFFFFFF;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            if (out)
+                out->push_back(static_cast<char>(acc >> bits & 0xFF));
+        }
+    }
+    // 2 or 4 bits are left over after a short last group: they must be zero.
+    return (acc & ((1u << bits) - 1)) == 0;
+}
+
+// The standard form: the symbols before the padding, if the padding is right.
+bool strip_padding(std::string_view text, std::string_view& symbols)
+{
+    if (text.size() % 4 != 0)
+        return false;
+    std::size_t padding = text.ends_with("==") ? 2 : text.ends_with('=') ? 1 : 0;
+    symbols = text.substr(0, text.size() - padding);
+    // 4n symbols need no padding; 4n+2 need two '=', 4n+3 one.
+    return (padding == 0) == (symbols.size() % 4 == 0);
+}
+
+} // namespace
+
+std::string base64_encode(std::string_view bytes) { return encode(bytes, standard_alphabet, true); }
+
+std::string base64url_encode(std::string_view bytes) { return encode(bytes, url_alphabet, false); }
+
+bool base64_decode(std::string_view text, std::string& out)
+{
+    std::string_view symbols;
+    return strip_padding(text, symbols) && decode_symbols(symbols, standard_table, &out);
+}
+
+bool base64url_decode(std::string_view text, std::string& out)
+{
+    return decode_symbols(text, url_table, &out);
+}
+
+bool is_base64(std::string_view text)
+{
+    std::string_view symbols;
+    return strip_padding(text, symbols) && decode_symbols(symbols, standard_table, nullptr);
+}
+
+} // namespace callgate::codec
