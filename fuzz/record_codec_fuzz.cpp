@@ -71,7 +71,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         engine::identity_record r;
         if (!round_trip(value, r))
             break;
-        if (utf8({r.agent_handle, opt(r.display_name), opt(r.phone_number)})) {
+        if (utf8({r.agent_handle, opt(r.display_name), opt(r.phone_number), opt(r.description)})) {
             engine::json_writer w;
             engine::write_identity(w, r);
             check_json(w.str(), "agent_handle", r.agent_handle);
