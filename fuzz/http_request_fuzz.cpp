@@ -1,5 +1,6 @@
 // The HTTP/1.1 request parser as net/src/http_server.cpp configures and
-// drives it: Beast's request_parser<string_body> with the header limit of
+// drives it: Beast's basic_parser filling callgate's request_store
+// (net/src/request_reader.hpp), with the header limit of
 // http_server_options, no body limit while the header is read, then the
 // body limit before the body is read. The bytes arrive in two reads split at
 // a point the fuzzer chooses, and must parse exactly as they do in one read
@@ -9,6 +10,7 @@
 
 #include "callgate/net/http_server.hpp"
 #include "callgate/net/request_framing.hpp"
+#include "request_reader.hpp"
 
 #include "fuzz_check.hpp"
 
@@ -57,7 +59,7 @@ struct parsed_request {
 
 // Feeds `pending` to the parser, as Beast's read loop does over its buffer:
 // consumed bytes leave the buffer; need_more waits for the next read.
-bool feed(http::request_parser<http::string_body>& parser, std::string& pending, bool header_only,
+bool feed(callgate::net::detail::request_reader& parser, std::string& pending, bool header_only,
           beast::error_code& ec, std::size_t& consumed)
 {
     while (!pending.empty()) {
@@ -82,7 +84,8 @@ parsed_request parse(std::string_view bytes, std::size_t split)
 {
     std::vector<std::string_view> reads{bytes.substr(0, split), bytes.substr(split)};
     parsed_request out;
-    http::request_parser<http::string_body> parser;
+    callgate::net::detail::request_store req;
+    callgate::net::detail::request_reader parser(req);
     // As http_server::impl::serve_requests configures it.
     parser.header_limit(static_cast<std::uint32_t>(defaults.header_limit));
     parser.body_limit(boost::none);
@@ -91,7 +94,7 @@ parsed_request parse(std::string_view bytes, std::size_t split)
     std::size_t next = 0;
     beast::error_code ec;
     std::size_t consumed = 0;
-    // The header (http::async_read_header). Like Beast's read loop, the
+    // The header (parse_from in http_server.cpp). Like Beast's read loop, the
     // parser sees the buffer again only once a read added bytes.
     for (;;) {
         if (feed(parser, pending, true, ec, consumed))
@@ -114,15 +117,14 @@ parsed_request parse(std::string_view bytes, std::size_t split)
         return out;
     out.header_bytes = consumed;
     out.start_line_bytes = bytes.find('\n') + 1;
-    const auto& req = parser.get();
-    out.method = std::string(req.method_string());
+    out.method = std::string(req.method());
     out.target = std::string(req.target());
     out.version = req.version();
     out.chunked = parser.chunked();
     if (auto length = parser.content_length())
         out.content_length = *length;
-    for (const auto& f : req)
-        out.fields.emplace_back(std::string(f.name_string()), std::string(f.value()));
+    for (const auto& f : req.fields())
+        out.fields.emplace_back(std::string(req.name(f)), std::string(req.value(f)));
 
     // The server's RFC 9112 framing check, as http_server.cpp calls it: a
     // refused request is answered (400/501) and the connection closed, so
@@ -130,11 +132,11 @@ parsed_request parse(std::string_view bytes, std::size_t split)
     // frame as chunked (else a second request could hide in the "body").
     {
         std::vector<std::string_view> lengths, codings;
-        for (const auto& f : req) {
-            if (f.name() == http::field::content_length)
-                lengths.emplace_back(f.value());
-            else if (f.name() == http::field::transfer_encoding)
-                codings.emplace_back(f.value());
+        for (const auto& f : req.fields()) {
+            if (f.id == http::field::content_length)
+                lengths.emplace_back(req.value(f));
+            else if (f.id == http::field::transfer_encoding)
+                codings.emplace_back(req.value(f));
         }
         auto verdict = callgate::net::check_request_framing(req.version(), lengths, codings);
         out.framing_refused = verdict.status;
@@ -165,7 +167,7 @@ parsed_request parse(std::string_view bytes, std::size_t split)
     out.error = ec;
     out.done = !ec && parser.is_done();
     if (out.done)
-        out.body = parser.get().body();
+        out.body = req.body();
     return out;
 }
 

@@ -3,6 +3,7 @@
 #include "callgate/net/log.hpp"
 #include "callgate/net/request_framing.hpp"
 #include "callgate/net/request_id.hpp"
+#include "request_reader.hpp"
 #include "ws_stream_connection.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -26,6 +27,7 @@
 #include <cstdio>
 #include <list>
 #include <mutex>
+#include <tuple>
 
 namespace callgate::net {
 
@@ -40,14 +42,24 @@ constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
 // What drain() needs to reach a connection: its executor and a way to cut it
 // while it waits for its next request.
-struct session_token {
-    asio::any_io_executor executor;
-    bool idle = false; // touched only on `executor`
-    std::function<void()> cancel;
-    std::string remote; // the client's host:port, for the access log
-};
-
 using steady = std::chrono::steady_clock;
+// Connections are served on a socket bound to its io_context's own executor type.
+using socket_type = asio::basic_stream_socket<tcp, asio::io_context::executor_type>;
+using tls_stream_type = asio::ssl::stream<socket_type>;
+
+// What drain() and the deadline sweeper need to reach a connection: its
+// executor, its deadline, and ways to cut it. Touched only on `executor`
+// (but for `executor` itself, set before the session starts).
+struct session_token {
+    static constexpr std::size_t no_slot = static_cast<std::size_t>(-1);
+    asio::any_io_executor executor;
+    bool idle = false;           // waiting for the next request
+    std::function<void()> cancel; // cancels the pending read (drain)
+    std::function<void()> expire; // closes the socket (the deadline passed)
+    std::string remote;          // the client's host:port, for the access log
+    steady::time_point deadline = steady::time_point::max();
+    std::size_t sweep_slot = no_slot; // its place in its context's deadline_sweeper
+};
 
 std::string format_endpoint(const tcp::endpoint& ep)
 {
@@ -118,8 +130,97 @@ bool split_host_port(std::string_view address, std::string& host, std::uint16_t&
     return true;
 }
 
+namespace {
+
+// The connection deadlines of one io_context. Each connection keeps one
+// deadline (session_token::deadline), moved with a store as it goes from
+// idle to reading to writing; a timer per context wakes every `tick` and
+// closes the sockets whose deadline passed. So a request costs no timer
+// operation at all, and a deadline fires between its time and one tick later.
+// Touched only on its context's thread (one thread runs each context).
+class deadline_sweeper : public std::enable_shared_from_this<deadline_sweeper> {
+public:
+    deadline_sweeper(asio::io_context& context, steady::duration tick) : timer_(context), tick_(tick) {}
+
+    void add(session_token* token)
+    {
+        token->sweep_slot = tokens_.size();
+        tokens_.push_back(token);
+        if (!running_) {
+            running_ = true;
+            arm();
+        }
+    }
+    void remove(session_token* token)
+    {
+        if (token->sweep_slot == session_token::no_slot)
+            return;
+        session_token* last = tokens_.back();
+        tokens_[token->sweep_slot] = last;
+        last->sweep_slot = token->sweep_slot;
+        tokens_.pop_back();
+        token->sweep_slot = session_token::no_slot;
+    }
+
+private:
+    void arm()
+    {
+        timer_.expires_after(tick_);
+        timer_.async_wait([weak = weak_from_this()](const beast::error_code&) {
+            if (auto self = weak.lock())
+                self->sweep();
+        });
+    }
+    void sweep()
+    {
+        auto now = steady::now();
+        // expire() only closes a socket: the session resumes later and removes
+        // itself then, so the list does not change under this loop.
+        for (session_token* token : tokens_) {
+            if (token->deadline <= now) {
+                token->deadline = steady::time_point::max();
+                if (token->expire)
+                    token->expire();
+            }
+        }
+        if (tokens_.empty())
+            running_ = false;
+        else
+            arm();
+    }
+
+    asio::basic_waitable_timer<steady, asio::wait_traits<steady>, asio::io_context::executor_type> timer_;
+    steady::duration tick_;
+    std::vector<session_token*> tokens_;
+    bool running_ = false;
+};
+
+// Keeps a session on its context's sweeper for as long as its coroutine lives.
+class sweeper_entry {
+public:
+    sweeper_entry(std::shared_ptr<deadline_sweeper> sweeper, session_token& token)
+        : sweeper_(std::move(sweeper)), token_(token)
+    {
+        sweeper_->add(&token_);
+    }
+    ~sweeper_entry() { sweeper_->remove(&token_); }
+    sweeper_entry(const sweeper_entry&) = delete;
+    sweeper_entry& operator=(const sweeper_entry&) = delete;
+
+private:
+    std::shared_ptr<deadline_sweeper> sweeper_;
+    session_token& token_;
+};
+
+// The TCP socket under a (plain or TLS) connection stream.
+socket_type& socket_of(socket_type& s) { return s; }
+socket_type& socket_of(tls_stream_type& s) { return s.next_layer(); }
+
+} // namespace
+
 struct http_server::impl {
     std::vector<asio::io_context*> contexts;
+    std::vector<std::shared_ptr<deadline_sweeper>> sweepers; // one per context
     http_server_options options;
     http_handler handler;
     std::optional<asio::ssl::context> tls;
@@ -135,9 +236,10 @@ struct http_server::impl {
 
     asio::awaitable<void> accept_loop();
     template <class Stream>
-    asio::awaitable<void> run_session(Stream stream, std::shared_ptr<session_token> token);
+    asio::awaitable<void> run_session(Stream stream, std::shared_ptr<session_token> token,
+                                      std::shared_ptr<deadline_sweeper> sweeper);
     template <class Stream>
-    asio::awaitable<void> run_websocket(Stream& stream, http::request<http::string_body> request,
+    asio::awaitable<void> run_websocket(Stream& stream, const detail::request_store& request,
                                         std::function<asio::awaitable<void>(ws_connection&)> session,
                                         std::string_view id, std::string_view route,
                                         std::chrono::steady_clock::time_point started, const session_token& token);
@@ -145,7 +247,7 @@ struct http_server::impl {
     // was upgraded to a WebSocket (and `stream` was moved away).
     template <class Stream>
     asio::awaitable<bool> serve_requests(Stream& stream, session_token& token);
-    void spawn_session(tcp::socket socket);
+    void spawn_session(socket_type socket, std::size_t context_index);
     // The access log line and on_request, after a response.
     void finished(std::string_view method, std::string_view route, unsigned status, std::uint64_t bytes_sent,
                   std::chrono::steady_clock::time_point started, std::string_view id, std::string_view remote) const;
@@ -159,25 +261,74 @@ struct http_server::impl {
 
 namespace {
 
+// What reading from the connection into the parser came to.
+enum class read_result {
+    ok,
+    malformed,    // the parser refused the bytes (parse_error says why)
+    header_limit, // the header is over http_server_options::header_limit
+    body_limit,   // the body is over the body limit
+    closed,       // the peer went away, the deadline passed, or a drain cut the read
+};
+
+// Feeds the parser from `buffer`, reading more from `stream` while it needs
+// more, until the header (or, with eager parsing, the whole message) is done.
+template <class Stream>
+asio::awaitable<read_result> parse_from(Stream& stream, beast::flat_buffer& buffer, detail::request_reader& parser,
+                                        bool whole_message)
+{
+    for (;;) {
+        if (buffer.size() > 0) {
+            beast::error_code ec;
+            auto used = parser.put(buffer.data(), ec);
+            buffer.consume(used);
+            if (!ec) {
+                if (whole_message ? parser.is_done() : parser.is_header_done())
+                    co_return read_result::ok;
+                if (used > 0)
+                    continue;
+            } else if (ec == http::error::header_limit) {
+                co_return read_result::header_limit;
+            } else if (ec == http::error::body_limit) {
+                co_return read_result::body_limit;
+            } else if (ec != http::error::need_more) {
+                co_return read_result::malformed;
+            }
+        }
+        std::size_t room = std::min<std::size_t>(buffer.max_size() - buffer.size(), 16 * 1024);
+        if (room == 0)
+            co_return parser.is_header_done() ? read_result::body_limit : read_result::header_limit;
+        auto [ec, n] = co_await stream.async_read_some(buffer.prepare(room), use_tuple);
+        if (ec)
+            co_return read_result::closed;
+        buffer.commit(n);
+    }
+}
+
+// Whether the request asks for a WebSocket (RFC 6455 §4.2.1), as Beast's
+// websocket::is_upgrade decides it.
+bool is_upgrade(const detail::request_store& r)
+{
+    return r.version() >= 11 && r.verb() == http::verb::get &&
+           http::token_list(r.header(http::field::connection)).exists("upgrade") &&
+           http::token_list(r.header(http::field::upgrade)).exists("websocket");
+}
+
 template <class Stream>
 class request_view final : public http_request {
 public:
     // `as_get`: a HEAD request the handler answers as its GET.
-    request_view(Stream& stream, beast::flat_buffer& buffer, http::request_parser<http::string_body>& parser,
-                 std::size_t body_limit, bool as_get, const net::request_id& id)
-        : stream_(stream), buffer_(buffer), parser_(parser), body_limit_(body_limit), as_get_(as_get), id_(id)
+    request_view(Stream& stream, beast::flat_buffer& buffer, detail::request_reader& parser,
+                 const detail::request_store& store, std::size_t body_limit, bool as_get,
+                 const net::request_id& id)
+        : stream_(stream), buffer_(buffer), parser_(parser), store_(store), body_limit_(body_limit),
+          as_get_(as_get), id_(id)
     {
     }
 
-    std::string_view method() const override { return as_get_ ? "GET" : parser_.get().method_string(); }
-    std::string_view target() const override { return parser_.get().target(); }
-    std::string_view header(std::string_view name) const override
-    {
-        const auto& fields = parser_.get();
-        auto it = fields.find(beast::string_view(name.data(), name.size()));
-        return it == fields.end() ? std::string_view{} : std::string_view(it->value());
-    }
-    bool is_websocket_upgrade() const override { return beast::websocket::is_upgrade(parser_.get()); }
+    std::string_view method() const override { return as_get_ ? "GET" : store_.method(); }
+    std::string_view target() const override { return store_.target(); }
+    std::string_view header(std::string_view name) const override { return store_.header(name); }
+    bool is_websocket_upgrade() const override { return is_upgrade(store_); }
     std::string_view request_id() const override { return id_.view(); }
     bool has_body() const override
     {
@@ -192,10 +343,8 @@ public:
 
     asio::awaitable<body_status> read_body(std::string& out) override
     {
-        if (state_ == body_state::read)
-            co_return body_status::failed; // the body was handed out already
-        if (state_ == body_state::failed)
-            co_return body_status::failed;
+        if (state_ != body_state::unread)
+            co_return body_status::failed; // handed out already, or failed
         auto length = parser_.content_length();
         if (length && *length > body_limit_) {
             state_ = body_state::failed;
@@ -212,33 +361,17 @@ public:
                 }
             }
             parser_.body_limit(body_limit_);
-            // Fast path: a small body that arrived with the header is parsed from
-            // the buffer at once, without another trip through the reactor.
-            if (length && buffer_.size() >= *length) {
-                beast::error_code ec;
-                while (!parser_.is_done() && !ec && buffer_.size() > 0) {
-                    auto used = parser_.put(buffer_.data(), ec);
-                    buffer_.consume(used);
-                    if (used == 0)
-                        break;
-                }
-                if (ec == http::error::need_more)
-                    ec = {};
-                if (ec) {
-                    state_ = body_state::failed;
-                    co_return ec == http::error::body_limit ? body_status::too_large : body_status::failed;
-                }
-            }
-        }
-        if (!parser_.is_done()) {
-            auto [ec, n] = co_await http::async_read(stream_, buffer_, parser_, use_tuple);
-            if (ec) {
+            parser_.eager(true);
+            auto read = co_await parse_from(stream_, buffer_, parser_, true);
+            if (read != read_result::ok) {
                 state_ = body_state::failed;
-                co_return ec == http::error::body_limit ? body_status::too_large : body_status::failed;
+                co_return read == read_result::body_limit ? body_status::too_large : body_status::failed;
             }
         }
         state_ = body_state::read;
-        out = std::move(parser_.get().body());
+        auto& body = const_cast<detail::request_store&>(store_).body();
+        out.swap(body);
+        body.clear();
         co_return body_status::ok;
     }
 
@@ -249,42 +382,81 @@ private:
     enum class body_state { unread, read, failed };
     Stream& stream_;
     beast::flat_buffer& buffer_;
-    http::request_parser<http::string_body>& parser_;
+    detail::request_reader& parser_;
+    const detail::request_store& store_;
     std::size_t body_limit_;
     bool as_get_;
     const net::request_id& id_;
     body_state state_ = body_state::unread;
 };
 
-http::response<http::string_body> make_response(http_response& r, unsigned version, bool keep, std::string_view id)
+void append_number(std::string& out, std::uint64_t n)
 {
-    http::response<http::string_body> res{static_cast<http::status>(r.status), version};
-    res.set(http::field::server, "callgate");
-    res.set("X-Request-ID", beast::string_view(id.data(), id.size()));
+    char digits[24];
+    auto [end, ec] = std::to_chars(digits, digits + sizeof digits, n);
+    out.append(digits, end);
+}
+
+// Appends "name: value\r\n", leaving out any CR or LF in the value so that a
+// value can never start another header line.
+void append_header(std::string& out, std::string_view name, std::string_view value)
+{
+    out.append(name);
+    out.append(": ", 2);
+    if (value.find_first_of("\r\n") == std::string_view::npos) {
+        out.append(value);
+    } else {
+        for (char c : value)
+            if (c != '\r' && c != '\n')
+                out.push_back(c);
+    }
+    out.append("\r\n", 2);
+}
+
+// The status line and header of `r` into `out` (cleared first), as Beast's
+// serializer would write them after prepare_payload and keep_alive(keep):
+// Content-Length except for 1xx, 204 and 304, and a Connection header when the
+// version's default (HTTP/1.1 keeps, 1.0 closes) is not what happens.
+void format_head(std::string& out, const http_response& r, unsigned version, bool keep, std::string_view id)
+{
+    out.clear();
+    out.append(version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ", 9);
+    append_number(out, r.status);
+    out.push_back(' ');
+    auto reason = http::obsolete_reason(static_cast<http::status>(r.status));
+    out.append(reason.data(), reason.size());
+    out.append("\r\nServer: callgate\r\nX-Request-ID: ");
+    out.append(id);
+    out.append("\r\n", 2);
     if (!r.body.empty() || r.status != 204)
-        res.set(http::field::content_type, r.content_type);
+        append_header(out, "Content-Type", r.content_type);
     for (const auto& [name, value] : r.headers)
-        res.set(name, value);
-    res.body() = std::move(r.body);
-    res.keep_alive(keep);
-    res.prepare_payload();
-    return res;
+        append_header(out, name, value);
+    if (r.status >= 200 && r.status != 204 && r.status != 304) {
+        out.append("Content-Length: ");
+        append_number(out, r.body.size());
+        out.append("\r\n", 2);
+    }
+    if (version >= 11 && !keep)
+        out.append("Connection: close\r\n");
+    else if (version == 10 && keep)
+        out.append("Connection: keep-alive\r\n");
+    out.append("\r\n", 2);
 }
 
 // The framing verdict for a parsed request header (RFC 9112 §6).
-framing_verdict check_framing(const http::request_parser<http::string_body>& parser)
+framing_verdict check_framing(const detail::request_store& request)
 {
-    const auto& fields = parser.get();
     std::vector<std::string_view> lengths, codings;
-    auto cl = fields.equal_range(http::field::content_length);
-    for (auto it = cl.first; it != cl.second; ++it)
-        lengths.emplace_back(it->value());
-    auto te = fields.equal_range(http::field::transfer_encoding);
-    for (auto it = te.first; it != te.second; ++it)
-        codings.emplace_back(it->value());
+    for (const auto& f : request.fields()) {
+        if (f.id == http::field::content_length)
+            lengths.push_back(request.value(f));
+        else if (f.id == http::field::transfer_encoding)
+            codings.push_back(request.value(f));
+    }
     if (lengths.empty() && codings.empty())
         return {};
-    return check_request_framing(fields.version(), lengths, codings);
+    return check_request_framing(request.version(), lengths, codings);
 }
 
 // An error that ends the connection. The details passed here are fixed ASCII text.
@@ -300,15 +472,16 @@ http_response plain_error(unsigned status, std::string_view detail)
 template <class Stream>
 asio::awaitable<bool> http_server::impl::serve_requests(Stream& stream, session_token& token)
 {
-    auto& lowest = beast::get_lowest_layer(stream);
     beast::flat_buffer buffer(options.header_limit + options.body_limit + 16 * 1024);
     request_id id;
+    detail::request_store request; // reused: its storage outlives each request
+    std::string out;               // the response, formatted here and written in one piece
     for (;;) {
         if (buffer.size() == 0) {
             if (draining.load())
                 co_return false;
             token.idle = true;
-            lowest.expires_after(options.idle_timeout);
+            token.deadline = steady::now() + options.idle_timeout;
             auto [ec, n] = co_await stream.async_read_some(buffer.prepare(4096), use_tuple);
             token.idle = false;
             if (ec)
@@ -316,36 +489,35 @@ asio::awaitable<bool> http_server::impl::serve_requests(Stream& stream, session_
             buffer.commit(n);
         }
         auto started = steady::now(); // the request's first byte is in
-        lowest.expires_after(options.read_timeout);
-        http::request_parser<http::string_body> parser;
+        token.deadline = started + options.read_timeout;
+        detail::request_reader parser(request);
         parser.header_limit(static_cast<std::uint32_t>(options.header_limit));
         // The body limit applies when the handler reads the body, so that an
         // oversize Content-Length reaches the handler (401 comes before 413).
         parser.body_limit(boost::none);
-        auto [ec, n] = co_await http::async_read_header(stream, buffer, parser, use_tuple);
+        parser.eager(false);
+        auto read = co_await parse_from(stream, buffer, parser, false);
         http_response response;
         bool keep = false;
         bool head = false; // HEAD: the status and headers only, never a body (RFC 9110 §9.3.2)
         unsigned version = 11;
-        if (ec == http::error::header_limit) {
+        if (read == read_result::header_limit) {
             id.generate();
             response = plain_error(431, "Request headers too large");
-        } else if (ec == beast::error::timeout || ec == http::error::end_of_stream ||
-                   ec == asio::error::eof || ec == asio::error::connection_reset ||
-                   ec == asio::error::operation_aborted || ec == asio::ssl::error::stream_truncated) {
+        } else if (read == read_result::closed) {
             co_return false;
-        } else if (ec) {
+        } else if (read != read_result::ok) {
             id.generate();
             response = plain_error(400, "Malformed HTTP request");
-        } else if (auto framing = check_framing(parser); framing.status != 0) {
-            id.assign(parser.get()["X-Request-ID"]);
+        } else if (auto framing = check_framing(request); framing.status != 0) {
+            id.assign(request.header("X-Request-ID"));
             response = plain_error(framing.status, framing.detail);
         } else {
-            id.assign(parser.get()["X-Request-ID"]);
-            version = parser.get().version();
-            head = parser.get().method() == http::verb::head;
-            request_view<Stream> view(stream, buffer, parser, options.body_limit,
-                                      head && answers_head(parser.get().target()), id);
+            id.assign(request.header("X-Request-ID"));
+            version = request.version();
+            head = request.verb() == http::verb::head;
+            request_view<Stream> view(stream, buffer, parser, request, options.body_limit,
+                                      head && answers_head(request.target()), id);
             try {
                 response = co_await handler(view);
             } catch (const std::exception& e) {
@@ -354,18 +526,18 @@ asio::awaitable<bool> http_server::impl::serve_requests(Stream& stream, session_
                 response = plain_error(500, "Internal Server Error");
             }
             if (response.websocket && view.is_websocket_upgrade()) {
-                co_await run_websocket(stream, parser.release(), std::move(response.websocket), id.view(),
-                                       response.route, started, token);
+                token.deadline = steady::time_point::max(); // the WebSocket stream keeps its own timeouts
+                co_await run_websocket(stream, request, std::move(response.websocket), id.view(), response.route,
+                                       started, token);
                 co_return true;
             }
-            keep = parser.get().keep_alive() && !response.close && !keep_alive_off.load() && !framing.close_after;
+            keep = parser.keep_alive() && !response.close && !keep_alive_off.load() && !framing.close_after;
             if (view.body_failed()) {
                 keep = false;
             } else if (keep && view.body_pending()) {
                 // Discard a body the handler did not need, if small enough, to keep the connection.
                 auto length = view.content_length();
-                if (length && *length <= options.body_limit &&
-                    !beast::iequals(view.header("Expect"), "100-continue")) {
+                if (length && *length <= options.body_limit && !beast::iequals(view.header("Expect"), "100-continue")) {
                     std::string discarded;
                     keep = co_await view.read_body(discarded) == body_status::ok;
                 } else {
@@ -373,18 +545,27 @@ asio::awaitable<bool> http_server::impl::serve_requests(Stream& stream, session_
                 }
             }
         }
-        auto res = make_response(response, version, keep, id.view());
-        lowest.expires_after(options.read_timeout);
-        http::response_serializer<http::string_body> serializer(res);
-        auto [wec, wn] = head ? co_await http::async_write_header(stream, serializer, use_tuple)
-                              : co_await http::async_write(stream, serializer, use_tuple);
-        finished(parser.get().method_string(), response.route, response.status, wn, started, id.view(), token.remote);
+        format_head(out, response, version, keep, id.view());
+        token.deadline = steady::now() + options.read_timeout;
+        beast::error_code wec;
+        std::size_t wn = 0;
+        if (head || response.body.size() <= 64 * 1024) {
+            if (!head)
+                out.append(response.body);
+            std::tie(wec, wn) = co_await asio::async_write(stream, asio::buffer(out), use_tuple);
+        } else {
+            std::array<asio::const_buffer, 2> pieces{asio::buffer(out), asio::buffer(response.body)};
+            std::tie(wec, wn) = co_await asio::async_write(stream, pieces, use_tuple);
+        }
+        finished(request.method(), response.route, response.status, wn, started, id.view(), token.remote);
         if (wec)
             co_return false;
         if (response.status < status_counts.size())
             status_counts[response.status].fetch_add(1, std::memory_order_relaxed);
         if (!keep)
             co_return false;
+        if (out.capacity() > 64 * 1024)
+            std::string().swap(out); // a large response's buffer is not kept for the next
     }
 }
 
@@ -422,15 +603,21 @@ void http_server::impl::finished(std::string_view method, std::string_view route
 
 template <class Stream>
 asio::awaitable<void> http_server::impl::run_websocket(
-    Stream& stream, http::request<http::string_body> request,
+    Stream& stream, const detail::request_store& request,
     std::function<asio::awaitable<void>(ws_connection&)> session, std::string_view id, std::string_view route,
     steady::time_point started, const session_token& token)
 {
     namespace websocket = beast::websocket;
-    auto& lowest = beast::get_lowest_layer(stream);
-    lowest.expires_never(); // the websocket stream keeps its own timeouts
     beast::error_code ignored;
-    lowest.socket().set_option(asio::socket_base::send_buffer_size(options.websocket_send_buffer), ignored);
+    socket_of(stream).set_option(asio::socket_base::send_buffer_size(options.websocket_send_buffer), ignored);
+    // The handshake reads the request as Beast's message; an upgrade is rare
+    // enough for this copy.
+    http::request<http::empty_body> upgrade;
+    upgrade.method_string(request.method());
+    upgrade.target(request.target());
+    upgrade.version(request.version());
+    for (const auto& f : request.fields())
+        upgrade.insert(request.name(f), request.value(f));
     websocket::stream<Stream> ws(std::move(stream));
     websocket::stream_base::timeout timeouts{};
     timeouts.handshake_timeout = std::chrono::seconds(5);
@@ -443,9 +630,9 @@ asio::awaitable<void> http_server::impl::run_websocket(
         res.set(http::field::server, "callgate");
         res.set("X-Request-ID", beast::string_view(id.data(), id.size()));
     }));
-    auto [ec] = co_await ws.async_accept(request, use_tuple);
+    auto [ec] = co_await ws.async_accept(upgrade, use_tuple);
     // A failed handshake has been answered 400 by Beast, or the peer is gone.
-    finished(request.method_string(), route, ec ? 400 : 101, 0, started, id, token.remote);
+    finished(request.method(), route, ec ? 400 : 101, 0, started, id, token.remote);
     if (ec)
         co_return;
     status_counts[101].fetch_add(1, std::memory_order_relaxed);
@@ -454,21 +641,27 @@ asio::awaitable<void> http_server::impl::run_websocket(
 }
 
 template <class Stream>
-asio::awaitable<void> http_server::impl::run_session(Stream stream, std::shared_ptr<session_token> token)
+asio::awaitable<void> http_server::impl::run_session(Stream stream, std::shared_ptr<session_token> token,
+                                                     std::shared_ptr<deadline_sweeper> sweeper)
 {
-    auto& lowest = beast::get_lowest_layer(stream);
-    token->cancel = [&lowest] {
+    auto& socket = socket_of(stream);
+    token->cancel = [&socket] {
         beast::error_code ignored;
-        lowest.socket().cancel(ignored);
+        socket.cancel(ignored);
     };
-    if constexpr (std::is_same_v<Stream, beast::ssl_stream<beast::tcp_stream>>) {
-        lowest.expires_after(options.read_timeout);
+    token->expire = [&socket] {
+        beast::error_code ignored;
+        socket.close(ignored);
+    };
+    sweeper_entry on_sweeper(std::move(sweeper), *token);
+    if constexpr (std::is_same_v<Stream, tls_stream_type>) {
+        token->deadline = steady::now() + options.read_timeout;
         auto [ec] = co_await stream.async_handshake(asio::ssl::stream_base::server, use_tuple);
         if (ec)
             co_return;
         if (co_await serve_requests(stream, *token))
             co_return; // upgraded: the WebSocket session owned and closed the stream
-        lowest.expires_after(std::chrono::seconds(2));
+        token->deadline = steady::now() + std::chrono::seconds(2);
         auto [sec] = co_await stream.async_shutdown(use_tuple);
     } else {
         if (co_await serve_requests(stream, *token))
@@ -476,12 +669,12 @@ asio::awaitable<void> http_server::impl::run_session(Stream stream, std::shared_
         // Lingering close: stop sending, then read and discard what the client
         // still sends for a moment, so our last response is not lost to a reset.
         beast::error_code ignored;
-        lowest.socket().shutdown(tcp::socket::shutdown_send, ignored);
-        lowest.expires_after(std::chrono::seconds(1));
+        socket.shutdown(tcp::socket::shutdown_send, ignored);
+        token->deadline = steady::now() + std::chrono::seconds(1);
         std::array<char, 16 * 1024> sink;
         std::size_t drained = 0;
         while (drained < 1024 * 1024) {
-            auto [ec, n] = co_await lowest.async_read_some(asio::buffer(sink), use_tuple);
+            auto [ec, n] = co_await socket.async_read_some(asio::buffer(sink), use_tuple);
             if (ec)
                 break;
             drained += n;
@@ -489,7 +682,7 @@ asio::awaitable<void> http_server::impl::run_session(Stream stream, std::shared_
     }
 }
 
-void http_server::impl::spawn_session(tcp::socket socket)
+void http_server::impl::spawn_session(socket_type socket, std::size_t context_index)
 {
     beast::error_code ignored;
     socket.set_option(tcp::no_delay(true), ignored);
@@ -521,12 +714,12 @@ void http_server::impl::spawn_session(tcp::socket socket)
         if (active.fetch_sub(1) == 1)
             sessions_gone.notify_all();
     };
+    auto& sweeper = sweepers[context_index];
     if (tls) {
-        beast::ssl_stream<beast::tcp_stream> stream(std::move(socket), *tls);
-        asio::co_spawn(executor, run_session(std::move(stream), token), std::move(finished));
+        tls_stream_type stream(std::move(socket), *tls);
+        asio::co_spawn(executor, run_session(std::move(stream), token, sweeper), std::move(finished));
     } else {
-        asio::co_spawn(executor, run_session(beast::tcp_stream(std::move(socket)), token),
-                       std::move(finished));
+        asio::co_spawn(executor, run_session(std::move(socket), token, sweeper), std::move(finished));
     }
 }
 
@@ -534,8 +727,8 @@ asio::awaitable<void> http_server::impl::accept_loop()
 {
     asio::steady_timer backoff(acceptor->get_executor());
     for (;;) {
-        auto& target = *contexts[next_context++ % contexts.size()];
-        auto [ec, socket] = co_await acceptor->async_accept(target, use_tuple);
+        auto index = next_context++ % contexts.size();
+        auto [ec, socket] = co_await acceptor->async_accept(*contexts[index], use_tuple);
         if (ec == asio::error::operation_aborted || !acceptor->is_open())
             co_return;
         if (ec) {
@@ -546,7 +739,7 @@ asio::awaitable<void> http_server::impl::accept_loop()
             co_await backoff.async_wait(use_tuple);
             continue;
         }
-        spawn_session(std::move(socket));
+        spawn_session(std::move(socket), index);
     }
 }
 
@@ -556,6 +749,12 @@ http_server::http_server(std::vector<asio::io_context*> contexts, http_server_op
 {
     impl_->contexts = std::move(contexts);
     impl_->options = std::move(options);
+    // Deadlines fire within a tenth of the shortest timeout (5 ms to 100 ms) of their time.
+    auto shortest = std::min(impl_->options.read_timeout, impl_->options.idle_timeout);
+    auto tick = std::clamp<std::chrono::milliseconds>(shortest / 10, std::chrono::milliseconds(5),
+                                                      std::chrono::milliseconds(100));
+    for (auto* context : impl_->contexts)
+        impl_->sweepers.push_back(std::make_shared<deadline_sweeper>(*context, tick));
     impl_->handler = std::move(handler);
 }
 

@@ -57,7 +57,11 @@ public:
     void abort() override
     {
         boost::beast::error_code ignored;
-        boost::beast::get_lowest_layer(ws_).socket().close(ignored);
+        auto& lowest = boost::beast::get_lowest_layer(ws_);
+        if constexpr (requires { lowest.socket(); }) // beast::tcp_stream
+            lowest.socket().close(ignored);
+        else // a bare socket
+            lowest.close(ignored);
     }
 
     boost::asio::any_io_executor executor() override { return ws_.get_executor(); }

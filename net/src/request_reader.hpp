@@ -1,0 +1,120 @@
+#pragma once
+
+// An HTTP/1.1 request read by Beast's basic_parser (its RFC 9112 grammar,
+// chunked decoding, header and body limits) into storage a connection keeps
+// from one request to the next, instead of a fresh http::request whose fields
+// are a heap node each. Private to net (http_server.cpp, the fuzz target).
+
+#include <boost/beast/http/basic_parser.hpp>
+#include <boost/beast/http/field.hpp>
+#include <boost/beast/http/verb.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace callgate::net::detail {
+
+// One request's start line, header fields and body. The text of all of them
+// lives in one string, so their views stay valid while the connection's
+// input buffer moves; clear() keeps the capacity for the next request.
+class request_store {
+public:
+    struct field_ref {
+        boost::beast::http::field id; // http::field::unknown for a name Beast does not know
+        std::uint32_t name_at, name_size, value_at, value_size;
+    };
+
+    void clear()
+    {
+        text_.clear();
+        fields_.clear();
+        body_.clear();
+        verb_ = boost::beast::http::verb::unknown;
+        version_ = 11;
+    }
+
+    std::string_view method() const { return view(method_at_, method_size_); }
+    std::string_view target() const { return view(target_at_, target_size_); }
+    boost::beast::http::verb verb() const { return verb_; }
+    unsigned version() const { return version_; }
+    const std::vector<field_ref>& fields() const { return fields_; }
+    std::string_view name(const field_ref& f) const { return view(f.name_at, f.name_size); }
+    std::string_view value(const field_ref& f) const { return view(f.value_at, f.value_size); }
+
+    // The value of the first field with this name (case-insensitive), or "".
+    std::string_view header(std::string_view name) const;
+    // The same for a field Beast knows by id.
+    std::string_view header(boost::beast::http::field id) const;
+
+    std::string& body() { return body_; }
+    const std::string& body() const { return body_; }
+
+private:
+    friend class request_reader;
+    std::string_view view(std::uint32_t at, std::uint32_t size) const { return {text_.data() + at, size}; }
+    std::uint32_t append(std::string_view s)
+    {
+        auto at = static_cast<std::uint32_t>(text_.size());
+        text_.append(s.data(), s.size());
+        return at;
+    }
+
+    std::string text_;
+    std::vector<field_ref> fields_;
+    std::string body_;
+    std::uint32_t method_at_ = 0, method_size_ = 0, target_at_ = 0, target_size_ = 0;
+    boost::beast::http::verb verb_ = boost::beast::http::verb::unknown;
+    unsigned version_ = 11;
+};
+
+// Parses one request into a request_store. Construct one per request (it is
+// a few words, no allocation); the store is cleared on construction.
+class request_reader final : public boost::beast::http::basic_parser<true> {
+public:
+    explicit request_reader(request_store& store) : store_(store) { store_.clear(); }
+
+private:
+    using error_code = boost::beast::error_code;
+    using string_view = boost::beast::string_view;
+
+    void on_request_impl(boost::beast::http::verb method, string_view method_str, string_view target, int version,
+                         error_code&) override
+    {
+        store_.verb_ = method;
+        store_.method_at_ = store_.append(method_str);
+        store_.method_size_ = static_cast<std::uint32_t>(method_str.size());
+        store_.target_at_ = store_.append(target);
+        store_.target_size_ = static_cast<std::uint32_t>(target.size());
+        store_.version_ = static_cast<unsigned>(version);
+    }
+    void on_response_impl(int, string_view, int, error_code&) override {}
+    void on_field_impl(boost::beast::http::field id, string_view name, string_view value, error_code&) override
+    {
+        request_store::field_ref f{id, store_.append(name), static_cast<std::uint32_t>(name.size()), 0,
+                                   static_cast<std::uint32_t>(value.size())};
+        f.value_at = store_.append(value);
+        store_.fields_.push_back(f);
+    }
+    void on_header_impl(error_code&) override {}
+    void on_body_init_impl(const boost::optional<std::uint64_t>&, error_code&) override { store_.body_.clear(); }
+    std::size_t on_body_impl(string_view body, error_code&) override
+    {
+        store_.body_.append(body.data(), body.size());
+        return body.size();
+    }
+    void on_chunk_header_impl(std::uint64_t, string_view, error_code&) override {}
+    std::size_t on_chunk_body_impl(std::uint64_t, string_view body, error_code&) override
+    {
+        store_.body_.append(body.data(), body.size());
+        return body.size();
+    }
+    void on_finish_impl(error_code&) override {}
+
+    request_store& store_;
+};
+
+} // namespace callgate::net::detail
