@@ -22,6 +22,7 @@
 
 #include <algorithm>
 #include <array>
+#include <charconv>
 #include <deque>
 
 namespace callgate::dispatch {
@@ -34,6 +35,14 @@ using events::close_normal;
 using events::close_policy;
 
 namespace {
+
+// Appends n in decimal without a temporary string.
+void append_decimal(std::string& out, std::int64_t n)
+{
+    char digits[24];
+    auto [end, ec] = std::to_chars(digits, digits + sizeof digits, n);
+    out.append(digits, end);
+}
 
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
@@ -358,9 +367,9 @@ struct media_bridge::call : std::enable_shared_from_this<media_bridge::call> {
         out += "\",\"stream_id\":\"";
         out += stream_id;
         out += "\",\"media\":{\"track\":\"inbound\",\"chunk\":";
-        out += std::to_string(++chunk);
+        append_decimal(out, ++chunk);
         out += ",\"timestamp\":\"";
-        out += std::to_string(ms);
+        append_decimal(out, ms);
         out += "\",\"payload\":\"";
         out += payload_base64; // already base64: no escaping needed
         out += "\"}}";

@@ -30,7 +30,10 @@ public:
                 co_return ec == websocket::error::closed ? ws_read_status::closed : ws_read_status::error;
             co_return ws_read_status::closed;
         }
-        out = boost::beast::buffers_to_string(buffer_.data());
+        // One contiguous buffer (flat_buffer): copied into the caller's string,
+        // whose capacity is reused when it still has one.
+        auto data = buffer_.data();
+        out.assign(static_cast<const char*>(data.data()), data.size());
         binary = ws_.got_binary();
         co_return ws_read_status::ok;
     }
