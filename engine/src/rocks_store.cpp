@@ -4,6 +4,7 @@
 #include <rocksdb/db.h>
 #include <rocksdb/env.h>
 #include <rocksdb/filter_policy.h>
+#include <rocksdb/slice_transform.h>
 #include <rocksdb/table.h>
 #include <rocksdb/write_buffer_manager.h>
 #include <rocksdb/utilities/write_batch_with_index.h>
@@ -649,8 +650,26 @@ bool rocks_store::open_locked(std::string& error)
 
     std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
     descriptors.emplace_back(rocksdb::kDefaultColumnFamilyName, cf_options);
-    for (const char* name : column_names)
-        descriptors.emplace_back(name, cf_options);
+    for (std::size_t i = 0; i < std::size(column_names); ++i) {
+        auto options = cf_options;
+        // Call records arrive in time order and their keys follow it: a call id
+        // (version 7, time first), created time + id, identity + time + id. A
+        // memtable insert then lands next to the previous one with the same
+        // prefix, and RocksDB can start from there instead of from the top of
+        // its skip list (the hint lives in the memtable's arena, so it counts
+        // against the write buffer budget).
+        switch (static_cast<column>(i)) {
+        case column::calls:             // ids minted here share 4 bytes for ~65 s
+        case column::calls_by_time:     // microsecond times share 4 bytes for ~71 min
+            options.memtable_insert_with_hint_prefix_extractor.reset(rocksdb::NewFixedPrefixTransform(4));
+            break;
+        case column::calls_by_identity: // one hint per identity
+            options.memtable_insert_with_hint_prefix_extractor.reset(rocksdb::NewFixedPrefixTransform(16));
+            break;
+        default: break;
+        }
+        descriptors.emplace_back(column_names[i], options);
+    }
 
     std::vector<rocksdb::ColumnFamilyHandle*> handles;
     rocksdb::DB* db = nullptr;
