@@ -1,6 +1,7 @@
 #include "callgate/dispatch/media_bridge.hpp"
 
 #include "callgate/codec/base64.hpp"
+#include "callgate/codec/decimal.hpp"
 
 #include "callgate/dispatch/call_decider.hpp"
 #include "callgate/dispatch/dispatch_metrics.hpp"
@@ -22,7 +23,6 @@
 
 #include <algorithm>
 #include <array>
-#include <charconv>
 #include <deque>
 
 namespace callgate::dispatch {
@@ -36,13 +36,6 @@ using events::close_policy;
 
 namespace {
 
-// Appends n in decimal without a temporary string.
-void append_decimal(std::string& out, std::int64_t n)
-{
-    char digits[24];
-    auto [end, ec] = std::to_chars(digits, digits + sizeof digits, n);
-    out.append(digits, end);
-}
 
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
@@ -367,9 +360,9 @@ struct media_bridge::call : std::enable_shared_from_this<media_bridge::call> {
         out += "\",\"stream_id\":\"";
         out += stream_id;
         out += "\",\"media\":{\"track\":\"inbound\",\"chunk\":";
-        append_decimal(out, ++chunk);
+        codec::append_decimal(out, ++chunk);
         out += ",\"timestamp\":\"";
-        append_decimal(out, ms);
+        codec::append_decimal(out, ms);
         out += "\",\"payload\":\"";
         out += payload_base64; // already base64: no escaping needed
         out += "\"}}";

@@ -1,6 +1,6 @@
 #include "callgate/engine/json_writer.hpp"
 
-#include <charconv>
+#include "callgate/codec/decimal.hpp"
 
 namespace callgate::engine {
 
@@ -94,9 +94,7 @@ json_writer& json_writer::value(const std::optional<std::string>& text)
 json_writer& json_writer::value(std::int64_t number)
 {
     separate();
-    char buf[24];
-    auto [end, ec] = std::to_chars(buf, buf + sizeof buf, number);
-    out_.append(buf, end);
+    codec::append_decimal(out_, number);
     need_comma_ = true;
     return *this;
 }

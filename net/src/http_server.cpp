@@ -1,5 +1,6 @@
 #include "callgate/net/http_server.hpp"
 
+#include "callgate/codec/decimal.hpp"
 #include "callgate/net/log.hpp"
 #include "callgate/net/request_framing.hpp"
 #include "callgate/net/request_id.hpp"
@@ -40,8 +41,6 @@ namespace {
 
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
-// What drain() needs to reach a connection: its executor and a way to cut it
-// while it waits for its next request.
 using steady = std::chrono::steady_clock;
 // Connections are served on a socket bound to its io_context's own executor type.
 using socket_type = asio::basic_stream_socket<tcp, asio::io_context::executor_type>;
@@ -318,7 +317,7 @@ class request_view final : public http_request {
 public:
     // `as_get`: a HEAD request the handler answers as its GET.
     request_view(Stream& stream, beast::flat_buffer& buffer, detail::request_reader& parser,
-                 const detail::request_store& store, std::size_t body_limit, bool as_get,
+                 detail::request_store& store, std::size_t body_limit, bool as_get,
                  const net::request_id& id)
         : stream_(stream), buffer_(buffer), parser_(parser), store_(store), body_limit_(body_limit),
           as_get_(as_get), id_(id)
@@ -369,9 +368,8 @@ public:
             }
         }
         state_ = body_state::read;
-        auto& body = const_cast<detail::request_store&>(store_).body();
-        out.swap(body);
-        body.clear();
+        out.swap(store_.body()); // the store gets `out`'s old text, cleared for the next request
+        store_.body().clear();
         co_return body_status::ok;
     }
 
@@ -383,19 +381,12 @@ private:
     Stream& stream_;
     beast::flat_buffer& buffer_;
     detail::request_reader& parser_;
-    const detail::request_store& store_;
+    detail::request_store& store_;
     std::size_t body_limit_;
     bool as_get_;
     const net::request_id& id_;
     body_state state_ = body_state::unread;
 };
-
-void append_number(std::string& out, std::uint64_t n)
-{
-    char digits[24];
-    auto [end, ec] = std::to_chars(digits, digits + sizeof digits, n);
-    out.append(digits, end);
-}
 
 // Appends "name: value\r\n", leaving out any CR or LF in the value so that a
 // value can never start another header line.
@@ -421,7 +412,7 @@ void format_head(std::string& out, const http_response& r, unsigned version, boo
 {
     out.clear();
     out.append(version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ", 9);
-    append_number(out, r.status);
+    codec::append_decimal(out, r.status);
     out.push_back(' ');
     auto reason = http::obsolete_reason(static_cast<http::status>(r.status));
     out.append(reason.data(), reason.size());
@@ -434,7 +425,7 @@ void format_head(std::string& out, const http_response& r, unsigned version, boo
         append_header(out, name, value);
     if (r.status >= 200 && r.status != 204 && r.status != 304) {
         out.append("Content-Length: ");
-        append_number(out, r.body.size());
+        codec::append_decimal(out, r.body.size());
         out.append("\r\n", 2);
     }
     if (version >= 11 && !keep)

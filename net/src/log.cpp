@@ -1,12 +1,12 @@
 #include "callgate/net/log.hpp"
 
+#include "callgate/codec/decimal.hpp"
 #include "json_escape.hpp"
 
 #include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
-#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <ctime>
@@ -62,14 +62,6 @@ void append_time(std::string& out)
     out += tail;
 }
 
-template <class T>
-void append_number(std::string& out, T value)
-{
-    char buf[32];
-    auto [end, ec] = std::to_chars(buf, buf + sizeof buf, value);
-    out.append(buf, static_cast<std::size_t>(end - buf));
-}
-
 void write_line(std::string_view line)
 {
     std::lock_guard lock(write_mutex);
@@ -93,11 +85,11 @@ void log_value::append_json(std::string& out) const
         detail::append_json_escaped(out, text_);
         out += '"';
         return;
-    case kind::signed_integer: append_number(out, signed_); return;
-    case kind::unsigned_integer: append_number(out, unsigned_); return;
+    case kind::signed_integer: codec::append_decimal(out, signed_); return;
+    case kind::unsigned_integer: codec::append_decimal(out, unsigned_); return;
     case kind::number:
         if (std::isfinite(number_))
-            append_number(out, number_);
+            codec::append_decimal(out, number_);
         else
             out += "null";
         return;

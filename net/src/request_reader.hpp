@@ -100,7 +100,7 @@ private:
         store_.fields_.push_back(f);
     }
     void on_header_impl(error_code&) override {}
-    void on_body_init_impl(const boost::optional<std::uint64_t>&, error_code&) override { store_.body_.clear(); }
+    void on_body_init_impl(const boost::optional<std::uint64_t>&, error_code&) override {} // cleared with the store
     std::size_t on_body_impl(string_view body, error_code&) override
     {
         store_.body_.append(body.data(), body.size());

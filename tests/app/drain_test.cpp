@@ -36,19 +36,6 @@ server_process start_server(const temp_dir& dir, const std::string& delay)
 
 bool is_draining(const http_reply& r) { return r.status == 503 && r.body == R"({"status":"draining"})"; }
 
-// The status line, headers and body of the raw HTTP responses in `bytes`.
-struct raw_reply {
-    std::string head; // status line and headers
-    std::string rest; // everything after the blank line
-};
-raw_reply split_reply(const std::string& bytes)
-{
-    auto end = bytes.find("\r\n\r\n");
-    if (end == std::string::npos)
-        return {bytes, {}};
-    return {bytes.substr(0, end + 4), bytes.substr(end + 4)};
-}
-
 TEST(drain, readyz_turns_503_at_once_and_the_listeners_serve_until_the_delay_is_over)
 {
     temp_dir dir;
@@ -117,7 +104,7 @@ TEST(drain, a_request_in_flight_during_sigterm_completes)
     ASSERT_TRUE(eventually([&] { return server.log().find("draining") != std::string::npos; }));
     ASSERT_TRUE(c.send(body.substr(0, 10)));
     ASSERT_TRUE(c.send(body.substr(10)));
-    auto reply = split_reply(c.read_until_close(10s));
+    auto reply = split_raw_reply(c.read_until_close(10s));
     EXPECT_EQ(reply.head.rfind("HTTP/1.1 201 ", 0), 0u) << reply.head;
     EXPECT_NE(reply.head.find("Connection: close"), std::string::npos) << reply.head;
     EXPECT_NE(reply.rest.find("\"agent_handle\":\"in-flight\""), std::string::npos) << reply.rest;
@@ -148,10 +135,10 @@ void expect_head_probe(const std::string& address, const std::string& path, cons
     raw_connection c(address);
     ASSERT_TRUE(c.send("HEAD " + path + " HTTP/1.1\r\nHost: t\r\n\r\n"
                        "GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"));
-    auto first = split_reply(c.read_until_close(10s));
+    auto first = split_raw_reply(c.read_until_close(10s));
     EXPECT_EQ(first.head.rfind(status_line, 0), 0u) << address << path << "\n" << first.head;
     EXPECT_NE(first.head.find("Content-Length: "), std::string::npos) << first.head;
-    auto second = split_reply(first.rest);
+    auto second = split_raw_reply(first.rest);
     EXPECT_EQ(second.head.rfind("HTTP/1.1 200 OK", 0), 0u) << "a HEAD reply carried a body: " << first.rest;
     EXPECT_EQ(second.rest, R"({"status":"ok"})");
 }
@@ -173,7 +160,7 @@ TEST(drain, head_probes_answer_without_a_body_on_both_listeners)
     for (const auto& address : {server.api_address(), server.edge_address()}) {
         raw_connection c(address);
         ASSERT_TRUE(c.send("HEAD /readyz HTTP/1.1\r\nHost: t\r\n\r\n"));
-        auto reply = split_reply(c.read_until_close(10s));
+        auto reply = split_raw_reply(c.read_until_close(10s));
         EXPECT_EQ(reply.head.rfind("HTTP/1.1 503 ", 0), 0u) << reply.head;
         EXPECT_EQ(reply.rest, "");
     }

@@ -18,32 +18,16 @@ using namespace std::chrono_literals;
 
 class http_responses : public api_test {};
 
-// The response head (up to and including the blank line) and what follows.
-struct wire_response {
-    std::string head;
-    std::string rest;
-    bool has_header(const std::string& line) const { return head.find("\r\n" + line + "\r\n") != std::string::npos; }
-    bool has_field(const std::string& name) const { return head.find("\r\n" + name + ":") != std::string::npos; }
-};
-
-wire_response split(const std::string& bytes)
-{
-    auto end = bytes.find("\r\n\r\n");
-    if (end == std::string::npos)
-        return {bytes, {}};
-    return {bytes.substr(0, end + 2), bytes.substr(end + 4)};
-}
-
 TEST_F(http_responses, a_keep_alive_response_has_its_length_and_no_connection_header)
 {
     raw_connection raw(server_->api_address());
     ASSERT_TRUE(raw.send("GET /healthz HTTP/1.1\r\nHost: x\r\nX-Request-ID: wire-1\r\n\r\n"));
-    auto r = split(raw.read_until("}", scaled(5s)));
+    auto r = split_raw_reply(raw.read_until("}", scaled(5s)));
     EXPECT_EQ(r.head.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << r.head;
-    EXPECT_TRUE(r.has_header("Server: callgate")) << r.head;
-    EXPECT_TRUE(r.has_header("X-Request-ID: wire-1")) << r.head;
-    EXPECT_TRUE(r.has_header("Content-Type: application/json")) << r.head;
-    EXPECT_TRUE(r.has_header("Content-Length: " + std::to_string(r.rest.size()))) << r.head << r.rest;
+    EXPECT_TRUE(r.has_line("Server: callgate")) << r.head;
+    EXPECT_TRUE(r.has_line("X-Request-ID: wire-1")) << r.head;
+    EXPECT_TRUE(r.has_line("Content-Type: application/json")) << r.head;
+    EXPECT_TRUE(r.has_line("Content-Length: " + std::to_string(r.rest.size()))) << r.head << r.rest;
     EXPECT_FALSE(r.has_field("Connection")) << r.head;
     EXPECT_FALSE(raw.closed_by_peer_within(200ms));
 }
@@ -73,17 +57,17 @@ TEST_F(http_responses, http_1_0_closes_unless_asked_to_keep_alive)
     {
         raw_connection raw(server_->api_address());
         ASSERT_TRUE(raw.send("GET /healthz HTTP/1.0\r\n\r\n"));
-        auto r = split(raw.read_until_close(scaled(5s)));
+        auto r = split_raw_reply(raw.read_until_close(scaled(5s)));
         EXPECT_EQ(r.head.rfind("HTTP/1.0 200 OK\r\n", 0), 0u) << r.head;
         EXPECT_FALSE(r.has_field("Connection")) << r.head; // closing is 1.0's default
-        EXPECT_TRUE(r.has_header("Content-Length: " + std::to_string(r.rest.size()))) << r.head;
+        EXPECT_TRUE(r.has_line("Content-Length: " + std::to_string(r.rest.size()))) << r.head;
     }
     {
         raw_connection raw(server_->api_address());
         ASSERT_TRUE(raw.send("GET /healthz HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"));
-        auto r = split(raw.read_until("}", scaled(5s)));
+        auto r = split_raw_reply(raw.read_until("}", scaled(5s)));
         EXPECT_EQ(r.head.rfind("HTTP/1.0 200 OK\r\n", 0), 0u) << r.head;
-        EXPECT_TRUE(r.has_header("Connection: keep-alive")) << r.head;
+        EXPECT_TRUE(r.has_line("Connection: keep-alive")) << r.head;
         EXPECT_FALSE(raw.closed_by_peer_within(200ms));
     }
 }
@@ -96,7 +80,7 @@ TEST_F(http_responses, no_content_has_neither_length_nor_type_nor_body)
     ASSERT_TRUE(raw.send("DELETE /incoming-call-action?agent_identity_id=" + id + " HTTP/1.1\r\nHost: x\r\nX-API-Key: " +
                          admin + "\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
     auto bytes = raw.read_until_close(scaled(5s));
-    auto r = split(bytes);
+    auto r = split_raw_reply(bytes);
     EXPECT_EQ(r.head.rfind("HTTP/1.1 204 No Content\r\n", 0), 0u) << bytes;
     EXPECT_FALSE(r.has_field("Content-Length")) << r.head;
     EXPECT_FALSE(r.has_field("Content-Type")) << r.head;
@@ -108,12 +92,12 @@ TEST_F(http_responses, head_gets_the_length_of_the_body_it_does_not_get)
 {
     raw_connection raw(server_->api_address());
     ASSERT_TRUE(raw.send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"));
-    auto get = split(raw.read_until("}", scaled(5s)));
+    auto get = split_raw_reply(raw.read_until("}", scaled(5s)));
     ASSERT_TRUE(raw.send("HEAD /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /nope HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
     auto bytes = raw.read_until_close(scaled(5s));
-    auto head = split(bytes);
+    auto head = split_raw_reply(bytes);
     EXPECT_EQ(head.head.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << bytes;
-    EXPECT_TRUE(head.has_header("Content-Length: " + std::to_string(get.rest.size()))) << bytes;
+    EXPECT_TRUE(head.has_line("Content-Length: " + std::to_string(get.rest.size()))) << bytes;
     EXPECT_EQ(head.rest.rfind("HTTP/1.1 404", 0), 0u) << "HEAD carried a body:\n" << bytes;
 }
 
@@ -121,11 +105,11 @@ TEST_F(http_responses, extra_headers_and_the_edge_listener_use_the_same_format)
 {
     raw_connection raw(server_->edge_address());
     ASSERT_TRUE(raw.send("PUT /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"));
-    auto r = split(raw.read_until_close(scaled(5s)));
+    auto r = split_raw_reply(raw.read_until_close(scaled(5s)));
     EXPECT_EQ(r.head.rfind("HTTP/1.1 405 Method Not Allowed\r\n", 0), 0u) << r.head;
-    EXPECT_TRUE(r.has_header("Allow: GET, HEAD") || r.has_header("Allow: GET")) << r.head;
-    EXPECT_TRUE(r.has_header("Connection: close")) << r.head;
-    EXPECT_TRUE(r.has_header("Content-Length: " + std::to_string(r.rest.size()))) << r.head;
+    EXPECT_TRUE(r.has_line("Allow: GET, HEAD") || r.has_line("Allow: GET")) << r.head;
+    EXPECT_TRUE(r.has_line("Connection: close")) << r.head;
+    EXPECT_TRUE(r.has_line("Content-Length: " + std::to_string(r.rest.size()))) << r.head;
     EXPECT_EQ(r.rest, "{\"detail\":\"Method Not Allowed\"}");
 }
 

@@ -263,4 +263,12 @@ bool raw_connection::closed_by_peer_within(std::chrono::milliseconds timeout)
     }
 }
 
+raw_reply split_raw_reply(const std::string& bytes)
+{
+    auto end = bytes.find("\r\n\r\n");
+    if (end == std::string::npos)
+        return {bytes, {}};
+    return {bytes.substr(0, end + 4), bytes.substr(end + 4)};
+}
+
 } // namespace callgate::testing

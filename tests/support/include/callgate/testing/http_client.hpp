@@ -47,6 +47,18 @@ http_reply http_request(const std::string& address, const std::string& method,
                         const std::string& target, const header_list& headers = {},
                         const std::string& body = {});
 
+// One raw HTTP response as read off a raw_connection, split at its blank line.
+struct raw_reply {
+    std::string head; // the status line and headers, each line ending "\r\n", and the blank line
+    std::string rest; // everything after the blank line: the body and any later responses
+    // Whether the head has this exact line, e.g. "Connection: close".
+    bool has_line(const std::string& line) const { return head.find("\r\n" + line + "\r\n") != std::string::npos; }
+    // Whether the head has a field with this name (as the server spells it).
+    bool has_field(const std::string& name) const { return head.find("\r\n" + name + ":") != std::string::npos; }
+};
+// `bytes` split after its first "\r\n\r\n" (all of it is the head when there is none).
+raw_reply split_raw_reply(const std::string& bytes);
+
 // Raw bytes over TCP, for malformed and slow requests.
 class raw_connection {
 public:
