@@ -145,6 +145,10 @@ public:
 
     // --- engine::store ---
     read_result get(column c, std::string_view key, std::string& value) override { return local_->get(c, key, value); }
+    read_result get_identity_parts(std::string_view id, engine::identity_parts& out) override
+    {
+        return local_->get_identity_parts(id, out);
+    }
     store_status scan(column c, std::string_view prefix, std::size_t skip,
                       const std::function<bool(std::string_view, std::string_view)>& visit) override
     {

@@ -5,6 +5,7 @@
 #include "callgate/engine/secrets.hpp"
 #include "callgate/engine/store.hpp"
 #include "callgate/engine/validation.hpp"
+#include "identity_parts.hpp"
 
 #include <algorithm>
 #include <array>
@@ -17,38 +18,37 @@ namespace {
 constexpr std::string_view identity_count_key = "identities.count";
 constexpr std::string_view organization_key = "organization_id";
 
-// Reads an identity with its action and signing key through any reader with
-// get(column, key, value) — the store or a write transaction.
-template <class Reader>
-read_result read_snapshot(Reader& reader, const uuid& id, identity_snapshot& out)
+// Decodes an identity with its action and signing key from their stored values.
+read_result decode_snapshot(const identity_parts& parts, identity_snapshot& out)
 {
-    std::string value;
-    auto r = reader.get(column::identities, id.as_key(), value);
-    if (r != read_result::found)
-        return r;
-    if (!decode(value, out.identity))
+    if (!decode(parts.identity, out.identity))
         return read_result::error;
     out.action.reset();
-    r = reader.get(column::actions, id.as_key(), value);
-    if (r == read_result::error)
-        return r;
-    if (r == read_result::found) {
+    if (parts.action) {
         incoming_call_action action;
-        if (!decode(value, action))
+        if (!decode(*parts.action, action))
             return read_result::error;
         out.action = std::move(action);
     }
     out.signing_key.reset();
-    r = reader.get(column::signing_keys, id.as_key(), value);
-    if (r == read_result::error)
-        return r;
-    if (r == read_result::found) {
+    if (parts.signing_key) {
         signing_key_record key;
-        if (!decode(value, key))
+        if (!decode(*parts.signing_key, key))
             return read_result::error;
         out.signing_key = std::move(key);
     }
     return read_result::found;
+}
+
+// Reads an identity with its action and signing key from their three columns
+// through any reader with get(column, key, value) — inside a write
+// transaction, where they must reflect the writes staged so far.
+template <class Reader>
+read_result read_snapshot(Reader& reader, const uuid& id, identity_snapshot& out)
+{
+    identity_parts parts;
+    auto r = detail::read_identity_parts(reader, id.as_key(), parts);
+    return r == read_result::found ? decode_snapshot(parts, out) : r;
 }
 
 // Resolves a handle to an identity id through a reader.
@@ -146,8 +146,12 @@ config_result<snapshot_ptr> config_service::load_snapshot(const uuid& identity_i
     if (auto cached = snapshots_.peek(identity_id))
         return {config_errc::ok, *cached};
     auto ticket = snapshots_.ticket(identity_id);
+    // One point lookup (column::decision_records) on the RocksDB store.
+    identity_parts parts;
     identity_snapshot snapshot;
-    auto r = read_snapshot(db_, identity_id, snapshot);
+    auto r = db_.get_identity_parts(identity_id.as_key(), parts);
+    if (r == read_result::found)
+        r = decode_snapshot(parts, snapshot);
     if (r == read_result::error)
         return {config_errc::store_failure, nullptr};
     snapshot_ptr value =

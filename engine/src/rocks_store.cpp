@@ -1,5 +1,7 @@
 #include "callgate/engine/store.hpp"
 
+#include "identity_parts.hpp"
+
 #include <rocksdb/cache.h>
 #include <rocksdb/db.h>
 #include <rocksdb/env.h>
@@ -14,6 +16,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <array>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -23,8 +26,11 @@
 #include <deque>
 #include <filesystem>
 #include <mutex>
+#include <optional>
 #include <shared_mutex>
 #include <thread>
+#include <unordered_map>
+#include <unordered_set>
 
 namespace callgate::engine {
 namespace {
@@ -32,7 +38,7 @@ namespace {
 constexpr const char* column_names[] = {
     "identities", "handles", "phones", "actions", "signing_keys", "api_keys", "api_key_ids",
     "api_keys_by_identity", "calls", "calls_by_identity", "meta", "calls_by_time", "admin_keys",
-    "contact_rules", "contact_rule_index", "settings",
+    "contact_rules", "contact_rule_index", "settings", "decision_records",
 };
 static_assert(std::size(column_names) == static_cast<std::size_t>(column::count_));
 
@@ -122,6 +128,20 @@ std::string describe(const rocksdb::Status& s)
 
 class rocks_store;
 
+// The columns column::decision_records is made from.
+constexpr column decision_sources[] = {column::identities, column::actions, column::signing_keys};
+
+// The identities whose identity, action or signing key a transaction wrote
+// (or deleted): their decision records are rebuilt before the batch is written.
+struct touched_identities {
+    std::unordered_set<std::string> ids;
+    void note(column c, std::string_view key)
+    {
+        if (c == column::identities || c == column::actions || c == column::signing_keys)
+            ids.emplace(key);
+    }
+};
+
 class rocks_txn final : public write_txn {
 public:
     rocks_txn(rocks_store& store, rocksdb::WriteBatchWithIndex& batch) : store_(store), batch_(batch) {}
@@ -130,6 +150,7 @@ public:
     void del(column c, std::string_view key) override;
     read_result scan(column c, std::string_view prefix,
                      const std::function<bool(std::string_view, std::string_view)>& visit) override;
+    touched_identities touched;
 
 private:
     rocks_store& store_;
@@ -145,10 +166,58 @@ public:
     void del(column c, std::string_view key) override;
     read_result scan(column c, std::string_view prefix,
                      const std::function<bool(std::string_view, std::string_view)>& visit) override;
+    touched_identities touched;
 
 private:
     rocks_store& store_;
     rocksdb::WriteBatch& batch_;
+};
+
+// Collects what a batch leaves in the decision records' source columns for
+// the touched identities: the last write to each key wins, nullopt for a delete.
+class source_collector final : public rocksdb::WriteBatch::Handler {
+public:
+    source_collector(const std::array<std::uint32_t, 3>& family_ids, const std::unordered_set<std::string>& ids)
+        : family_ids_(family_ids), ids_(ids)
+    {
+    }
+    rocksdb::Status PutCF(std::uint32_t family, const rocksdb::Slice& key, const rocksdb::Slice& value) override
+    {
+        note(family, key, std::string(value.data(), value.size()));
+        return rocksdb::Status::OK();
+    }
+    rocksdb::Status DeleteCF(std::uint32_t family, const rocksdb::Slice& key) override
+    {
+        note(family, key, std::nullopt);
+        return rocksdb::Status::OK();
+    }
+    rocksdb::Status SingleDeleteCF(std::uint32_t family, const rocksdb::Slice& key) override
+    {
+        note(family, key, std::nullopt);
+        return rocksdb::Status::OK();
+    }
+    // The value the batch leaves for source `i` of `id`, if it writes one.
+    const std::optional<std::string>* find(std::size_t i, const std::string& id) const
+    {
+        auto it = latest_[i].find(id);
+        return it == latest_[i].end() ? nullptr : &it->second;
+    }
+
+private:
+    void note(std::uint32_t family, const rocksdb::Slice& key, std::optional<std::string> value)
+    {
+        for (std::size_t i = 0; i < family_ids_.size(); ++i) {
+            if (family_ids_[i] != family)
+                continue;
+            std::string id(key.data(), key.size());
+            if (ids_.count(id) != 0)
+                latest_[i][std::move(id)] = std::move(value);
+            return;
+        }
+    }
+    std::array<std::uint32_t, 3> family_ids_;
+    const std::unordered_set<std::string>& ids_;
+    std::array<std::unordered_map<std::string, std::optional<std::string>>, 3> latest_;
 };
 
 class rocks_store final : public store {
@@ -196,6 +265,26 @@ public:
     {
         std::shared_lock lock(db_mutex_);
         return get_locked(c, key, value);
+    }
+
+    read_result get_identity_parts(std::string_view id, identity_parts& out) override
+    {
+        std::shared_lock lock(db_mutex_);
+        if (db_ == nullptr)
+            return read_result::error;
+        if (!decision_records_ready_) // a data dir from before the column, opened read-only
+        {
+            locked_reader reader{*this};
+            return detail::read_identity_parts(reader, id, out);
+        }
+        // Decoded straight from the block (a pinned slice), not from a copy.
+        rocksdb::PinnableSlice value;
+        auto s = db_->Get(rocksdb::ReadOptions(), handle(column::decision_records),
+                          rocksdb::Slice(id.data(), id.size()), &value);
+        if (!s.ok())
+            return s.IsNotFound() ? read_result::not_found : read_result::error;
+        return detail::decode_identity_parts({value.data(), value.size()}, out) ? read_result::found
+                                                                                : read_result::error;
     }
 
     // get() for a thread that holds the database lock (the commit threads).
@@ -297,6 +386,92 @@ public:
     }
 
 private:
+    // get_locked() as a reader for the templates that take one.
+    struct locked_reader {
+        rocks_store& store;
+        read_result get(column c, std::string_view key, std::string& value) { return store.get_locked(c, key, value); }
+    };
+
+    // Brings column::decision_records up to date, in the same batch, for each
+    // identity in `touched` (the batch wrote its identity, action or signing
+    // key): from what the batch leaves in the three columns, else the store's
+    // value. `Batch` is the batch to add to (a WriteBatchWithIndex must index
+    // what it holds), `raw` its WriteBatch. False when the store cannot be read.
+    template <class Batch>
+    bool derive_decision_records(Batch& batch, rocksdb::WriteBatch& raw, touched_identities& touched)
+    {
+        if (touched.ids.empty())
+            return true;
+        std::array<std::uint32_t, 3> families{};
+        for (std::size_t i = 0; i < families.size(); ++i)
+            families[i] = handle(decision_sources[i])->GetID();
+        source_collector staged(families, touched.ids);
+        if (!raw.Iterate(&staged).ok())
+            return false;
+        auto* records = handle(column::decision_records);
+        for (const auto& id : touched.ids) {
+            std::array<std::optional<std::string>, 3> parts;
+            for (std::size_t i = 0; i < parts.size(); ++i) {
+                if (const auto* value = staged.find(i, id)) {
+                    parts[i] = *value;
+                    continue;
+                }
+                std::string value;
+                auto r = get_locked(decision_sources[i], id, value);
+                if (r == read_result::error)
+                    return false;
+                if (r == read_result::found)
+                    parts[i] = std::move(value);
+            }
+            rocksdb::Slice key(id.data(), id.size());
+            if (!parts[0]) {
+                batch.Delete(records, key);
+                continue;
+            }
+            auto value = detail::encode_identity_parts({std::move(*parts[0]), std::move(parts[1]), std::move(parts[2])});
+            batch.Put(records, key, value);
+        }
+        touched.ids.clear();
+        return true;
+    }
+
+    // Builds column::decision_records from the three columns, for a data dir
+    // written before it existed; then writes the marker. Needs db_mutex_
+    // exclusively (at open, before any write).
+    rocksdb::Status build_decision_records()
+    {
+        auto started = std::chrono::steady_clock::now();
+        std::size_t built = 0;
+        rocksdb::WriteBatch batch;
+        rocksdb::WriteOptions wo;
+        wo.sync = false;
+        std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), handle(column::identities)));
+        locked_reader reader{*this};
+        for (it->SeekToFirst(); it->Valid(); it->Next()) {
+            std::string_view id(it->key().data(), it->key().size());
+            identity_parts parts;
+            if (detail::read_identity_parts(reader, id, parts) != read_result::found)
+                return rocksdb::Status::IOError("cannot read identity while building decision records");
+            batch.Put(handle(column::decision_records), it->key(), detail::encode_identity_parts(parts));
+            if (++built % 10'000 == 0) {
+                if (auto s = db_->Write(wo, &batch); !s.ok())
+                    return s;
+                batch.Clear();
+            }
+        }
+        if (!it->status().ok())
+            return it->status();
+        batch.Put(handle(column::meta), rocksdb::Slice(decision_records_marker.data(), decision_records_marker.size()), "1");
+        wo.sync = true;
+        if (auto s = db_->Write(wo, &batch); !s.ok())
+            return s;
+        std::chrono::duration<double> took = std::chrono::steady_clock::now() - started;
+        if (built > 0)
+            log(false, "built the decision records of " + std::to_string(built) + " identities in " +
+                           std::to_string(took.count()) + " s (one lookup per cache miss from now on)");
+        return rocksdb::Status::OK();
+    }
+
     void enqueue(lane& l, write_request request)
     {
         {
@@ -355,6 +530,12 @@ private:
             }
         }
         store_status status;
+        if (!derive_decision_records(batch, *batch.GetWriteBatch(), txn.touched)) {
+            auto failed = store_status::failure("cannot read the store to update decision records");
+            for (auto& request : group)
+                request.complete(failed);
+            return;
+        }
         if (batch.GetWriteBatch()->Count() > 0) {
             auto started = std::chrono::steady_clock::now();
             rocksdb::WriteOptions wo;
@@ -382,10 +563,7 @@ private:
         for (std::size_t i = 0; i < group.size(); ++i) {
             auto& request = group[i];
             if (request.reads && batch.Count() > 0) {
-                rocksdb::WriteOptions wo;
-                wo.sync = false;
-                auto s = write_locked(wo, &batch);
-                status = s.ok() ? store_status{} : write_failed(s);
+                status = write_unsynced(batch, txn);
                 batch.Clear();
                 for (; completed < i; ++completed)
                     group[completed].complete(status);
@@ -401,14 +579,21 @@ private:
             else
                 batch.RollbackToSavePoint();
         }
-        if (batch.Count() > 0 && status.ok) {
-            rocksdb::WriteOptions wo;
-            wo.sync = false;
-            auto s = write_locked(wo, &batch);
-            status = s.ok() ? store_status{} : write_failed(s);
-        }
+        if (batch.Count() > 0 && status.ok)
+            status = write_unsynced(batch, txn);
         for (; completed < group.size(); ++completed)
             group[completed].complete(status);
+    }
+
+    // Writes the unsynced lane's batch, with the decision records it changes.
+    store_status write_unsynced(rocksdb::WriteBatch& batch, plain_txn& txn)
+    {
+        if (!derive_decision_records(batch, batch, txn.touched))
+            return store_status::failure("cannot read the store to update decision records");
+        rocksdb::WriteOptions wo;
+        wo.sync = false;
+        auto s = write_locked(wo, &batch);
+        return s.ok() ? store_status{} : write_failed(s);
     }
 
     // DB::Write for either lane, one lane at a time. Needs db_mutex_ (shared).
@@ -551,6 +736,7 @@ private:
     std::mutex write_mutex_; // one DB::Write at a time, see write_locked()
     rocksdb::DB* db_ = nullptr;
     std::vector<rocksdb::ColumnFamilyHandle*> handles_;
+    bool decision_records_ready_ = false; // column::decision_records is complete (under db_mutex_)
     std::atomic<bool> read_only_open_{false};
     std::atomic<bool> poisoned_{false};
     std::atomic<store_health> health_{store_health::ok};
@@ -574,12 +760,14 @@ read_result rocks_txn::get(column c, std::string_view key, std::string& value)
 
 void rocks_txn::put(column c, std::string_view key, std::string_view value)
 {
+    touched.note(c, key);
     batch_.Put(store_.handle(c), rocksdb::Slice(key.data(), key.size()),
                rocksdb::Slice(value.data(), value.size()));
 }
 
 void rocks_txn::del(column c, std::string_view key)
 {
+    touched.note(c, key);
     batch_.Delete(store_.handle(c), rocksdb::Slice(key.data(), key.size()));
 }
 
@@ -590,11 +778,13 @@ read_result plain_txn::get(column c, std::string_view key, std::string& value)
 
 void plain_txn::put(column c, std::string_view key, std::string_view value)
 {
+    touched.note(c, key);
     batch_.Put(store_.handle(c), rocksdb::Slice(key.data(), key.size()), rocksdb::Slice(value.data(), value.size()));
 }
 
 void plain_txn::del(column c, std::string_view key)
 {
+    touched.note(c, key);
     batch_.Delete(store_.handle(c), rocksdb::Slice(key.data(), key.size()));
 }
 
@@ -705,6 +895,19 @@ bool rocks_store::open_locked(std::string& error)
     handles.erase(handles.begin());
     db_ = db;
     handles_ = std::move(handles);
+    std::string marker;
+    auto built = get_locked(column::meta, decision_records_marker, marker);
+    if (built == read_result::not_found && disk == store_health::ok) {
+        // A data dir from before column::decision_records: build it now.
+        s = build_decision_records();
+        if (!s.ok()) {
+            error = "cannot build the decision records: " + describe(s);
+            close_locked();
+            return false;
+        }
+        built = read_result::found;
+    }
+    decision_records_ready_ = built == read_result::found;
     read_only_open_ = disk != store_health::ok;
     poisoned_.store(false);
     set_health(disk);

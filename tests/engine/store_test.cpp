@@ -70,7 +70,7 @@ TEST(store, a_rejected_request_leaves_no_trace_and_others_in_its_group_commit)
     // Requests queued together share one group; the middle one backs out.
     for (int i = 0; i < 3; ++i) {
         db->submit({[i](write_txn& txn) {
-                        txn.put(column::handles, "h" + std::to_string(i), "x");
+                        txn.put(column::handles, std::string(1, 'h').append(std::to_string(i)), "x");
                         return i != 1;
                     },
                     [&done, i](const store_status& s) { done[i].set_value(s); }});
@@ -177,15 +177,144 @@ TEST(store, synced_and_unsynced_lanes_commit_at_the_same_time)
     }
 }
 
+// The same, on the unsynced lane (what cluster mode's copy is written through).
+store_status write_unsynced_and_wait(store& db, std::function<bool(write_txn&)> prepare)
+{
+    std::promise<store_status> done;
+    auto future = done.get_future();
+    db.submit_unsynced({std::move(prepare), [&done](const store_status& s) { done.set_value(s); }, false});
+    EXPECT_EQ(future.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+    return future.get();
+}
+
+const std::string identity_a(16, 'a');
+
+// What get_identity_parts answers for `id`, as "identity|action|key" ("-" for
+// an absent part), or "not found".
+std::string parts_of(store& db, const std::string& id)
+{
+    identity_parts parts;
+    auto r = db.get_identity_parts(id, parts);
+    if (r == read_result::not_found)
+        return "not found";
+    if (r != read_result::found)
+        return "error";
+    return parts.identity + "|" + parts.action.value_or("-") + "|" + parts.signing_key.value_or("-");
+}
+
+TEST(store, decision_records_follow_every_write_to_their_three_columns)
+{
+    for (bool synced : {true, false}) {
+        SCOPED_TRACE(synced ? "synced lane" : "unsynced lane");
+        testing::temp_dir dir;
+        auto db = open_store(dir.path());
+        auto write = [&](std::function<void(write_txn&)> change) {
+            auto prepare = [change](write_txn& txn) {
+                change(txn);
+                return true;
+            };
+            auto s = synced ? write_and_wait(*db, prepare) : write_unsynced_and_wait(*db, prepare);
+            ASSERT_TRUE(s.ok) << s.message;
+        };
+        EXPECT_EQ(parts_of(*db, identity_a), "not found");
+        write([](write_txn& txn) { txn.put(column::actions, identity_a, "action-1"); });
+        EXPECT_EQ(parts_of(*db, identity_a), "not found"); // no identity, no record
+        write([](write_txn& txn) { txn.put(column::identities, identity_a, "identity-1"); });
+        EXPECT_EQ(parts_of(*db, identity_a), "identity-1|action-1|-");
+        write([](write_txn& txn) {
+            txn.put(column::signing_keys, identity_a, "key-1");
+            txn.put(column::actions, identity_a, "action-2"); // the last write of a batch wins
+            txn.put(column::actions, identity_a, "action-3");
+        });
+        EXPECT_EQ(parts_of(*db, identity_a), "identity-1|action-3|key-1");
+        write([](write_txn& txn) { txn.del(column::actions, identity_a); });
+        EXPECT_EQ(parts_of(*db, identity_a), "identity-1|-|key-1");
+        write([](write_txn& txn) {
+            txn.del(column::identities, identity_a);
+            txn.del(column::signing_keys, identity_a);
+        });
+        EXPECT_EQ(parts_of(*db, identity_a), "not found");
+        std::string value;
+        EXPECT_EQ(db->get(column::decision_records, identity_a, value), read_result::not_found);
+    }
+}
+
+TEST(store, a_rejected_request_leaves_the_decision_record_as_it_was)
+{
+    for (bool synced : {true, false}) {
+        SCOPED_TRACE(synced ? "synced lane" : "unsynced lane");
+        testing::temp_dir dir;
+        auto db = open_store(dir.path());
+        ASSERT_TRUE(write_and_wait(*db, [](write_txn& txn) {
+                        txn.put(column::identities, identity_a, "identity-1");
+                        return true;
+                    }).ok);
+        std::vector<std::promise<store_status>> done(3);
+        for (int i = 0; i < 3; ++i) {
+            write_request request{[i](write_txn& txn) {
+                                      txn.put(column::actions, identity_a, "action-" + std::to_string(i));
+                                      return i != 2; // the last one backs out
+                                  },
+                                  [&done, i](const store_status& s) { done[i].set_value(s); }, !synced};
+            if (synced)
+                db->submit(std::move(request));
+            else
+                db->submit_unsynced(std::move(request));
+        }
+        for (auto& d : done)
+            EXPECT_TRUE(d.get_future().get().ok);
+        EXPECT_EQ(parts_of(*db, identity_a), "identity-1|action-1|-");
+    }
+}
+
+TEST(store, a_data_dir_without_decision_records_gets_them_built_at_open)
+{
+    testing::temp_dir dir;
+    const std::string identity_b(16, 'b');
+    {
+        auto db = open_store(dir.path());
+        ASSERT_TRUE(write_and_wait(*db, [&](write_txn& txn) {
+                        txn.put(column::identities, identity_a, "identity-a");
+                        txn.put(column::actions, identity_a, "action-a");
+                        txn.put(column::identities, identity_b, "identity-b");
+                        txn.put(column::signing_keys, identity_b, "key-b");
+                        return true;
+                    }).ok);
+        // What a data dir written before the column existed looks like: no
+        // records and no marker.
+        ASSERT_TRUE(write_and_wait(*db, [&](write_txn& txn) {
+                        txn.del(column::decision_records, identity_a);
+                        txn.del(column::decision_records, identity_b);
+                        txn.del(column::meta, decision_records_marker);
+                        return true;
+                    }).ok);
+        std::string value;
+        ASSERT_EQ(db->get(column::decision_records, identity_a, value), read_result::not_found);
+    }
+    std::vector<std::string> logged;
+    store_options options;
+    options.on_log = [&logged](bool, std::string_view line) { logged.emplace_back(line); };
+    auto db = open_store(dir.path(), options);
+    EXPECT_EQ(parts_of(*db, identity_a), "identity-a|action-a|-");
+    EXPECT_EQ(parts_of(*db, identity_b), "identity-b|-|key-b");
+    std::string value;
+    EXPECT_EQ(db->get(column::decision_records, identity_a, value), read_result::found);
+    EXPECT_EQ(db->get(column::meta, decision_records_marker, value), read_result::found);
+    bool said = false;
+    for (const auto& line : logged)
+        said = said || line.find("built the decision records of 2 identities") != std::string::npos;
+    EXPECT_TRUE(said);
+}
+
 TEST(store, scan_visits_a_prefix_in_order_with_skip)
 {
     testing::temp_dir dir;
     auto db = open_store(dir.path());
-    write_and_wait(*db, [](write_txn& txn) {
-        for (auto k : {"a1", "a2", "a3", "b1"})
-            txn.put(column::handles, k, k);
-        return true;
-    });
+    ASSERT_TRUE(write_and_wait(*db, [](write_txn& txn) {
+                    for (auto k : {"a1", "a2", "a3", "b1"})
+                        txn.put(column::handles, k, k);
+                    return true;
+                }).ok);
     std::vector<std::string> keys;
     auto s = db->scan(column::handles, "a", 1, [&](std::string_view k, std::string_view) {
         keys.emplace_back(k);

@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -29,6 +30,10 @@ enum class column : int {
     contact_rule_index,   // identity id + 'e'|'p' + target → rule id (uniqueness);
                           // identity id + '#' → the identity's rule count
     settings,             // deployment-wide settings: "organization_id" → its UUID text
+    decision_records,     // identity id → the identity, action and signing key values together
+                          // (identity_parts): kept by the RocksDB store itself from the three
+                          // columns in the same WriteBatch, so a cache miss is one lookup.
+                          // Never written by callers, never replicated.
     count_
 };
 
@@ -59,6 +64,18 @@ struct [[nodiscard]] store_status {
         return {false, std::move(m), fault};
     }
 };
+
+// What a decision needs of one identity, as the columns store it: the
+// identity record's value, and its action's and signing key's when it has them.
+struct identity_parts {
+    std::string identity;
+    std::optional<std::string> action;
+    std::optional<std::string> signing_key;
+};
+
+// The meta key whose presence says column::decision_records is complete: a
+// data dir written before the column existed gets it built at open.
+inline constexpr std::string_view decision_records_marker = "decision_records.version";
 
 // Reads and writes inside one group commit. Reads see the writes made so far
 // in the same group (earlier requests and this one). Only the commit thread
@@ -145,6 +162,11 @@ public:
     virtual ~store() = default;
 
     virtual read_result get(column c, std::string_view key, std::string& value) = 0;
+
+    // The identity `id` (its 16-byte key) with its action and signing key.
+    // The RocksDB store answers from column::decision_records, one point
+    // lookup; this default reads the three columns.
+    virtual read_result get_identity_parts(std::string_view id, identity_parts& out);
 
     // Calls `visit(key, value)` for keys starting with `prefix` in order,
     // skipping the first `skip`; stops when it returns false.
