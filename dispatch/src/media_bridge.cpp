@@ -15,8 +15,10 @@
 #include "callgate/net/outbound_client.hpp"
 #include "callgate/net/websocket.hpp"
 
+#include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -24,6 +26,7 @@
 #include <algorithm>
 #include <array>
 #include <deque>
+#include <optional>
 
 namespace callgate::dispatch {
 
@@ -95,13 +98,13 @@ struct media_bridge::call : std::enable_shared_from_this<media_bridge::call> {
     static std::size_t cost(const frame& f) { return f.data.size() + sizeof(frame); }
 
     struct direction {
-        explicit direction(asio::any_io_executor ex) : wake(ex) {}
         std::deque<frame> queue;
         std::size_t bytes = 0; // cost() of everything queued
         std::size_t peak_bytes = 0;
         std::array<std::size_t, kinds> queued{};       // frames queued, by kind
         std::array<std::size_t, kinds> queued_bytes{}; // their cost, by kind
-        asio::steady_timer wake;
+        // The writer while the queue is empty: resumed by wake().
+        std::optional<asio::any_completion_handler<void()>> parked;
         engine::media_counts counts;
     };
 
@@ -109,8 +112,6 @@ struct media_bridge::call : std::enable_shared_from_this<media_bridge::call> {
          std::size_t queue_byte_limit)
         : edge(edge_connection),
           executor(edge_connection.executor()),
-          to_client(executor),
-          to_edge(executor),
           done(executor),
           duration(executor),
           metrics(m),
@@ -184,7 +185,20 @@ struct media_bridge::call : std::enable_shared_from_this<media_bridge::call> {
             metrics.raise_queue_peak(index_of(d), d.bytes);
         }
         d.queue.push_back(std::move(f));
-        d.wake.cancel();
+        wake(d);
+    }
+
+    // Resumes the direction's writer if it is parked, here and now: every
+    // coroutine of the call runs on the edge connection's executor, so the
+    // writer starts its write before the caller goes on, without a trip
+    // through the scheduler's queue.
+    static void wake(direction& d)
+    {
+        if (!d.parked)
+            return;
+        auto writer = std::move(*d.parked);
+        d.parked.reset();
+        asio::dispatch(std::move(writer));
     }
 
     frame pop(direction& d)
@@ -272,8 +286,8 @@ struct media_bridge::call : std::enable_shared_from_this<media_bridge::call> {
             enqueue(to_client, {stop_frame_for_client(client_reason), false, frame_kind::control});
         if (!edge_reason.empty())
             enqueue(to_edge, {stop_frame_for_edge(edge_reason), false, frame_kind::control});
-        to_client.wake.cancel();
-        to_edge.wake.cancel();
+        wake(to_client);
+        wake(to_edge);
         duration.cancel();
     }
 
@@ -296,8 +310,8 @@ struct media_bridge::call : std::enable_shared_from_this<media_bridge::call> {
                 co_await target.close(close_code, close_reason);
                 co_return;
             }
-            d.wake.expires_at(steady::time_point::max());
-            co_await d.wake.async_wait(use_tuple);
+            co_await asio::async_initiate<decltype(asio::use_awaitable), void()>(
+                [&d](auto writer) { d.parked.emplace(std::move(writer)); }, asio::use_awaitable);
         }
     }
 
@@ -423,9 +437,14 @@ struct media_bridge::call : std::enable_shared_from_this<media_bridge::call> {
     void spawn(asio::awaitable<void> task)
     {
         ++running;
-        asio::co_spawn(executor, std::move(task), [self = shared_from_this()](std::exception_ptr) {
-            --self->running;
-            self->done.cancel();
+        // Weak: the relay holds the call until every task ended. Should the
+        // executor's context go away mid-call, a writer parked in the call
+        // must not keep the call (and so itself) alive.
+        asio::co_spawn(executor, std::move(task), [weak = weak_from_this()](std::exception_ptr) {
+            if (auto self = weak.lock()) {
+                --self->running;
+                self->done.cancel();
+            }
         });
     }
 
@@ -441,8 +460,8 @@ struct media_bridge::call : std::enable_shared_from_this<media_bridge::call> {
                 edge.abort();
                 if (client)
                     client->abort();
-                to_client.wake.cancel();
-                to_edge.wake.cancel();
+                wake(to_client);
+                wake(to_edge);
                 aborted = true;
             }
         }

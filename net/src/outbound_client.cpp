@@ -7,6 +7,7 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -83,6 +84,10 @@ struct origin_state {
             opened_at = now; // opens, or re-opens after a failed trial
     }
 };
+
+// A bridged call's client WebSocket runs over these (see open_websocket).
+using bare_socket = asio::basic_stream_socket<tcp, asio::io_context::executor_type>;
+using bare_tls_stream = asio::ssl::stream<bare_socket>;
 
 // One keep-alive connection, plain or TLS.
 struct connection {
@@ -233,21 +238,61 @@ asio::awaitable<outbound_client::websocket_result> outbound_client::impl::open_w
         co_return out;
     }
     bool secure = t.scheme == "wss";
+    auto connect_deadline = std::min(deadline, steady::now() + options.connect_timeout); // TCP and TLS
     outbound_response failure;
-    auto c = co_await connect(t, secure, deadline, failure);
+    // TCP only: a bridged call's frames go over a bare socket on the
+    // io_context's own executor (no beast::tcp_stream, no polymorphic
+    // executor per operation), with TLS on top of that socket.
+    auto c = co_await connect(t, false, deadline, failure);
     if (!c) {
         out.error = failure.error;
         out.detail = failure.detail;
         co_return out;
     }
-    beast::error_code ignored;
-    c->lowest().socket().set_option(asio::socket_base::send_buffer_size(send_buffer), ignored);
-    c->lowest().expires_never();
-    if (secure) {
-        auto op = websocket_handshake(std::move(*c->secure), t, headers, deadline, message_limit);
+    auto ex = co_await asio::this_coro::executor;
+    const auto* io_ex = ex.target<asio::io_context::executor_type>();
+    if (io_ex == nullptr) { // not on an io_context: keep the stream as it is
+        beast::error_code ignored;
+        c->lowest().socket().set_option(asio::socket_base::send_buffer_size(send_buffer), ignored);
+        c->lowest().expires_never();
+        auto op = websocket_handshake(std::move(*c->plain), t, headers, deadline, message_limit);
         co_return co_await std::move(op);
     }
-    auto op = websocket_handshake(std::move(*c->plain), t, headers, deadline, message_limit);
+    auto released = c->plain->release_socket();
+    beast::error_code ec;
+    auto protocol = released.local_endpoint(ec).protocol();
+    auto handle = ec ? -1 : released.release(ec);
+    if (ec) {
+        out.error = outbound_error::connect;
+        out.detail = "cannot take over the connection to " + t.host + ": " + ec.message();
+        co_return out;
+    }
+    bare_socket socket(*io_ex, protocol, handle);
+    beast::error_code ignored;
+    socket.set_option(asio::socket_base::send_buffer_size(send_buffer), ignored);
+    if (!secure) {
+        auto op = websocket_handshake(std::move(socket), t, headers, deadline, message_limit);
+        co_return co_await std::move(op);
+    }
+    bare_tls_stream stream(std::move(socket), tls);
+    if (!is_ip_literal(t.host))
+        SSL_set_tlsext_host_name(stream.native_handle(), t.host.c_str());
+    stream.set_verify_mode(asio::ssl::verify_peer);
+    stream.set_verify_callback(asio::ssl::host_name_verification(t.host));
+    asio::steady_timer timer(ex, connect_deadline);
+    auto result = co_await (stream.async_handshake(asio::ssl::stream_base::client, use_tuple) ||
+                            timer.async_wait(use_tuple));
+    if (result.index() == 1) {
+        out.error = steady::now() >= deadline ? outbound_error::timeout : outbound_error::tls;
+        out.detail = "TLS with " + t.host + " failed: no handshake within the connect timeout";
+        co_return out;
+    }
+    if (auto [hec] = std::get<0>(result); hec) {
+        out.error = steady::now() >= deadline ? outbound_error::timeout : outbound_error::tls;
+        out.detail = "TLS with " + t.host + " failed: " + hec.message();
+        co_return out;
+    }
+    auto op = websocket_handshake(std::move(stream), t, headers, deadline, message_limit);
     co_return co_await std::move(op);
 }
 

@@ -10,6 +10,11 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <fstream>
 #include <thread>
@@ -609,6 +614,35 @@ TEST_F(bridge, a_client_with_an_untrusted_certificate_is_client_unreachable)
     ASSERT_TRUE(dialled.peer);
     dialled.peer->send(incoming_call("+15550100"));
     EXPECT_EQ(text_of(parse(dialled.peer->read().data), "reason"), "client_unreachable");
+}
+
+// An agent whose TCP port takes the connection (the kernel's backlog: never
+// accepted) but never answers the TLS ClientHello: the call is rejected as
+// client_unreachable once the connect-and-TLS limit (--webhook-connect-timeout-ms,
+// 1 s by default) has passed, well before the 5 s WebSocket handshake budget.
+TEST_F(bridge, a_client_that_never_answers_tls_is_client_unreachable_after_the_connect_timeout)
+{
+    int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ASSERT_GE(listener, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t length = sizeof address;
+    ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+    ASSERT_EQ(::listen(listener, 8), 0);
+    ASSERT_EQ(::getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length), 0);
+    set_action(id_, "auto_accept", "wss://127.0.0.1:" + std::to_string(ntohs(address.sin_port)) + "/agent", "");
+    auto dialled = dial_edge(server_->edge_address(), "/v1/calls/stream", server_->edge_token());
+    ASSERT_TRUE(dialled.peer);
+    auto started = std::chrono::steady_clock::now();
+    dialled.peer->send(incoming_call("+15550100"));
+    auto d = parse(dialled.peer->read().data);
+    auto took = std::chrono::steady_clock::now() - started;
+    ::close(listener);
+    EXPECT_EQ(text_of(d, "action"), "reject");
+    EXPECT_EQ(text_of(d, "reason"), "client_unreachable");
+    EXPECT_GE(took, std::chrono::milliseconds(900));
+    EXPECT_LT(took, std::chrono::milliseconds(4500));
 }
 
 TEST_F(bridge, the_handshake_signature_verifies_independently)
