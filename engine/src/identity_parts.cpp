@@ -8,9 +8,9 @@ namespace {
 
 constexpr char format_version = 1;
 
-void put_part(std::string& out, const std::string* part)
+void put_part(std::string& out, std::optional<std::string_view> part)
 {
-    if (part == nullptr) {
+    if (!part) {
         out.push_back(0);
         return;
     }
@@ -47,16 +47,24 @@ bool take_part(std::string_view& bytes, std::optional<std::string>& part)
 
 } // namespace
 
-std::string encode_identity_parts(const identity_parts& parts)
+std::string encode_identity_parts(std::string_view identity, std::optional<std::string_view> action,
+                                  std::optional<std::string_view> signing_key)
 {
     std::string out;
-    out.reserve(16 + parts.identity.size() + (parts.action ? parts.action->size() : 0) +
-                (parts.signing_key ? parts.signing_key->size() : 0));
+    out.reserve(16 + identity.size() + (action ? action->size() : 0) + (signing_key ? signing_key->size() : 0));
     out.push_back(format_version);
-    put_part(out, &parts.identity);
-    put_part(out, parts.action ? &*parts.action : nullptr);
-    put_part(out, parts.signing_key ? &*parts.signing_key : nullptr);
+    put_part(out, identity);
+    put_part(out, action);
+    put_part(out, signing_key);
     return out;
+}
+
+std::string encode_identity_parts(const identity_parts& parts)
+{
+    auto view = [](const std::optional<std::string>& part) {
+        return part ? std::optional<std::string_view>(*part) : std::nullopt;
+    };
+    return encode_identity_parts(parts.identity, view(parts.action), view(parts.signing_key));
 }
 
 bool decode_identity_parts(std::string_view bytes, identity_parts& out)

@@ -5,11 +5,14 @@
 
 #include "callgate/engine/store.hpp"
 
+#include <optional>
 #include <string>
 #include <string_view>
 
 namespace callgate::engine::detail {
 
+std::string encode_identity_parts(std::string_view identity, std::optional<std::string_view> action,
+                                  std::optional<std::string_view> signing_key);
 std::string encode_identity_parts(const identity_parts& parts);
 bool decode_identity_parts(std::string_view bytes, identity_parts& out);
 

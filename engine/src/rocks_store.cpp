@@ -174,16 +174,19 @@ private:
 };
 
 // Collects what a batch leaves in the decision records' source columns for
-// the touched identities: the last write to each key wins, nullopt for a delete.
+// the touched identities: the last write to each key wins, nullopt for a
+// delete. The views point into the batch: valid until it is changed.
 class source_collector final : public rocksdb::WriteBatch::Handler {
 public:
+    using value_view = std::optional<std::string_view>;
+
     source_collector(const std::array<std::uint32_t, 3>& family_ids, const std::unordered_set<std::string>& ids)
         : family_ids_(family_ids), ids_(ids)
     {
     }
     rocksdb::Status PutCF(std::uint32_t family, const rocksdb::Slice& key, const rocksdb::Slice& value) override
     {
-        note(family, key, std::string(value.data(), value.size()));
+        note(family, key, std::string_view(value.data(), value.size()));
         return rocksdb::Status::OK();
     }
     rocksdb::Status DeleteCF(std::uint32_t family, const rocksdb::Slice& key) override
@@ -197,27 +200,27 @@ public:
         return rocksdb::Status::OK();
     }
     // The value the batch leaves for source `i` of `id`, if it writes one.
-    const std::optional<std::string>* find(std::size_t i, const std::string& id) const
+    const value_view* find(std::size_t i, std::string_view id) const
     {
         auto it = latest_[i].find(id);
         return it == latest_[i].end() ? nullptr : &it->second;
     }
 
 private:
-    void note(std::uint32_t family, const rocksdb::Slice& key, std::optional<std::string> value)
+    void note(std::uint32_t family, const rocksdb::Slice& key, value_view value)
     {
         for (std::size_t i = 0; i < family_ids_.size(); ++i) {
             if (family_ids_[i] != family)
                 continue;
-            std::string id(key.data(), key.size());
-            if (ids_.count(id) != 0)
-                latest_[i][std::move(id)] = std::move(value);
+            auto it = ids_.find(std::string(key.data(), key.size()));
+            if (it != ids_.end())
+                latest_[i][*it] = value; // keyed by the set's own string
             return;
         }
     }
     std::array<std::uint32_t, 3> family_ids_;
     const std::unordered_set<std::string>& ids_;
-    std::array<std::unordered_map<std::string, std::optional<std::string>>, 3> latest_;
+    std::array<std::unordered_map<std::string_view, value_view>, 3> latest_;
 };
 
 class rocks_store final : public store {
@@ -408,28 +411,37 @@ private:
         source_collector staged(families, touched.ids);
         if (!raw.Iterate(&staged).ok())
             return false;
-        auto* records = handle(column::decision_records);
+        // Encoded first, added after: adding to the batch would move what
+        // the collector's views point at. (A cluster copy's full reload
+        // touches every identity; the batch already holds their values once.)
+        std::vector<std::pair<std::string_view, std::optional<std::string>>> derived;
+        derived.reserve(touched.ids.size());
         for (const auto& id : touched.ids) {
-            std::array<std::optional<std::string>, 3> parts;
+            std::array<std::optional<std::string_view>, 3> parts;
+            std::array<std::string, 3> stored;
             for (std::size_t i = 0; i < parts.size(); ++i) {
                 if (const auto* value = staged.find(i, id)) {
                     parts[i] = *value;
                     continue;
                 }
-                std::string value;
-                auto r = get_locked(decision_sources[i], id, value);
+                auto r = get_locked(decision_sources[i], id, stored[i]);
                 if (r == read_result::error)
                     return false;
                 if (r == read_result::found)
-                    parts[i] = std::move(value);
+                    parts[i] = stored[i];
             }
+            if (parts[0])
+                derived.emplace_back(id, detail::encode_identity_parts(*parts[0], parts[1], parts[2]));
+            else
+                derived.emplace_back(id, std::nullopt);
+        }
+        auto* records = handle(column::decision_records);
+        for (const auto& [id, value] : derived) {
             rocksdb::Slice key(id.data(), id.size());
-            if (!parts[0]) {
+            if (value)
+                batch.Put(records, key, *value);
+            else
                 batch.Delete(records, key);
-                continue;
-            }
-            auto value = detail::encode_identity_parts({std::move(*parts[0]), std::move(parts[1]), std::move(parts[2])});
-            batch.Put(records, key, value);
         }
         touched.ids.clear();
         return true;

@@ -267,6 +267,43 @@ TEST(store, a_rejected_request_leaves_the_decision_record_as_it_was)
     }
 }
 
+// What cluster mode's full reload does to the local copy: one batch deletes
+// every identity key and writes them all again, some without their action.
+TEST(store, one_batch_that_rewrites_thousands_of_identities_leaves_each_record_right)
+{
+    testing::temp_dir dir;
+    auto db = open_store(dir.path());
+    constexpr int count = 5000;
+    auto id_of = [](int i) {
+        std::string id = std::to_string(i);
+        return std::string(16 - id.size(), '0') + id;
+    };
+    ASSERT_TRUE(write_and_wait(*db, [&](write_txn& txn) {
+                    for (int i = 0; i < count; ++i) {
+                        txn.put(column::identities, id_of(i), "old-" + std::to_string(i));
+                        txn.put(column::actions, id_of(i), "action-" + std::to_string(i));
+                    }
+                    return true;
+                }).ok);
+    ASSERT_TRUE(write_unsynced_and_wait(*db, [&](write_txn& txn) {
+                    for (int i = 0; i < count; ++i) {
+                        txn.del(column::identities, id_of(i));
+                        txn.del(column::actions, id_of(i));
+                    }
+                    for (int i = 0; i < count; i += 2) { // every other identity comes back
+                        txn.put(column::identities, id_of(i), "new-" + std::to_string(i));
+                        if (i % 4 == 0)
+                            txn.put(column::actions, id_of(i), std::string(300, 'a')); // values that move the batch
+                    }
+                    return true;
+                }).ok);
+    for (int i = 0; i < count; ++i) {
+        std::string expected = i % 2 != 0 ? "not found"
+                               : "new-" + std::to_string(i) + "|" + (i % 4 == 0 ? std::string(300, 'a') : "-") + "|-";
+        ASSERT_EQ(parts_of(*db, id_of(i)), expected) << i;
+    }
+}
+
 TEST(store, a_data_dir_without_decision_records_gets_them_built_at_open)
 {
     testing::temp_dir dir;
