@@ -238,25 +238,21 @@ asio::awaitable<outbound_client::websocket_result> outbound_client::impl::open_w
         co_return out;
     }
     bool secure = t.scheme == "wss";
+    // A bridged call's frames go over a bare socket on the io_context's own
+    // executor (no beast::tcp_stream, no polymorphic executor per
+    // operation), with TLS on top of that socket: the caller must run on an
+    // io_context (the edge connection's).
+    auto ex = co_await asio::this_coro::executor;
+    const auto* io_ex = ex.target<asio::io_context::executor_type>();
+    if (io_ex == nullptr)
+        throw std::logic_error("outbound_client::open_websocket must run on an io_context's executor");
     auto connect_deadline = std::min(deadline, steady::now() + options.connect_timeout); // TCP and TLS
     outbound_response failure;
-    // TCP only: a bridged call's frames go over a bare socket on the
-    // io_context's own executor (no beast::tcp_stream, no polymorphic
-    // executor per operation), with TLS on top of that socket.
-    auto c = co_await connect(t, false, deadline, failure);
+    auto c = co_await connect(t, false, deadline, failure); // TCP only
     if (!c) {
         out.error = failure.error;
         out.detail = failure.detail;
         co_return out;
-    }
-    auto ex = co_await asio::this_coro::executor;
-    const auto* io_ex = ex.target<asio::io_context::executor_type>();
-    if (io_ex == nullptr) { // not on an io_context: keep the stream as it is
-        beast::error_code ignored;
-        c->lowest().socket().set_option(asio::socket_base::send_buffer_size(send_buffer), ignored);
-        c->lowest().expires_never();
-        auto op = websocket_handshake(std::move(*c->plain), t, headers, deadline, message_limit);
-        co_return co_await std::move(op);
     }
     auto released = c->plain->release_socket();
     beast::error_code ec;
