@@ -868,6 +868,12 @@ bool rocks_store::open_locked(std::string& error)
         case column::calls_by_identity: // one hint per identity
             options.memtable_insert_with_hint_prefix_extractor.reset(rocksdb::NewFixedPrefixTransform(16));
             break;
+        case column::decision_records:
+            // Looked up by ids read from the phone and handle indexes: almost
+            // every lookup finds its key, so the last level's bloom filter
+            // would only cost a probe (and memory) per lookup.
+            options.optimize_filters_for_hits = true;
+            break;
         default: break;
         }
         descriptors.emplace_back(column_names[i], options);
