@@ -3,6 +3,7 @@
 #include "callgate/codec/base64.hpp"
 #include "callgate/net/outbound_client.hpp" // parse_url
 #include "json_escape.hpp"
+#include "tls_client.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -646,10 +647,7 @@ asio::awaitable<connection_ptr> etcd_client::impl::connect(std::size_t m, steady
         co_return c;
     c->secure = std::make_unique<beast::ssl_stream<beast::tcp_stream>>(std::move(*c->plain), tls);
     c->plain.reset();
-    if (host_is_name)
-        SSL_set_tlsext_host_name(c->secure->native_handle(), target.target.host.c_str());
-    c->secure->set_verify_mode(asio::ssl::verify_peer);
-    c->secure->set_verify_callback(asio::ssl::host_name_verification(target.target.host));
+    detail::verify_server(*c->secure, target.target.host);
     c->lowest().expires_at(connect_deadline);
     auto [hec] = co_await c->secure->async_handshake(asio::ssl::stream_base::client, use_tuple);
     if (hec) {

@@ -3,6 +3,7 @@
 #include "callgate/codec/url.hpp"
 
 #include "callgate/net/destination_policy.hpp"
+#include "tls_client.hpp"
 #include "ws_stream_connection.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -271,10 +272,7 @@ asio::awaitable<outbound_client::websocket_result> outbound_client::impl::open_w
         co_return co_await std::move(op);
     }
     bare_tls_stream stream(std::move(socket), tls);
-    if (!is_ip_literal(t.host))
-        SSL_set_tlsext_host_name(stream.native_handle(), t.host.c_str());
-    stream.set_verify_mode(asio::ssl::verify_peer);
-    stream.set_verify_callback(asio::ssl::host_name_verification(t.host));
+    detail::verify_server(stream, t.host);
     asio::steady_timer timer(ex, connect_deadline);
     auto result = co_await (stream.async_handshake(asio::ssl::stream_base::client, use_tuple) ||
                             timer.async_wait(use_tuple));
@@ -340,10 +338,7 @@ asio::awaitable<connection_ptr> outbound_client::impl::connect(const url_target&
 
     c->secure = std::make_unique<beast::ssl_stream<beast::tcp_stream>>(std::move(*c->plain), tls);
     c->plain.reset();
-    if (!is_ip_literal(t.host))
-        SSL_set_tlsext_host_name(c->secure->native_handle(), t.host.c_str());
-    c->secure->set_verify_mode(asio::ssl::verify_peer);
-    c->secure->set_verify_callback(asio::ssl::host_name_verification(t.host));
+    detail::verify_server(*c->secure, t.host);
     c->lowest().expires_at(connect_deadline);
     auto [hec] = co_await c->secure->async_handshake(asio::ssl::stream_base::client, use_tuple);
     if (hec)
