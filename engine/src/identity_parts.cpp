@@ -59,14 +59,6 @@ std::string encode_identity_parts(std::string_view identity, std::optional<std::
     return out;
 }
 
-std::string encode_identity_parts(const identity_parts& parts)
-{
-    auto view = [](const std::optional<std::string>& part) {
-        return part ? std::optional<std::string_view>(*part) : std::nullopt;
-    };
-    return encode_identity_parts(parts.identity, view(parts.action), view(parts.signing_key));
-}
-
 bool decode_identity_parts(std::string_view bytes, identity_parts& out)
 {
     if (bytes.empty() || bytes[0] != format_version)

@@ -13,7 +13,6 @@ namespace callgate::engine::detail {
 
 std::string encode_identity_parts(std::string_view identity, std::optional<std::string_view> action,
                                   std::optional<std::string_view> signing_key);
-std::string encode_identity_parts(const identity_parts& parts);
 bool decode_identity_parts(std::string_view bytes, identity_parts& out);
 
 // The parts read from their three columns through any reader with

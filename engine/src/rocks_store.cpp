@@ -16,6 +16,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <cerrno>
@@ -137,7 +138,7 @@ struct touched_identities {
     std::unordered_set<std::string> ids;
     void note(column c, std::string_view key)
     {
-        if (c == column::identities || c == column::actions || c == column::signing_keys)
+        if (std::find(std::begin(decision_sources), std::end(decision_sources), c) != std::end(decision_sources))
             ids.emplace(key);
     }
 };
@@ -275,8 +276,7 @@ public:
         std::shared_lock lock(db_mutex_);
         if (db_ == nullptr)
             return read_result::error;
-        if (!decision_records_ready_) // a data dir from before the column, opened read-only
-        {
+        if (!decision_records_ready_) { // a data dir from before the column, opened read-only
             locked_reader reader{*this};
             return detail::read_identity_parts(reader, id, out);
         }
@@ -448,32 +448,38 @@ private:
     }
 
     // Builds column::decision_records from the three columns, for a data dir
-    // written before it existed; then writes the marker. Needs db_mutex_
+    // written before it existed (derive_decision_records() for every stored
+    // identity, 10,000 a batch); then writes the marker. Needs db_mutex_
     // exclusively (at open, before any write).
     rocksdb::Status build_decision_records()
     {
         auto started = std::chrono::steady_clock::now();
         std::size_t built = 0;
         rocksdb::WriteBatch batch;
-        rocksdb::WriteOptions wo;
-        wo.sync = false;
+        touched_identities chunk;
+        auto derive_chunk = [&]() -> rocksdb::Status {
+            built += chunk.ids.size();
+            if (!derive_decision_records(batch, batch, chunk))
+                return rocksdb::Status::IOError("cannot read an identity while building decision records");
+            rocksdb::WriteOptions wo;
+            wo.sync = false;
+            auto s = db_->Write(wo, &batch);
+            batch.Clear();
+            return s;
+        };
         std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), handle(column::identities)));
-        locked_reader reader{*this};
         for (it->SeekToFirst(); it->Valid(); it->Next()) {
-            std::string_view id(it->key().data(), it->key().size());
-            identity_parts parts;
-            if (detail::read_identity_parts(reader, id, parts) != read_result::found)
-                return rocksdb::Status::IOError("cannot read identity while building decision records");
-            batch.Put(handle(column::decision_records), it->key(), detail::encode_identity_parts(parts));
-            if (++built % 10'000 == 0) {
-                if (auto s = db_->Write(wo, &batch); !s.ok())
+            chunk.note(column::identities, {it->key().data(), it->key().size()});
+            if (chunk.ids.size() == 10'000)
+                if (auto s = derive_chunk(); !s.ok())
                     return s;
-                batch.Clear();
-            }
         }
         if (!it->status().ok())
             return it->status();
+        if (auto s = derive_chunk(); !s.ok())
+            return s;
         batch.Put(handle(column::meta), rocksdb::Slice(decision_records_marker.data(), decision_records_marker.size()), "1");
+        rocksdb::WriteOptions wo;
         wo.sync = true;
         if (auto s = db_->Write(wo, &batch); !s.ok())
             return s;
