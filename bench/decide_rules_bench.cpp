@@ -2,45 +2,32 @@
 // identity holding 100,000 contact rules against one holding none, in the
 // same run, on the in-memory path an edge pays (every cache warm).
 //
-// The decider is wired as the server wires it: config_service over a RocksDB
-// store in a temp dir, call_log, webhook_client over an outbound_client, a
-// worker pool, dispatch_metrics and the system clock. The rules are created
-// through config_service::create_rule. Each iteration runs one decide_only
+// The decider is wired as the server wires it (decider_rig.hpp): config_service
+// over a RocksDB store in a temp dir, call_log, webhook_client over an
+// outbound_client, a worker pool, dispatch_metrics and the system clock. The
+// rules are created through config_service::create_rule. Each iteration runs one decide_only
 // coroutine to completion on an io_context; every case pays that the same, so
 // the difference between the cases is the screening.
 //
 // After the table the difference of the medians is printed (aim: <= 0.5 us).
-#include "callgate/dispatch/call_decider.hpp"
-#include "callgate/dispatch/dispatch_metrics.hpp"
-#include "callgate/dispatch/webhook_client.hpp"
-#include "callgate/engine/call_records.hpp"
-#include "callgate/engine/clock.hpp"
-#include "callgate/engine/config_service.hpp"
-#include "callgate/engine/random_source.hpp"
-#include "callgate/engine/store.hpp"
-#include "callgate/net/outbound_client.hpp"
+#include "decider_rig.hpp"
 
 #include <benchmark/benchmark.h>
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/thread_pool.hpp>
 
-#include <atomic>
 #include <chrono>
 #include <cstdio>
-#include <cstdlib>
-#include <filesystem>
-#include <future>
 #include <map>
 #include <set>
-#include <stdexcept>
+#include <string>
+#include <vector>
 
 #include <unistd.h>
 
 namespace {
 
 using namespace callgate;
-namespace asio = boost::asio;
+using bench::decider_rig;
+using bench::fail;
 
 constexpr std::size_t rule_count = engine::max_rules_per_identity; // 100,000
 constexpr std::size_t prefix_rule_count = 20'000; // the rest are exact numbers
@@ -50,22 +37,6 @@ constexpr const char* screened_number = "+15550200";
 // The deep-prefix case: an allow rule 11 characters long, and a caller under it.
 constexpr const char* deep_prefix = "+4420794601";
 constexpr const char* deep_caller = "+442079460123";
-
-[[noreturn]] void fail(const std::string& what)
-{
-    std::fprintf(stderr, "decide_rules_bench: %s\n", what.c_str());
-    std::exit(1);
-}
-
-// Calls `start(done)` and waits for `done(R)`.
-template <class R, class Start>
-R wait_for(Start start)
-{
-    std::promise<R> promise;
-    auto future = promise.get_future();
-    start([&promise](R r) { promise.set_value(std::move(r)); });
-    return future.get();
-}
 
 // Deterministic digits (xorshift64), so every run screens the same rules.
 class digit_source {
@@ -129,121 +100,6 @@ std::vector<std::string> make_callers()
     }
     return callers;
 }
-
-// A fresh directory under $TMPDIR (or /tmp), removed with its contents.
-struct scratch_dir {
-    scratch_dir()
-    {
-        path = (std::filesystem::temp_directory_path() / "callgate-bench-XXXXXX").string();
-        if (::mkdtemp(path.data()) == nullptr)
-            fail("mkdtemp failed");
-    }
-    ~scratch_dir()
-    {
-        std::error_code ec;
-        std::filesystem::remove_all(path, ec);
-    }
-    std::string path;
-};
-
-std::unique_ptr<engine::store> open_store(const std::string& dir)
-{
-    std::string error;
-    auto db = engine::store::open(dir + "/db", {}, error);
-    if (!db)
-        fail("cannot open store: " + error);
-    return db;
-}
-
-// The decider and everything it decides with, wired as app/server.cpp does.
-class decider_rig {
-public:
-    decider_rig()
-        : db_(open_store(dir_.path)),
-          service_(*db_, clock_, random_, dir_.path + "/admin_keys", 1'000'000),
-          calls_(*db_, clock_),
-          outbound_(net::outbound_options{}),
-          webhooks_(outbound_, clock_, random_, metrics_, false),
-          workers_(2),
-          decider_(service_, calls_, webhooks_, workers_.get_executor(), metrics_, clock_, std::chrono::seconds(1))
-    {
-    }
-    ~decider_rig()
-    {
-        workers_.join();
-        calls_.stop();
-        db_->close();
-    }
-
-    // An identity with `number` and an auto_accept action.
-    engine::uuid add_identity(const std::string& handle, const std::string& number)
-    {
-        auto created = wait_for<engine::config_result<engine::snapshot_ptr>>(
-            [&](auto done) { service_.create_identity({handle, std::nullopt, number, std::nullopt}, done); });
-        if (!created.ok())
-            fail("create_identity failed");
-        auto id = created.value->identity.id;
-        engine::incoming_call_action action;
-        action.action = engine::call_action::auto_accept;
-        action.client_websocket_url = "wss://agent.example.com/ws";
-        auto put = wait_for<engine::config_result<engine::incoming_call_action>>(
-            [&](auto done) { service_.put_action(id, action, done); });
-        if (!put.ok())
-            fail("put_action failed");
-        return id;
-    }
-
-    // Creates every rule at once (the store group-commits them) and waits.
-    void add_rules(const std::string& handle, std::vector<engine::new_contact_rule> rules)
-    {
-        std::atomic<std::size_t> left{rules.size()}, failed{0};
-        std::promise<void> all_done;
-        for (auto& r : rules)
-            service_.create_rule(handle, std::move(r), [&](engine::config_result<engine::contact_rule> result) {
-                if (!result.ok())
-                    failed.fetch_add(1);
-                if (left.fetch_sub(1) == 1)
-                    all_done.set_value();
-            });
-        all_done.get_future().wait();
-        if (failed.load() != 0)
-            fail(std::to_string(failed.load()) + " contact rules were not created");
-    }
-
-    // One decision, run to completion; its outcome.
-    dispatch::outcome decide(const std::string& dialed, const std::string& caller)
-    {
-        dispatch::call_event event;
-        event.local_phone_number = dialed;
-        event.remote_phone_number = caller;
-        dispatch::outcome kind = dispatch::outcome::overloaded;
-        asio::co_spawn(io_, decider_.decide_only(std::move(event)),
-                       [&kind](std::exception_ptr e, dispatch::call_decision d) {
-                           if (e)
-                               std::rethrow_exception(e);
-                           kind = d.kind;
-                       });
-        io_.run();
-        io_.restart();
-        return kind;
-    }
-
-    engine::config_service& service() { return service_; }
-
-private:
-    scratch_dir dir_; // first: removed after the store closed
-    engine::system_clock_source clock_;
-    engine::crypto_random random_;
-    std::unique_ptr<engine::store> db_;
-    engine::config_service service_;
-    engine::call_log calls_;
-    net::outbound_client outbound_;
-    dispatch::dispatch_metrics metrics_{std::chrono::seconds(1)};
-    dispatch::webhook_client webhooks_;
-    asio::thread_pool workers_;
-    dispatch::call_decider decider_;
-    asio::io_context io_{1};
-};
 
 std::unique_ptr<decider_rig> rig;
 std::vector<std::string> callers;

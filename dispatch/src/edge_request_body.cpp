@@ -1,6 +1,8 @@
 #include "callgate/dispatch/edge_request_body.hpp"
 
+#include "callgate/dispatch/outcome.hpp"
 #include "callgate/engine/json_object.hpp"
+#include "callgate/engine/json_writer.hpp"
 
 #include <array>
 
@@ -62,6 +64,31 @@ bool read_decide_body(std::string_view body, call_event& out, std::string& detai
     }
     out.remote_phone_number = std::move(*remote);
     return true;
+}
+
+std::string decision_body(const call_decision& d)
+{
+    auto labels = labels_of(d.kind);
+    engine::json_writer w;
+    w.reserve(512);
+    w.begin_object().field("call_id", d.call.call_id.to_string()).key("agent_identity_id");
+    if (d.agent_identity_id)
+        w.value(d.agent_identity_id->to_string());
+    else
+        w.null();
+    w.field("action", labels.action).field("source", labels.source);
+    if (is_answer(d.kind)) {
+        w.field("client_websocket_url", d.client_websocket_url).key("client_websocket_headers").begin_object();
+        for (const auto& [name, value] : d.client_headers)
+            w.field(name, value);
+        w.end_object();
+        if (!labels.reason.empty()) // a fallback answer says which webhook failure it stands in for
+            w.field("reason", labels.reason);
+    } else {
+        w.field("reason", labels.reason);
+    }
+    w.field("decided_in_us", d.decided_in_us).end_object();
+    return w.take();
 }
 
 bool read_status_body(std::string_view body, status_update& out, std::string& detail)

@@ -5,7 +5,6 @@
 #include "callgate/dispatch/media_bridge.hpp"
 #include "callgate/engine/call_records.hpp"
 #include "callgate/engine/clock.hpp"
-#include "callgate/engine/json_writer.hpp"
 #include "callgate/engine/secrets.hpp"
 #include "callgate/net/async_glue.hpp"
 
@@ -87,27 +86,7 @@ boost::asio::awaitable<http_response> edge_router::decide(net::http_request& req
 
     auto op = decider_.decide(std::move(event));
     auto d = co_await std::move(op);
-    auto labels = labels_of(d.kind);
-    engine::json_writer w;
-    w.reserve(512);
-    w.begin_object().field("call_id", d.call.call_id.to_string()).key("agent_identity_id");
-    if (d.agent_identity_id)
-        w.value(d.agent_identity_id->to_string());
-    else
-        w.null();
-    w.field("action", labels.action).field("source", labels.source);
-    if (is_answer(d.kind)) {
-        w.field("client_websocket_url", d.client_websocket_url).key("client_websocket_headers").begin_object();
-        for (const auto& [name, value] : d.client_headers)
-            w.field(name, value);
-        w.end_object();
-        if (!labels.reason.empty()) // a fallback answer says which webhook failure it stands in for
-            w.field("reason", labels.reason);
-    } else {
-        w.field("reason", labels.reason);
-    }
-    w.field("decided_in_us", d.decided_in_us).end_object();
-    co_return json_response(200, w.take());
+    co_return json_response(200, decision_body(d));
 }
 
 boost::asio::awaitable<http_response> edge_router::update_status(net::http_request& request, net::path_params params)

@@ -1,5 +1,9 @@
 #pragma once
 
+// The edge protocol's bodies (edge-protocol.md) as plain functions, outside
+// the router so the fuzzer and the benchmarks reach them without a server: the
+// parsing of the decide and status requests, and the decision's response body.
+
 #include "callgate/dispatch/call_decider.hpp"
 #include "callgate/engine/call_records.hpp"
 
@@ -15,6 +19,12 @@ namespace callgate::dispatch {
 // local_phone_number and agent_identity_id, and a non-empty
 // remote_phone_number, are required. Returns false with the 422 detail.
 bool read_decide_body(std::string_view body, call_event& out, std::string& detail);
+
+// The 200 body answering a decide request: call_id, agent_identity_id (or
+// null), action and source; for an answer client_websocket_url and
+// client_websocket_headers, for a reject (and a fallback answer) its reason;
+// decided_in_us.
+std::string decision_body(const call_decision& d);
 
 struct status_update {
     engine::call_status status = engine::call_status::answered;

@@ -1,0 +1,181 @@
+// The pieces of one edge decision (POST /v1/calls/decide for an identity with
+// a phone number and an auto_accept action, every cache warm), each timed on
+// its own, so a change to one piece shows in its own figure instead of in the
+// noise of a load run (scripts/bench decide):
+//   parse/decide_body   dispatch::read_decide_body of the body bench/decide.lua sends.
+//   decide/cache_hit    call_decider::decide_only run to completion on an
+//                       io_context, as decide_rules_bench runs it.
+//   serialize/decision  dispatch::decision_body of that decision, the 200's body.
+//   record/enqueue      engine::call_log::record of the record call_decider::record
+//                       writes for it: what the I/O thread pays. The log drops
+//                       records past 64k pending, so every 1,000 it is flushed
+//                       with timing paused. That store work is ~20 times the
+//                       enqueue, so the case runs a fixed count (a time-based
+//                       run would take minutes and write gigabytes), and every
+//                       copy keeps the sample's id: its writes overwrite one
+//                       record instead of leaving compactions behind for the
+//                       other cases.
+//   record/stored       that record, with a fresh id and time as decide_only
+//                       mints them, until it is stored, in CPU of the whole
+//                       process per record: the store's commit thread and
+//                       RocksDB's flushes and compactions, which run on other
+//                       threads, count. Flushed every 128 records with timing
+//                       running, so recording cannot outrun the store; at least
+//                       2 s a run, so memtable flushes land in every run.
+// The decider is wired as the server wires it (decider_rig.hpp).
+#include "decider_rig.hpp"
+
+#include "callgate/dispatch/edge_request_body.hpp"
+
+#include <benchmark/benchmark.h>
+
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace {
+
+using namespace callgate;
+using bench::decider_rig;
+using bench::fail;
+
+// What bench/decide.lua sends by default.
+constexpr const char* dialed_number = "+15550100";
+constexpr const char* caller_number = "+15550199";
+constexpr std::string_view decide_body = R"({"local_phone_number":"+15550100","remote_phone_number":"+15550199"})";
+
+std::unique_ptr<decider_rig> rig;
+dispatch::call_decision answered;  // a decision decide/cache_hit makes
+engine::call_record answered_record; // as call_decider::record stored it for `answered`
+
+// `answered_record` as another call.
+engine::call_record next_record()
+{
+    engine::call_record r = answered_record;
+    r.created_at_us = r.updated_at_us = rig->clock().now_us();
+    r.id = engine::uuid::generate_v7(rig->decider().ids(), r.created_at_us);
+    return r;
+}
+
+// Waits until every record queued so far is stored.
+bool flushed()
+{
+    return bench::wait_for<bool>([](auto done) { rig->calls().flush(done); });
+}
+
+void parse_decide_body(benchmark::State& state)
+{
+    std::size_t refused = 0;
+    for (auto _ : state) {
+        dispatch::call_event event;
+        std::string detail;
+        refused += !dispatch::read_decide_body(decide_body, event, detail);
+        benchmark::DoNotOptimize(event);
+    }
+    if (refused != 0)
+        state.SkipWithError("the body was refused");
+}
+
+void decide_cache_hit(benchmark::State& state)
+{
+    auto misses = rig->service().stats().misses;
+    std::size_t wrong = 0;
+    for (auto _ : state)
+        wrong += rig->decide(dialed_number, caller_number) != dispatch::outcome::answer_config;
+    if (wrong != 0)
+        state.SkipWithError("a decision was not answer_config");
+    if (rig->service().stats().misses != misses)
+        state.SkipWithError("a decision missed a cache");
+}
+
+void serialize_decision(benchmark::State& state)
+{
+    for (auto _ : state) {
+        auto body = dispatch::decision_body(answered);
+        benchmark::DoNotOptimize(body);
+    }
+}
+
+void record_enqueue(benchmark::State& state)
+{
+    constexpr std::size_t batch = 1000;
+    auto dropped = rig->calls().dropped();
+    bool stored = true;
+    std::vector<engine::call_record> records;
+    std::size_t next = batch;
+    for (auto _ : state) {
+        if (next == batch) {
+            state.PauseTiming();
+            stored = flushed() && stored;
+            records.assign(batch, answered_record);
+            next = 0;
+            state.ResumeTiming();
+        }
+        rig->calls().record(std::move(records[next++]));
+    }
+    stored = flushed() && stored;
+    if (!stored || rig->calls().dropped() != dropped)
+        state.SkipWithError("a record was not stored");
+}
+
+void record_stored(benchmark::State& state)
+{
+    auto dropped = rig->calls().dropped();
+    bool stored = true;
+    std::size_t n = 0;
+    for (auto _ : state) {
+        rig->calls().record(next_record());
+        if (++n % 128 == 0)
+            stored = flushed() && stored;
+    }
+    stored = flushed() && stored;
+    if (!stored || rig->calls().dropped() != dropped)
+        state.SkipWithError("a record was not stored");
+}
+
+} // namespace
+
+int main(int argc, char** argv)
+{
+    // Defaults the command line can override: interleaved repetitions, so a
+    // busy machine's load lands on every case alike.
+    std::vector<char*> args{argv[0]};
+    std::string repetitions = "--benchmark_repetitions=3", interleave = "--benchmark_enable_random_interleaving=true",
+                aggregates = "--benchmark_report_aggregates_only=true";
+    args.insert(args.end(), {repetitions.data(), interleave.data(), aggregates.data()});
+    args.insert(args.end(), argv + 1, argv + argc);
+    int count = static_cast<int>(args.size());
+    benchmark::Initialize(&count, args.data());
+    if (benchmark::ReportUnrecognizedArguments(count, args.data()))
+        return 1;
+
+    rig = std::make_unique<decider_rig>();
+    rig->add_identity("bench", dialed_number);
+    // The first decision fills the caches; the next is the sample.
+    if (rig->decide(dialed_number, caller_number) != dispatch::outcome::answer_config)
+        fail("the warm-up decision was not answer_config");
+    answered = rig->decision(dialed_number, caller_number);
+    if (answered.kind != dispatch::outcome::answer_config)
+        fail("the sample decision was not answer_config");
+    rig->decider().record(answered, engine::call_status::ringing);
+    if (!flushed())
+        fail("the sample's record was not stored");
+    auto stored = rig->calls().get(answered.call.call_id);
+    if (!stored.ok())
+        fail("the sample's record cannot be read back");
+    answered_record = std::move(stored.value);
+    std::printf("a decision's body: %zu bytes; its call record: %zu bytes encoded\n",
+                dispatch::decision_body(answered).size(), engine::encode(answered_record).size());
+
+    benchmark::RegisterBenchmark("parse/decide_body", parse_decide_body);
+    benchmark::RegisterBenchmark("decide/cache_hit", decide_cache_hit);
+    benchmark::RegisterBenchmark("serialize/decision", serialize_decision);
+    benchmark::RegisterBenchmark("record/enqueue", record_enqueue)->Iterations(200'000);
+    benchmark::RegisterBenchmark("record/stored", record_stored)->MeasureProcessCPUTime()->UseRealTime()->MinTime(2);
+    benchmark::RunSpecifiedBenchmarks();
+    benchmark::Shutdown();
+    rig.reset();
+    return 0;
+}
