@@ -88,7 +88,7 @@ call_decision call_decider::engine_reject(call_event event, outcome kind)
 {
     call_decision d;
     d.call.created_at_us = clock_.now_us();
-    d.call.call_id = event.call_id ? *event.call_id : engine::uuid::generate_v7(ids_, d.call.created_at_us / 1000);
+    d.call.call_id = event.call_id ? *event.call_id : engine::uuid::generate_v7(ids_, d.call.created_at_us);
     d.call.remote_phone_number = std::move(event.remote_phone_number);
     d.call.local_phone_number = std::move(event.local_phone_number);
     d.agent_identity_id = event.agent_identity_id;
@@ -130,7 +130,7 @@ boost::asio::awaitable<call_decision> call_decider::decide_only(call_event event
     call_decision d;
     d.call.created_at_us = clock_.now_us();
     // Time-ordered (version 7) ids keep the record writes append-like.
-    d.call.call_id = event.call_id ? *event.call_id : engine::uuid::generate_v7(ids_, d.call.created_at_us / 1000);
+    d.call.call_id = event.call_id ? *event.call_id : engine::uuid::generate_v7(ids_, d.call.created_at_us);
     d.call.remote_phone_number = std::move(event.remote_phone_number);
     d.call.local_phone_number = event.local_phone_number;
 

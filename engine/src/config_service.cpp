@@ -1000,7 +1000,7 @@ void config_service::create_rule(std::string handle, new_contact_rule input,
                 return false;
             }
             auto now = clock_.now_us();
-            s.rule = {uuid::generate_v7(random_, now / 1000), id, s.input.action, s.input.match, s.input.target, now, now};
+            s.rule = {uuid::generate_v7(random_, now), id, s.input.action, s.input.match, s.input.target, now, now};
             txn.put(column::contact_rules, rule_key(id, s.rule.id), encode(s.rule));
             txn.put(column::contact_rule_index, index_key, s.rule.id.as_key());
             txn.put(column::contact_rule_index, rule_count_key(id), std::to_string(count + 1));

@@ -846,6 +846,13 @@ bool rocks_store::open_locked(std::string& error)
     table.block_restart_interval = 4;
     rocksdb::ColumnFamilyOptions cf_options;
     cf_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+    // Columns only ever scanned by prefix or range (indexes whose keys carry
+    // everything): a whole-key bloom filter would never be read, yet every
+    // flush and compaction would hash each key into one and its blocks would
+    // take room in the block cache.
+    auto scanned_table = table;
+    scanned_table.filter_policy.reset();
+    std::shared_ptr<rocksdb::TableFactory> scanned_factory(rocksdb::NewBlockBasedTableFactory(scanned_table));
     cf_options.write_buffer_size = std::min<std::size_t>(16u << 20, std::max<std::size_t>(options_.memory_bytes / 16, 1u << 20));
 
     rocksdb::DBOptions db_options;
@@ -873,6 +880,14 @@ bool rocks_store::open_locked(std::string& error)
             break;
         case column::calls_by_identity: // one hint per identity
             options.memtable_insert_with_hint_prefix_extractor.reset(rocksdb::NewFixedPrefixTransform(16));
+            break;
+        default: break;
+        }
+        switch (static_cast<column>(i)) {
+        case column::calls_by_time:
+        case column::calls_by_identity:
+        case column::api_keys_by_identity:
+            options.table_factory = scanned_factory;
             break;
         case column::decision_records:
             // Looked up by ids read from the phone and handle indexes: almost

@@ -50,14 +50,19 @@ uuid uuid::generate(random_source& random)
     return out;
 }
 
-uuid uuid::generate_v7(random_source& random, std::int64_t unix_ms)
+uuid uuid::generate_v7(random_source& random, std::int64_t unix_us)
 {
     uuid out;
-    random.fill({out.bytes.data() + 6, 10});
-    auto ms = static_cast<std::uint64_t>(unix_ms);
+    random.fill({out.bytes.data() + 8, 8});
+    auto us = static_cast<std::uint64_t>(unix_us);
+    auto ms = us / 1000;
     for (int i = 0; i < 6; ++i)
         out.bytes[static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(ms >> (8 * (5 - i)));
-    out.bytes[6] = static_cast<std::uint8_t>((out.bytes[6] & 0x0F) | 0x70);
+    // rand_a carries the fraction of the millisecond in 1/4096ths (RFC 9562
+    // section 6.2, method 3), so ids minted in order sort in order to ~0.25 us.
+    auto fraction = static_cast<std::uint16_t>((us % 1000) * 4096 / 1000);
+    out.bytes[6] = static_cast<std::uint8_t>(0x70 | (fraction >> 8));
+    out.bytes[7] = static_cast<std::uint8_t>(fraction & 0xFF);
     out.bytes[8] = static_cast<std::uint8_t>((out.bytes[8] & 0x3F) | 0x80);
     return out;
 }

@@ -21,8 +21,9 @@ struct uuid {
     static std::optional<uuid> parse(std::string_view text);
     // A random (version 4) UUID.
     static uuid generate(random_source& random);
-    // A time-ordered (version 7) UUID: 48 bits of Unix milliseconds, then random bits.
-    static uuid generate_v7(random_source& random, std::int64_t unix_ms);
+    // A time-ordered (version 7) UUID: 48 bits of Unix milliseconds, 12 bits
+    // of the millisecond's fraction, then random bits.
+    static uuid generate_v7(random_source& random, std::int64_t unix_us);
 
     // Lowercase canonical form.
     std::string to_string() const;
