@@ -63,7 +63,7 @@ net::http_response duplicate_rule(const engine::uuid& existing)
         .begin_object()
         .field("error", "duplicate_contact_rule")
         .field("message", "Contact rule already exists")
-        .field("existing_rule_id", existing.to_string())
+        .field("existing_rule_id", existing)
         .end_object()
         .end_object();
     return net::json_response(409, w.take());

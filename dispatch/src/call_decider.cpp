@@ -50,7 +50,7 @@ std::vector<std::pair<std::string, std::string>> call_decider::handshake_headers
 {
     engine::json_writer w;
     w.begin_object()
-        .field("call_id", call.call_id.to_string())
+        .field("call_id", call.call_id)
         .field("phone_number", call.local_phone_number.value_or(""))
         .field("direction", "inbound")
         .end_object();

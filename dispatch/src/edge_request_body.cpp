@@ -71,9 +71,9 @@ std::string decision_body(const call_decision& d)
     auto labels = labels_of(d.kind);
     engine::json_writer w;
     w.reserve(512);
-    w.begin_object().field("call_id", d.call.call_id.to_string()).key("agent_identity_id");
+    w.begin_object().field("call_id", d.call.call_id).key("agent_identity_id");
     if (d.agent_identity_id)
-        w.value(d.agent_identity_id->to_string());
+        w.value(*d.agent_identity_id);
     else
         w.null();
     w.field("action", labels.action).field("source", labels.source);

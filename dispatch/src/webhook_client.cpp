@@ -25,7 +25,7 @@ std::string webhook_client::payload(const engine::identity_snapshot& identity, c
     std::string created = engine::format_rfc3339(call.created_at_us);
     engine::json_writer w;
     w.begin_object()
-        .field("id", call.call_id.to_string())
+        .field("id", call.call_id)
         .field("local_phone_number", call.local_phone_number)
         .field("remote_phone_number", call.remote_phone_number)
         .field("direction", "inbound")
@@ -45,7 +45,7 @@ std::string webhook_client::payload(const engine::identity_snapshot& identity, c
     w.key("agent_identities")
         .begin_array()
         .begin_object()
-        .field("id", identity.identity.id.to_string())
+        .field("id", identity.identity.id)
         .field("agent_handle", identity.identity.agent_handle)
         .field("display_name", identity.identity.display_name)
         .end_object()

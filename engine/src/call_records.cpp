@@ -194,9 +194,9 @@ bool is_blocked(const call_record& r) { return r.decision_reason && *r.decision_
 
 void write_call_record(json_writer& w, const call_record& r)
 {
-    w.begin_object().field("id", r.id.to_string()).key("agent_identity_id");
+    w.begin_object().field("id", r.id).key("agent_identity_id");
     if (r.agent_identity_id)
-        w.value(r.agent_identity_id->to_string());
+        w.value(*r.agent_identity_id);
     else
         w.null();
     write_call_head(w, r);
@@ -230,7 +230,7 @@ void write_call_record(json_writer& w, const call_record& r)
 
 void write_inkbox_call_record(json_writer& w, const call_record& r)
 {
-    w.begin_object().field("id", r.id.to_string());
+    w.begin_object().field("id", r.id);
     write_call_head(w, r);
     w.key("use_inkbox_tts").null().key("use_inkbox_stt").null();
     write_call_times(w, r);

@@ -152,8 +152,8 @@ bool decode(std::string_view bytes, contact_rule& out)
 void write_contact_rule(json_writer& w, const contact_rule& c)
 {
     w.begin_object()
-        .field("id", c.id.to_string())
-        .field("agent_identity_id", c.identity_id.to_string())
+        .field("id", c.id)
+        .field("agent_identity_id", c.identity_id)
         .field("action", to_string(c.action))
         .field("match_type", to_string(c.match))
         .field("match_target", c.target)
@@ -245,7 +245,7 @@ namespace {
 
 void write_identity_fields(json_writer& w, const identity_record& r)
 {
-    w.field("id", r.id.to_string())
+    w.field("id", r.id)
         .field("agent_handle", r.agent_handle)
         .field("display_name", r.display_name)
         .field("description", r.description)
@@ -276,8 +276,8 @@ void write_inkbox_identity(json_writer& w, const identity_snapshot& s, const uui
     const auto& r = s.identity;
     auto filter_mode = to_string(r.filter_mode);
     w.begin_object()
-        .field("id", r.id.to_string())
-        .field("organization_id", organization_id.to_string())
+        .field("id", r.id)
+        .field("organization_id", organization_id)
         .field("agent_handle", r.agent_handle)
         .field("status", "active") // older SDKs read it; callgate identities are always active
         .field("display_name", r.display_name)
@@ -295,11 +295,11 @@ void write_inkbox_identity(json_writer& w, const identity_snapshot& s, const uui
     if (r.phone_number) {
         auto since = r.phone_number_since_us != 0 ? r.phone_number_since_us : r.created_at_us;
         w.begin_object()
-            .field("id", phone_number_id(r).to_string())
+            .field("id", phone_number_id(r))
             .field("number", *r.phone_number)
             .field("type", "local")
             .field("status", "active")
-            .field("agent_identity_id", r.id.to_string())
+            .field("agent_identity_id", r.id)
             .key("incoming_call_action");
         if (s.action)
             w.value(to_string(s.action->action));
@@ -325,7 +325,7 @@ void write_incoming_call_action(json_writer& w, const uuid& identity_id,
                                 const incoming_call_action& a)
 {
     w.begin_object()
-        .field("agent_identity_id", identity_id.to_string())
+        .field("agent_identity_id", identity_id)
         .field("incoming_call_action", to_string(a.action))
         .field("client_websocket_url", a.client_websocket_url)
         .field("incoming_call_webhook_url", a.incoming_call_webhook_url)
@@ -339,9 +339,9 @@ void write_incoming_call_action(json_writer& w, const uuid& identity_id,
 
 void write_api_key(json_writer& w, const api_key_record& k)
 {
-    w.begin_object().field("id", k.id.to_string()).field("label", k.label).key("scoped_identity_id");
+    w.begin_object().field("id", k.id).field("label", k.label).key("scoped_identity_id");
     if (k.scoped_identity_id)
-        w.value(k.scoped_identity_id->to_string());
+        w.value(*k.scoped_identity_id);
     else
         w.null();
     w.field("status", k.status == api_key_status::active ? "active" : "revoked")

@@ -69,16 +69,23 @@ uuid uuid::generate_v7(random_source& random, std::int64_t unix_us)
 
 std::string uuid::to_string() const
 {
-    static constexpr char digits[] = "0123456789abcdef";
     std::string out;
-    out.reserve(36);
+    append_to(out);
+    return out;
+}
+
+void uuid::append_to(std::string& out) const
+{
+    static constexpr char digits[] = "0123456789abcdef";
+    char text[36];
+    std::size_t at = 0;
     for (std::size_t i = 0; i < 16; ++i) {
         if (i == 4 || i == 6 || i == 8 || i == 10)
-            out.push_back('-');
-        out.push_back(digits[bytes[i] >> 4]);
-        out.push_back(digits[bytes[i] & 0x0F]);
+            text[at++] = '-';
+        text[at++] = digits[bytes[i] >> 4];
+        text[at++] = digits[bytes[i] & 0x0F];
     }
-    return out;
+    out.append(text, sizeof text);
 }
 
 std::optional<uuid> uuid::from_key(std::string_view key)

@@ -1,6 +1,7 @@
 #include "callgate/engine/json_object.hpp"
 
 #include "callgate/engine/json_writer.hpp"
+#include "callgate/engine/uuid.hpp"
 
 #include <gtest/gtest.h>
 
@@ -19,6 +20,64 @@ TEST(json_writer, keeps_utf8_as_is)
     std::string out;
     append_json_string(out, "caf\xc3\xa9");
     EXPECT_EQ(out, "\"caf\xc3\xa9\"");
+}
+
+// The escaper skips eight bytes at a time while none needs escaping: every
+// byte value, at every position of strings around that width, must come out
+// as the plain one-byte-at-a-time rule says.
+TEST(json_writer, escapes_every_byte_at_every_position_of_a_word)
+{
+    auto expected = [](std::string_view text) {
+        static constexpr char hex[] = "0123456789abcdef";
+        std::string out = "\"";
+        for (char ch : text) {
+            auto c = static_cast<unsigned char>(ch);
+            if (c == '"' || c == '\\') {
+                out += '\\';
+                out += ch;
+            } else if (c == '\n') {
+                out += "\\n";
+            } else if (c == '\r') {
+                out += "\\r";
+            } else if (c == '\t') {
+                out += "\\t";
+            } else if (c == '\b') {
+                out += "\\b";
+            } else if (c == '\f') {
+                out += "\\f";
+            } else if (c < 0x20) {
+                out += "\\u00";
+                out += hex[c >> 4];
+                out += hex[c & 0x0F];
+            } else {
+                out += ch;
+            }
+        }
+        return out + "\"";
+    };
+    for (std::size_t length : {1u, 7u, 8u, 9u, 15u, 16u, 17u, 24u}) {
+        for (std::size_t at = 0; at < length; ++at) {
+            for (int byte = 0; byte < 256; ++byte) {
+                std::string text(length, 'a');
+                text[at] = static_cast<char>(byte);
+                std::string out = "x"; // appends after what is there
+                append_json_string(out, text);
+                ASSERT_EQ(out, "x" + expected(text)) << "length " << length << ", byte " << byte << " at " << at;
+            }
+        }
+    }
+    std::string out;
+    append_json_string(out, R"({"call_id":"0190","phone_number":"+15550100","direction":"inbound"})");
+    EXPECT_EQ(out, R"("{\"call_id\":\"0190\",\"phone_number\":\"+15550100\",\"direction\":\"inbound\"}")");
+}
+
+TEST(json_writer, writes_a_uuid_in_its_canonical_form)
+{
+    auto id = *uuid::parse("0190A3B4-C5D6-7E8F-9A0B-1C2D3E4F5A6B");
+    json_writer w;
+    w.begin_object().field("id", id).key("ids").begin_array().value(id).value(id).end_array().end_object();
+    EXPECT_EQ(w.str(), R"({"id":"0190a3b4-c5d6-7e8f-9a0b-1c2d3e4f5a6b","ids":["0190a3b4-c5d6-7e8f-9a0b-1c2d3e4f5a6b","0190a3b4-c5d6-7e8f-9a0b-1c2d3e4f5a6b"]})");
+    EXPECT_EQ(id.to_string(), "0190a3b4-c5d6-7e8f-9a0b-1c2d3e4f5a6b");
 }
 
 TEST(json_writer, writes_nested_compact_json)

@@ -7,6 +7,8 @@
 
 namespace callgate::engine {
 
+struct uuid;
+
 // Appends `text` to `out` as a JSON string literal, quotes included, escaping
 // '"', '\\' and control characters. `text` must be valid UTF-8 (checked at input).
 void append_json_string(std::string& out, std::string_view text);
@@ -24,6 +26,8 @@ public:
     json_writer& value(const char* text) { return value(std::string_view{text}); }
     json_writer& value(const std::string& text) { return value(std::string_view{text}); }
     json_writer& value(const std::optional<std::string>& text);
+    // The canonical text form, written in place (no escaping: hex and dashes).
+    json_writer& value(const uuid& id);
     json_writer& value(std::int64_t number);
     json_writer& value(bool flag);
     json_writer& null();

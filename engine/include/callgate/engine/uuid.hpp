@@ -27,6 +27,8 @@ struct uuid {
 
     // Lowercase canonical form.
     std::string to_string() const;
+    // The same, appended to `out`.
+    void append_to(std::string& out) const;
     std::string_view as_key() const
     {
         return {reinterpret_cast<const char*>(bytes.data()), bytes.size()};
