@@ -2,6 +2,9 @@
 
 #include <simdjson.h>
 
+#include <cstring>
+#include <vector>
+
 namespace callgate::engine {
 namespace {
 
@@ -74,9 +77,16 @@ namespace {
 // The object stays valid until the thread's next parse.
 json_parse_error parse_object(std::string_view body, simdjson::dom::object& object)
 {
-    simdjson::padded_string padded(body);
+    // simdjson reads up to SIMDJSON_PADDING bytes past the end: the bytes go
+    // into a buffer this thread keeps (one copy, no allocation per parse once
+    // it has grown to the largest body seen; bodies are bounded by their limits).
+    thread_local std::vector<char> padded;
+    if (padded.size() < body.size() + simdjson::SIMDJSON_PADDING)
+        padded.resize(body.size() + simdjson::SIMDJSON_PADDING);
+    std::memcpy(padded.data(), body.data(), body.size());
+    std::memset(padded.data() + body.size(), 0, simdjson::SIMDJSON_PADDING);
     simdjson::dom::element element;
-    auto error = thread_parser().parse(padded).get(element);
+    auto error = thread_parser().parse(padded.data(), body.size(), false).get(element);
     if (error == simdjson::UTF8_ERROR)
         return json_parse_error::invalid_utf8;
     if (error)
