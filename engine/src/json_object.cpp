@@ -78,8 +78,10 @@ namespace {
 json_parse_error parse_object(std::string_view body, simdjson::dom::object& object)
 {
     // simdjson reads up to SIMDJSON_PADDING bytes past the end: the bytes go
-    // into a buffer this thread keeps (one copy, no allocation per parse once
-    // it has grown to the largest body seen; bodies are bounded by their limits).
+    // into a buffer this thread keeps (one copy, no allocation per parse).
+    // The parsed document does not point into it, so a buffer grown past
+    // what requests and frames usually take is let go after the parse.
+    constexpr std::size_t kept_bytes = 64 * 1024;
     thread_local std::vector<char> padded;
     if (padded.size() < body.size() + simdjson::SIMDJSON_PADDING)
         padded.resize(body.size() + simdjson::SIMDJSON_PADDING);
@@ -87,6 +89,8 @@ json_parse_error parse_object(std::string_view body, simdjson::dom::object& obje
     std::memset(padded.data() + body.size(), 0, simdjson::SIMDJSON_PADDING);
     simdjson::dom::element element;
     auto error = thread_parser().parse(padded.data(), body.size(), false).get(element);
+    if (padded.size() > kept_bytes)
+        std::vector<char>().swap(padded);
     if (error == simdjson::UTF8_ERROR)
         return json_parse_error::invalid_utf8;
     if (error)

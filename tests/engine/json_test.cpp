@@ -140,5 +140,22 @@ TEST(json_object, first_duplicate_key_wins)
     EXPECT_EQ(doc.find("a")->text, "first");
 }
 
+// Bodies are copied into a padded buffer the thread keeps; one past its
+// kept size is parsed whole and let go, and later small bodies parse alone.
+TEST(json_object, parses_bodies_of_every_size_one_after_another)
+{
+    for (std::size_t size : {10u, 200'000u, 30u, 70'000u, 5u}) {
+        std::string text(size, 'x');
+        json_object doc;
+        ASSERT_EQ(doc.parse(R"({"a":")" + text + R"(","b":1})"), json_parse_error::ok) << size;
+        EXPECT_EQ(doc.find("a")->text, text);
+        EXPECT_EQ(doc.find("b")->integer, 1);
+        // A shorter body after a longer one: nothing of the longer one is read.
+        EXPECT_EQ(doc.parse(R"({"a":"y"})"), json_parse_error::ok);
+        EXPECT_EQ(doc.find("a")->text, "y");
+        EXPECT_EQ(doc.parse(R"({"a":"y")"), json_parse_error::invalid);
+    }
+}
+
 } // namespace
 } // namespace callgate::engine
