@@ -158,16 +158,7 @@ private:
 
 int main(int argc, char** argv)
 {
-    // Defaults the command line can override: interleaved repetitions, so a
-    // busy machine's load lands on every case alike.
-    std::vector<char*> args{argv[0]};
-    std::string repetitions = "--benchmark_repetitions=5", interleave = "--benchmark_enable_random_interleaving=true",
-                aggregates = "--benchmark_report_aggregates_only=true";
-    args.insert(args.end(), {repetitions.data(), interleave.data(), aggregates.data()});
-    args.insert(args.end(), argv + 1, argv + argc);
-    int count = static_cast<int>(args.size());
-    benchmark::Initialize(&count, args.data());
-    if (benchmark::ReportUnrecognizedArguments(count, args.data()))
+    if (!bench::initialize_benchmark(argc, argv, 5))
         return 1;
 
     rig = std::make_unique<decider_rig>();

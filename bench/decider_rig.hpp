@@ -15,6 +15,7 @@
 #include "callgate/engine/store.hpp"
 #include "callgate/net/outbound_client.hpp"
 
+#include <benchmark/benchmark.h>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/thread_pool.hpp>
@@ -42,6 +43,22 @@ namespace asio = boost::asio;
 {
     std::fprintf(stderr, "%s: %s\n", program_invocation_short_name, what.c_str());
     std::exit(1);
+}
+
+// Google Benchmark's set-up with defaults the command line can override:
+// `repetitions` interleaved repetitions, aggregates only, so a busy
+// machine's load lands on every case alike. False if an argument is unknown.
+inline bool initialize_benchmark(int argc, char** argv, int repetitions)
+{
+    std::vector<char*> args{argv[0]};
+    std::string repeat = "--benchmark_repetitions=" + std::to_string(repetitions),
+                interleave = "--benchmark_enable_random_interleaving=true",
+                aggregates = "--benchmark_report_aggregates_only=true";
+    args.insert(args.end(), {repeat.data(), interleave.data(), aggregates.data()});
+    args.insert(args.end(), argv + 1, argv + argc);
+    int count = static_cast<int>(args.size());
+    benchmark::Initialize(&count, args.data());
+    return !benchmark::ReportUnrecognizedArguments(count, args.data());
 }
 
 // Calls `start(done)` and waits for `done(R)`.
