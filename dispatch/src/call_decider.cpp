@@ -49,6 +49,7 @@ std::vector<std::pair<std::string, std::string>> call_decider::handshake_headers
     const engine::identity_snapshot& identity, const call_context& call)
 {
     engine::json_writer w;
+    w.reserve(128);
     w.begin_object()
         .field("call_id", call.call_id)
         .field("phone_number", call.local_phone_number.value_or(""))

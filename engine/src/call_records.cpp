@@ -298,11 +298,14 @@ std::function<void(const store_status&)> call_log::count_if_refused(std::shared_
 
 std::size_t call_log::write_pending_in(write_txn& txn)
 {
-    std::vector<call_record> batch;
+    // The queue takes the buffer written last time, so record() appends into
+    // room it already has instead of growing a fresh vector every batch.
+    writing_.clear();
     {
         std::lock_guard lock(pending_mutex_);
-        batch.swap(pending_);
+        writing_.swap(pending_);
     }
+    const auto& batch = writing_;
     for (const auto& r : batch) {
         txn.put(column::calls, r.id.as_key(), encode(r));
         if (r.agent_identity_id)
