@@ -299,8 +299,11 @@ std::function<void(const store_status&)> call_log::count_if_refused(std::shared_
 std::size_t call_log::write_pending_in(write_txn& txn)
 {
     // The queue takes the buffer written last time, so record() appends into
-    // room it already has instead of growing a fresh vector every batch.
+    // room it already has instead of growing a fresh vector every batch; the
+    // room a burst took (up to max_pending records) is not kept.
     writing_.clear();
+    if (writing_.capacity() > 4096)
+        writing_ = {};
     {
         std::lock_guard lock(pending_mutex_);
         writing_.swap(pending_);
