@@ -298,12 +298,9 @@ std::function<void(const store_status&)> call_log::count_if_refused(std::shared_
 
 std::size_t call_log::write_pending_in(write_txn& txn)
 {
-    // The queue takes the buffer written last time, so record() appends into
-    // room it already has instead of growing a fresh vector every batch; the
-    // room a burst took (up to max_pending records) is not kept.
-    writing_.clear();
-    if (writing_.capacity() > 4096)
-        writing_ = {};
+    // The queue gets back the buffer written last time (emptied below), so
+    // record() appends into room it already has instead of growing a fresh
+    // vector every batch.
     {
         std::lock_guard lock(pending_mutex_);
         writing_.swap(pending_);
@@ -315,7 +312,13 @@ std::size_t call_log::write_pending_in(write_txn& txn)
             txn.put(column::calls_by_identity, identity_index_key(*r.agent_identity_id, r.created_at_us, r.id), "");
         txn.put(column::calls_by_time, time_index_key(r.created_at_us, r.id), "");
     }
-    return batch.size();
+    // The batch is in the WriteBatch now: its records go at once, and the
+    // room a burst took (up to max_pending records) is not kept.
+    std::size_t written = batch.size();
+    writing_.clear();
+    if (writing_.capacity() > 4096)
+        writing_ = {};
+    return written;
 }
 
 void call_log::record(call_record record)

@@ -85,7 +85,8 @@ json_parse_error parse_object(std::string_view body, simdjson::dom::object& obje
     thread_local std::vector<char> padded;
     if (padded.size() < body.size() + simdjson::SIMDJSON_PADDING)
         padded.resize(body.size() + simdjson::SIMDJSON_PADDING);
-    std::memcpy(padded.data(), body.data(), body.size());
+    if (!body.empty())
+        std::memcpy(padded.data(), body.data(), body.size());
     std::memset(padded.data() + body.size(), 0, simdjson::SIMDJSON_PADDING);
     simdjson::dom::element element;
     auto error = thread_parser().parse(padded.data(), body.size(), false).get(element);

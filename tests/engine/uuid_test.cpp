@@ -29,7 +29,7 @@ TEST(uuid, version_7_carries_the_millisecond_and_its_fraction)
     for (int i = 0; i < 6; ++i)
         ms = (ms << 8) | id.bytes[static_cast<std::size_t>(i)];
     EXPECT_EQ(ms, static_cast<std::uint64_t>(us / 1000));
-    // Version 7, then 999 us as 4092/4096 of a millisecond (RFC 9562 section 6.2, method 3).
+    // Version 7, then 999 us as 4091/4096 of a millisecond (RFC 9562 section 6.2, method 3).
     EXPECT_EQ(id.bytes[6] >> 4, 7);
     EXPECT_EQ(((id.bytes[6] & 0x0F) << 8) | id.bytes[7], 999 * 4096 / 1000);
     // The variant (10xx), then random bits.

@@ -116,7 +116,7 @@ private:
     std::mutex pending_mutex_;
     std::condition_variable wake_;
     std::vector<call_record> pending_;
-    std::vector<call_record> writing_; // only touched by write_pending_in (the store's commit thread)
+    std::vector<call_record> writing_; // only touched in write_pending_in, which the store runs one at a time
     bool stopping_ = false;
     std::atomic<std::uint64_t> dropped_{0};
     std::thread writer_;
