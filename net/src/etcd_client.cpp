@@ -1,8 +1,8 @@
 #include "callgate/net/etcd_client.hpp"
 
 #include "callgate/codec/base64.hpp"
+#include "callgate/codec/json_string.hpp"
 #include "callgate/net/outbound_client.hpp" // parse_url
-#include "json_escape.hpp"
 #include "tls_client.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -103,7 +103,7 @@ public:
     {
         key(name);
         out_ += '"';
-        detail::append_json_escaped(out_, value);
+        codec::append_json_escaped(out_, value);
         out_ += '"';
         return *this;
     }

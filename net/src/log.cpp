@@ -1,7 +1,7 @@
 #include "callgate/net/log.hpp"
 
 #include "callgate/codec/decimal.hpp"
-#include "json_escape.hpp"
+#include "callgate/codec/json_string.hpp"
 
 #include <unistd.h>
 
@@ -82,7 +82,7 @@ void log_value::append_json(std::string& out) const
     switch (kind_) {
     case kind::text:
         out += '"';
-        detail::append_json_escaped(out, text_);
+        codec::append_json_escaped(out, text_);
         out += '"';
         return;
     case kind::signed_integer: codec::append_decimal(out, signed_); return;
@@ -108,7 +108,7 @@ void log_value::append_text(std::string& out) const
         return;
     }
     out += '"';
-    detail::append_json_escaped(out, text_);
+    codec::append_json_escaped(out, text_);
     out += '"';
 }
 
@@ -143,13 +143,13 @@ void log(log_level level, std::string_view event, std::string_view msg, std::ini
         line += "\",\"level\":\"";
         line += level_name(level);
         line += "\",\"event\":\"";
-        detail::append_json_escaped(line, event);
+        codec::append_json_escaped(line, event);
         line += "\",\"msg\":\"";
-        detail::append_json_escaped(line, msg);
+        codec::append_json_escaped(line, msg);
         line += '"';
         for (const auto& [key, value] : fields) {
             line += ",\"";
-            detail::append_json_escaped(line, key);
+            codec::append_json_escaped(line, key);
             line += "\":";
             value.append_json(line);
         }
@@ -174,33 +174,5 @@ void log(log_level level, std::string_view event, std::string_view msg, std::ini
     if (line.capacity() > 64 * 1024)
         std::string().swap(line); // one huge line does not pin its buffer
 }
-
-namespace detail {
-
-void append_json_escaped(std::string& out, std::string_view text)
-{
-    while (!text.empty()) {
-        // The run of bytes that need no escape, appended at once.
-        std::size_t run = 0;
-        while (run < text.size() && text[run] != '"' && text[run] != '\\' &&
-               static_cast<unsigned char>(text[run]) >= 0x20)
-            ++run;
-        out.append(text.data(), run);
-        if (run == text.size())
-            return;
-        char c = text[run];
-        if (c == '"' || c == '\\') {
-            out += '\\';
-            out += c;
-        } else {
-            static constexpr char hex[] = "0123456789abcdef";
-            char escaped[6] = {'\\', 'u', '0', '0', hex[(c >> 4) & 0x0f], hex[c & 0x0f]};
-            out.append(escaped, sizeof escaped);
-        }
-        text.remove_prefix(run + 1);
-    }
-}
-
-} // namespace detail
 
 } // namespace callgate::net
