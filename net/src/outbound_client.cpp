@@ -105,13 +105,6 @@ using connection_ptr = std::unique_ptr<connection>;
 // the thread's io_context, so each thread keeps its own.
 thread_local std::unordered_map<std::string, std::vector<connection_ptr>> idle_connections;
 
-bool is_ip_literal(const std::string& host)
-{
-    beast::error_code ec;
-    asio::ip::make_address(host, ec);
-    return !ec;
-}
-
 struct exchange_result {
     outbound_response response;
     bool reply_started = false;
@@ -304,7 +297,7 @@ asio::awaitable<connection_ptr> outbound_client::impl::connect(const url_target&
 
     // Resolve once; keep only the addresses the policy allows; dial only those.
     std::vector<tcp::endpoint> endpoints;
-    if (is_ip_literal(t.host)) {
+    if (detail::is_ip_literal(t.host)) {
         endpoints.emplace_back(asio::ip::make_address(t.host), t.port);
     } else {
         tcp::resolver resolver(ex);
