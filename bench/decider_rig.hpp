@@ -158,6 +158,22 @@ public:
         return kind;
     }
 
+    // Times decisions of calls to `dialed` from `callers` (cycled), each
+    // expected to be answered from config without a store read; the run is
+    // marked as an error if one is not.
+    void time_cached_decisions(benchmark::State& state, const std::string& dialed,
+                               const std::vector<std::string>& callers)
+    {
+        auto misses = service_.stats().misses;
+        std::size_t i = 0, wrong = 0;
+        for (auto _ : state)
+            wrong += decide(dialed, callers[i++ % callers.size()]) != dispatch::outcome::answer_config;
+        if (wrong != 0)
+            state.SkipWithError("a decision was not answer_config");
+        if (service_.stats().misses != misses)
+            state.SkipWithError("a decision missed a cache");
+    }
+
     // One decision, run to completion.
     dispatch::call_decision decision(const std::string& dialed, const std::string& caller)
     {
