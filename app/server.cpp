@@ -536,7 +536,14 @@ int run_server(const serve_options& options)
         edge_handler = not_ready_gate(std::move(edge_handler), cluster, {"/healthz", "/readyz", "/metrics", "/openapi.json"});
     }
     net::http_server api(context_ptrs, listener_options("api", options.api_listen), std::move(api_handler));
-    net::http_server edge(context_ptrs, listener_options("edge", options.edge_listen), std::move(edge_handler));
+    auto edge_options = listener_options("edge", options.edge_listen);
+    // Decisions the caches hold are answered straight from the edge's epoll sets.
+    edge_options.answer_now = [&edge_routes, cluster](const net::ready_request& request, net::http_response& out) {
+        if (cluster && !cluster->status().ready)
+            return false; // not_ready_gate answers 503
+        return edge_routes.answer_now(request, out);
+    };
+    net::http_server edge(context_ptrs, std::move(edge_options), std::move(edge_handler));
     api_ptr = &api;
     edge_ptr = &edge;
     if (!api.listen(error) || !edge.listen(error)) {

@@ -6,6 +6,11 @@
 // a point the fuzzer chooses, and must parse exactly as they do in one read
 // (or fail in both cases).
 //
+// The server's ready lanes parse a request that is already whole in one pass
+// (parse_whole_request); whatever they take must be what the two-step
+// parse reads, byte for byte, so that answering it there or in the coroutine
+// session is the same.
+//
 // Input: two bytes choosing the split point, then the bytes of the connection.
 
 #include "callgate/net/http_server.hpp"
@@ -41,6 +46,7 @@ struct parsed_request {
     bool done = false;
     std::size_t header_bytes = 0;
     std::size_t start_line_bytes = 0; // through its '\n'
+    std::size_t request_bytes = 0;    // header and body, when done
     std::string method, target, body;
     unsigned version = 0;
     bool chunked = false;
@@ -166,8 +172,10 @@ parsed_request parse(std::string_view bytes, std::size_t split)
     }
     out.error = ec;
     out.done = !ec && parser.is_done();
-    if (out.done)
+    if (out.done) {
         out.body = req.body();
+        out.request_bytes = consumed;
+    }
     return out;
 }
 
@@ -263,5 +271,22 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         describe("two reads", in_two);
     }
     FUZZ_CHECK(same_outcome(in_two, whole));
+
+    // What a ready lane takes (whole, not chunked, framing accepted) the
+    // two-step parse reads the same way.
+    callgate::net::detail::request_store store;
+    auto lane = callgate::net::detail::parse_whole_request(store, bytes, defaults.header_limit, defaults.body_limit);
+    if (lane.used > 0 && !lane.chunked && whole.framing_refused == 0) {
+        if (!whole.done)
+            describe("one read", whole);
+        FUZZ_CHECK(whole.done);
+        FUZZ_CHECK(lane.used == whole.request_bytes);
+        FUZZ_CHECK(store.method() == whole.method && store.target() == whole.target &&
+                   store.version() == whole.version && store.body() == whole.body);
+        FUZZ_CHECK(store.fields().size() == whole.fields.size());
+        for (std::size_t i = 0; i < whole.fields.size() && i < store.fields().size(); ++i)
+            FUZZ_CHECK(store.name(store.fields()[i]) == whole.fields[i].first &&
+                       store.value(store.fields()[i]) == whole.fields[i].second);
+    }
     return 0;
 }

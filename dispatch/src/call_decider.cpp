@@ -17,6 +17,19 @@ namespace callgate::dispatch {
 using steady = std::chrono::steady_clock;
 using engine::config_errc;
 
+// What a decision has found so far. advance() takes each step from the caches,
+// or from a result a store read supplied, and stops at the first it lacks.
+struct call_decider::progress {
+    steady::time_point started = steady::now();
+    call_decision d;
+    std::optional<engine::uuid> asked_identity; // the event's agent_identity_id
+    std::optional<engine::uuid> identity_id;    // asked, or found by the dialed number
+    std::optional<engine::config_result<std::optional<engine::uuid>>> phone;
+    std::optional<engine::config_result<engine::snapshot_ptr>> snapshot;
+    std::optional<engine::config_result<engine::rule_set_ptr>> rules;
+    std::string request_id;
+};
+
 call_decider::call_decider(engine::config_service& config, engine::call_log& calls, webhook_client& webhooks,
                            boost::asio::any_io_executor workers, dispatch_metrics& metrics,
                            engine::clock_source& clock, std::chrono::milliseconds webhook_budget)
@@ -87,14 +100,11 @@ boost::asio::awaitable<call_decision> call_decider::decide(call_event event)
 
 call_decision call_decider::engine_reject(call_event event, outcome kind)
 {
-    call_decision d;
-    d.call.created_at_us = clock_.now_us();
-    d.call.call_id = event.call_id ? *event.call_id : engine::uuid::generate_v7(ids_, d.call.created_at_us);
-    d.call.remote_phone_number = std::move(event.remote_phone_number);
-    d.call.local_phone_number = std::move(event.local_phone_number);
-    d.agent_identity_id = event.agent_identity_id;
-    d.kind = kind;
-    return d;
+    auto agent_identity_id = event.agent_identity_id;
+    auto p = begin(std::move(event));
+    p.d.agent_identity_id = agent_identity_id;
+    p.d.kind = kind;
+    return std::move(p.d);
 }
 
 void call_decider::record(const call_decision& d, engine::call_status status, std::int64_t started_at_us)
@@ -125,107 +135,155 @@ void call_decider::record(const call_decision& d, engine::call_status status, st
     metrics_.count(d.kind);
 }
 
-boost::asio::awaitable<call_decision> call_decider::decide_only(call_event event)
+call_decider::progress call_decider::begin(call_event event)
 {
-    auto started = steady::now();
-    call_decision d;
+    progress p;
+    auto& d = p.d;
     d.call.created_at_us = clock_.now_us();
     // Time-ordered (version 7) ids keep the record writes append-like.
     d.call.call_id = event.call_id ? *event.call_id : engine::uuid::generate_v7(ids_, d.call.created_at_us);
     d.call.remote_phone_number = std::move(event.remote_phone_number);
-    d.call.local_phone_number = event.local_phone_number;
+    d.call.local_phone_number = std::move(event.local_phone_number);
+    p.asked_identity = event.agent_identity_id;
+    p.request_id = std::move(event.request_id);
+    return p;
+}
 
+call_decider::need call_decider::advance(progress& p)
+{
+    auto& d = p.d;
     // 1. The identity: by id, else by the dialed number.
-    std::optional<engine::uuid> identity_id = event.agent_identity_id;
-    bool resolved = true;
-    if (!identity_id) {
-        // A cache hit is answered in place; only a miss goes to a worker thread.
-        engine::config_result<std::optional<engine::uuid>> found;
-        if (auto cached = config_.try_phone(event.local_phone_number.value_or("")))
-            found = {engine::config_errc::ok, *cached};
-        else {
-            auto op = identity_by_number(event.local_phone_number.value_or(""));
-            found = co_await std::move(op);
+    p.identity_id = p.asked_identity;
+    if (!p.identity_id) {
+        if (!p.phone) {
+            auto cached = config_.try_phone(d.call.local_phone_number.value_or(""));
+            if (!cached)
+                return need::phone;
+            p.phone = engine::config_result<std::optional<engine::uuid>>{config_errc::ok, *cached};
         }
-        if (!found.ok()) {
+        if (!p.phone->ok()) {
             d.kind = outcome::overloaded;
-            resolved = false;
-        } else if (!found.value) {
+            return need::nothing;
+        }
+        if (!p.phone->value) {
             d.kind = outcome::unknown_number;
-            resolved = false;
-        } else {
-            identity_id = found.value;
+            return need::nothing;
         }
+        p.identity_id = p.phone->value;
     }
-    if (resolved) {
-        engine::config_result<engine::snapshot_ptr> found;
-        if (auto cached = config_.try_snapshot(*identity_id))
-            found = {engine::config_errc::ok, *cached};
-        else {
-            auto op = snapshot(*identity_id);
-            found = co_await std::move(op);
-        }
-        if (!found.ok()) {
-            d.kind = outcome::overloaded;
-        } else if (!found.value) {
-            d.kind = event.agent_identity_id ? outcome::unknown_identity : outcome::unknown_number;
-        } else {
-            d.identity = found.value;
-            d.agent_identity_id = identity_id;
-            if (!d.call.local_phone_number)
-                d.call.local_phone_number = d.identity->identity.phone_number;
-            // 2. Screen the caller against the identity's contact rules (a
-            // cache hit in place, a miss read on a worker thread).
-            engine::config_result<engine::rule_set_ptr> rules;
-            if (auto cached = config_.try_rules(*identity_id)) {
-                rules = {config_errc::ok, *cached};
-            } else {
-                auto op = net::on_workers(workers_, [this, id = *identity_id] { return config_.load_rules(id); });
-                rules = co_await std::move(op);
-            }
-            auto screened = rules.ok() ? screen(*d.identity, *rules.value, d.call.remote_phone_number)
-                                       : std::optional<outcome>(outcome::overloaded);
-            // 3-4. The action.
-            const auto& action = d.identity->action;
-            if (screened) {
-                d.kind = *screened;
-            } else if (!action) {
-                d.kind = outcome::no_config;
-            } else if (action->action == engine::call_action::auto_reject) {
-                d.kind = outcome::auto_reject;
-            } else if (action->action == engine::call_action::auto_accept) {
-                d.kind = outcome::answer_config;
-                d.client_websocket_url = action->client_websocket_url;
-            } else {
-                auto op = webhooks_.ask(d.identity, d.call, started + webhook_budget_);
-                auto reply = co_await std::move(op);
-                d.kind = reply.kind;
-                d.client_websocket_url = std::move(reply.client_websocket_url);
-                if (auto fallback = fallback_for(d.kind); fallback && action->incoming_call_fallback_action) {
-                    net::log(net::log_level::info, "webhook_fallback",
-                             "The webhook could not decide; the action's fallback answered",
-                             {{"call_id", d.call.call_id.to_string()},
-                              {"request_id", event.request_id},
-                              {"reason", labels_of(d.kind).reason},
-                              {"detail", reply.detail}});
-                    d.kind = *fallback;
-                    d.client_websocket_url = action->client_websocket_url;
-                } else if (!is_answer(d.kind))
-                    net::log(net::log_level::info, "webhook_declined", "The webhook did not answer the call",
-                             {{"call_id", d.call.call_id.to_string()},
-                              {"request_id", event.request_id},
-                              {"reason", labels_of(d.kind).reason},
-                              {"detail", reply.detail}});
-            }
-        }
+    if (!p.snapshot) {
+        auto cached = config_.try_snapshot(*p.identity_id);
+        if (!cached)
+            return need::snapshot;
+        p.snapshot = engine::config_result<engine::snapshot_ptr>{config_errc::ok, *cached};
     }
+    if (!p.snapshot->ok()) {
+        d.kind = outcome::overloaded;
+        return need::nothing;
+    }
+    if (!p.snapshot->value) {
+        d.kind = p.asked_identity ? outcome::unknown_identity : outcome::unknown_number;
+        return need::nothing;
+    }
+    d.identity = p.snapshot->value;
+    d.agent_identity_id = p.identity_id;
+    if (!d.call.local_phone_number)
+        d.call.local_phone_number = d.identity->identity.phone_number;
+    // 2. Screen the caller against the identity's contact rules.
+    if (!p.rules) {
+        auto cached = config_.try_rules(*p.identity_id);
+        if (!cached)
+            return need::rules;
+        p.rules = engine::config_result<engine::rule_set_ptr>{config_errc::ok, *cached};
+    }
+    auto screened = p.rules->ok() ? screen(*d.identity, *p.rules->value, d.call.remote_phone_number)
+                                  : std::optional<outcome>(outcome::overloaded);
+    // 3-4. The action.
+    const auto& action = d.identity->action;
+    if (screened) {
+        d.kind = *screened;
+    } else if (!action) {
+        d.kind = outcome::no_config;
+    } else if (action->action == engine::call_action::auto_reject) {
+        d.kind = outcome::auto_reject;
+    } else if (action->action == engine::call_action::auto_accept) {
+        d.kind = outcome::answer_config;
+        d.client_websocket_url = action->client_websocket_url;
+    } else {
+        return need::webhook;
+    }
+    return need::nothing;
+}
+
+call_decision call_decider::finish(progress& p)
+{
+    auto& d = p.d;
     if (is_answer(d.kind) && d.identity)
         d.client_headers = handshake_headers(*d.identity, d.call);
-    std::chrono::duration<double> took = steady::now() - started;
+    std::chrono::duration<double> took = steady::now() - p.started;
     d.decided_in_us = std::chrono::duration_cast<std::chrono::microseconds>(took).count();
     metrics_.observe(d.kind, took);
+    return std::move(d);
+}
 
-    co_return d;
+std::optional<call_decision> call_decider::try_decide(call_event event)
+{
+    auto p = begin(std::move(event));
+    if (advance(p) != need::nothing)
+        return std::nullopt;
+    auto d = finish(p);
+    record(d, is_answer(d.kind) ? engine::call_status::ringing : engine::call_status::canceled);
+    return d;
+}
+
+boost::asio::awaitable<call_decision> call_decider::decide_only(call_event event)
+{
+    auto p = begin(std::move(event));
+    // A cache hit is answered in place; only a miss goes to a worker thread.
+    for (;;) {
+        switch (advance(p)) {
+        case need::nothing: co_return finish(p);
+        case need::phone: {
+            auto op = identity_by_number(p.d.call.local_phone_number.value_or(""));
+            p.phone = co_await std::move(op);
+            break;
+        }
+        case need::snapshot: {
+            auto op = snapshot(*p.identity_id);
+            p.snapshot = co_await std::move(op);
+            break;
+        }
+        case need::rules: {
+            auto op = net::on_workers(workers_, [this, id = *p.identity_id] { return config_.load_rules(id); });
+            p.rules = co_await std::move(op);
+            break;
+        }
+        case need::webhook: {
+            auto& d = p.d;
+            const auto& action = d.identity->action;
+            auto op = webhooks_.ask(d.identity, d.call, p.started + webhook_budget_);
+            auto reply = co_await std::move(op);
+            d.kind = reply.kind;
+            d.client_websocket_url = std::move(reply.client_websocket_url);
+            if (auto fallback = fallback_for(d.kind); fallback && action->incoming_call_fallback_action) {
+                net::log(net::log_level::info, "webhook_fallback",
+                         "The webhook could not decide; the action's fallback answered",
+                         {{"call_id", d.call.call_id.to_string()},
+                          {"request_id", p.request_id},
+                          {"reason", labels_of(d.kind).reason},
+                          {"detail", reply.detail}});
+                d.kind = *fallback;
+                d.client_websocket_url = action->client_websocket_url;
+            } else if (!is_answer(d.kind))
+                net::log(net::log_level::info, "webhook_declined", "The webhook did not answer the call",
+                         {{"call_id", d.call.call_id.to_string()},
+                          {"request_id", p.request_id},
+                          {"reason", labels_of(d.kind).reason},
+                          {"detail", reply.detail}});
+            co_return finish(p);
+        }
+        }
+    }
 }
 
 } // namespace callgate::dispatch

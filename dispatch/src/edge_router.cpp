@@ -15,6 +15,7 @@ using net::json_response;
 
 namespace {
 
+constexpr std::string_view decide_path = "/v1/calls/decide";
 
 bool is_json_or_absent(std::string_view type)
 {
@@ -87,6 +88,27 @@ boost::asio::awaitable<http_response> edge_router::decide(net::http_request& req
     auto op = decider_.decide(std::move(event));
     auto d = co_await std::move(op);
     co_return json_response(200, decision_body(d));
+}
+
+bool edge_router::answer_now(const net::ready_request& request, http_response& out)
+{
+    if (request.method() != "POST" || request.target() != decide_path)
+        return false;
+    std::string_view token = request.header("X-Edge-Token");
+    if (token.empty() || !token_allowed(token) || !is_json_or_absent(request.header("Content-Type")) ||
+        request.body().size() > 64 * 1024)
+        return false;
+    call_event event;
+    std::string detail;
+    if (!read_decide_body(request.body(), event, detail))
+        return false;
+    event.request_id = std::string(request.request_id());
+    auto d = decider_.try_decide(std::move(event));
+    if (!d)
+        return false;
+    out = json_response(200, decision_body(*d));
+    out.route = decide_path;
+    return true;
 }
 
 boost::asio::awaitable<http_response> edge_router::update_status(net::http_request& request, net::path_params params)
@@ -180,7 +202,7 @@ const net::route_table<edge_router::route>& edge_router::table()
     using enum edge_access;
     static constexpr route rows[] = {
         // method  path                            access      handler
-        {"POST",   "/v1/calls/decide",             edge_token, &edge_router::decide},
+        {"POST",   decide_path,                    edge_token, &edge_router::decide},
         {"POST",   "/v1/calls/{call_id}/status",   edge_token, &edge_router::update_status},
         {"GET",    "/v1/calls/stream",             edge_token, &edge_router::stream},
         {"GET",    "/healthz",                     open,       &edge_router::health},

@@ -11,6 +11,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -22,11 +23,19 @@
 #include <boost/beast/websocket.hpp>
 #include <boost/beast/websocket/ssl.hpp>
 
+#include <fcntl.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <charconv>
 #include <condition_variable>
 #include <cstdio>
 #include <list>
+#include <system_error>
+#include <unordered_map>
 #include <mutex>
 #include <tuple>
 
@@ -58,6 +67,7 @@ struct session_token {
     std::string remote;          // the client's host:port, for the access log
     steady::time_point deadline = steady::time_point::max();
     std::size_t sweep_slot = no_slot; // its place in its context's deadline_sweeper
+    std::list<std::shared_ptr<session_token>>::iterator position; // in http_server::impl::sessions
 };
 
 std::string format_endpoint(const tcp::endpoint& ep)
@@ -217,7 +227,18 @@ socket_type& socket_of(tls_stream_type& s) { return s.next_layer(); }
 
 } // namespace
 
+namespace {
+class ready_lane;
+// How a connection's coroutine session ended.
+enum class session_end {
+    closed,   // the connection is to be closed
+    upgraded, // a WebSocket session owned and closed the stream
+    to_lane,  // waiting for a request again: back to its context's ready_lane
+};
+} // namespace
+
 struct http_server::impl {
+    using session_list = std::list<std::shared_ptr<session_token>>;
     std::vector<asio::io_context*> contexts;
     std::vector<std::shared_ptr<deadline_sweeper>> sweepers; // one per context
     http_server_options options;
@@ -231,12 +252,17 @@ struct http_server::impl {
     std::size_t next_context = 0;
     mutable std::mutex sessions_mutex;
     mutable std::condition_variable sessions_gone; // notified when `active` drops to 0
-    std::list<std::shared_ptr<session_token>> sessions;
+    session_list sessions;
+    // One per context when answer_now serves a plain-TCP listener, else none.
+    std::vector<std::shared_ptr<ready_lane>> lanes;
+    tcp protocol = tcp::v4(); // the listener's, for sockets the lanes hand back
 
     asio::awaitable<void> accept_loop();
+    // Returns whether the connection went back to its ready_lane (so is still open).
     template <class Stream>
-    asio::awaitable<void> run_session(Stream stream, std::shared_ptr<session_token> token,
-                                      std::shared_ptr<deadline_sweeper> sweeper);
+    asio::awaitable<bool> run_session(Stream stream, std::shared_ptr<session_token> token,
+                                      std::shared_ptr<deadline_sweeper> sweeper, std::size_t context_index,
+                                      std::string unread, std::string unsent);
     template <class Stream>
     asio::awaitable<void> run_websocket(Stream& stream, const detail::request_store& request,
                                         std::function<asio::awaitable<void>(ws_connection&)> session,
@@ -245,8 +271,18 @@ struct http_server::impl {
     // Serves requests until the connection should close; returns true if it
     // was upgraded to a WebSocket (and `stream` was moved away).
     template <class Stream>
-    asio::awaitable<bool> serve_requests(Stream& stream, session_token& token);
+    asio::awaitable<session_end> serve_requests(Stream& stream, session_token& token, std::string_view unread);
     void spawn_session(socket_type socket, std::size_t context_index);
+    // Counts a connection in (drain() and wait_idle() see it) and out.
+    void add_session(const std::shared_ptr<session_token>& token);
+    void remove_session(session_token& token);
+    // Serves a connection with a coroutine session: `unread` is input already
+    // read, `unsent` output to write before anything else.
+    template <class Stream>
+    void start_session(Stream stream, std::shared_ptr<session_token> token, std::size_t context_index,
+                       std::string unread = {}, std::string unsent = {});
+    // Gives a plain-TCP connection to its context's ready_lane (posted to that context).
+    void to_lane(int fd, std::shared_ptr<session_token> token, std::size_t context_index);
     // The access log line and on_request, after a response.
     void finished(std::string_view method, std::string_view route, unsigned status, std::uint64_t bytes_sent,
                   std::chrono::steady_clock::time_point started, std::string_view id, std::string_view remote) const;
@@ -404,13 +440,12 @@ void append_header(std::string& out, std::string_view name, std::string_view val
     out.append("\r\n", 2);
 }
 
-// The status line and header of `r` into `out` (cleared first), as Beast's
+// The status line and header of `r` appended to `out`, as Beast's
 // serializer would write them after prepare_payload and keep_alive(keep):
 // Content-Length except for 1xx, 204 and 304, and a Connection header when the
 // version's default (HTTP/1.1 keeps, 1.0 closes) is not what happens.
 void format_head(std::string& out, const http_response& r, unsigned version, bool keep, std::string_view id)
 {
-    out.clear();
     out.append(version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ", 9);
     codec::append_decimal(out, r.status);
     out.push_back(' ');
@@ -458,25 +493,280 @@ http_response plain_error(unsigned status, std::string_view detail)
     return r;
 }
 
+// What answer_now sees of a request a ready_lane holds.
+class ready_view final : public ready_request {
+public:
+    ready_view(const detail::request_store& request, const net::request_id& id) : request_(request), id_(id) {}
+    std::string_view method() const override { return request_.method(); }
+    std::string_view target() const override { return request_.target(); }
+    std::string_view header(std::string_view name) const override { return request_.header(name); }
+    std::string_view body() const override { return request_.body(); }
+    std::string_view request_id() const override { return id_.view(); }
+
+private:
+    const detail::request_store& request_;
+    const net::request_id& id_;
+};
+
+// The plain-TCP connections of one io_context while they wait for a request,
+// in an epoll set of its own, below Asio. The set's descriptor is one Asio
+// waits on: when it is readable, each ready connection is read once (a short
+// read means drained; with EPOLLET a later byte raises a new event), every
+// whole request in what was read goes to answer_now, and the answers go out
+// in one send. A request answer_now declines, one not yet whole, or a send
+// that would block moves the connection with its unread input and unsent
+// output to a coroutine session (start_session), which gives it back when it
+// waits for a request again. So a connection is in exactly one of the two at
+// a time, and nothing here waits: no partial request is ever held, and the
+// only deadline is the idle one (the context's deadline_sweeper).
+// Touched only on its context's thread.
+class ready_lane : public std::enable_shared_from_this<ready_lane> {
+public:
+    ready_lane(http_server::impl& server, std::size_t context_index)
+        : server_(server),
+          context_index_(context_index),
+          context_(*server.contexts[context_index]),
+          set_(context_),
+          in_(std::min<std::size_t>(64 * 1024, server.options.header_limit + server.options.body_limit + 16 * 1024))
+    {
+        int fd = ::epoll_create1(EPOLL_CLOEXEC);
+        if (fd < 0)
+            throw std::system_error(errno, std::generic_category(), "epoll_create1");
+        set_.assign(fd);
+    }
+    ~ready_lane()
+    {
+        for (auto& [key, c] : connections_) {
+            c->token->cancel = nullptr;
+            c->token->expire = nullptr;
+            ::close(c->fd);
+        }
+    }
+    ready_lane(const ready_lane&) = delete;
+    ready_lane& operator=(const ready_lane&) = delete;
+
+    // Takes over a connected, counted-in socket (on this lane's thread).
+    void adopt(int fd, std::shared_ptr<session_token> token)
+    {
+        auto owned = std::make_unique<connection>(connection{fd, std::move(token)});
+        connection& c = *owned;
+        int flags = ::fcntl(fd, F_GETFL);
+        epoll_event ev{};
+        ev.events = EPOLLIN | EPOLLRDHUP | EPOLLET;
+        ev.data.ptr = &c;
+        if (flags < 0 || ::fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0 ||
+            ::epoll_ctl(set_.native_handle(), EPOLL_CTL_ADD, fd, &ev) < 0) {
+            ::close(fd);
+            server_.remove_session(*c.token);
+            return;
+        }
+        connections_.emplace(&c, std::move(owned));
+        c.token->idle = true;
+        c.token->deadline = steady::now() + server_.options.idle_timeout;
+        // drain(): the coroutine session closes it, lingering, as it closes its own.
+        c.token->cancel = [this, &c] { hand_off(c, {}, {}); };
+        // The idle deadline: the set reports the shut socket, and serve() closes it.
+        c.token->expire = [fd] { ::shutdown(fd, SHUT_RDWR); };
+        server_.sweepers[context_index_]->add(c.token.get());
+        if (server_.draining.load())
+            hand_off(c, {}, {});
+        else if (!waiting_)
+            wait();
+    }
+
+private:
+    struct connection {
+        int fd;
+        std::shared_ptr<session_token> token;
+    };
+
+    void wait()
+    {
+        waiting_ = true;
+        set_.async_wait(asio::posix::descriptor_base::wait_read,
+                        [weak = weak_from_this()](const beast::error_code& ec) {
+                            auto self = weak.lock();
+                            if (ec || !self)
+                                return;
+                            self->waiting_ = false;
+                            self->on_ready();
+                        });
+    }
+
+    void on_ready()
+    {
+        for (;;) {
+            int n = ::epoll_wait(set_.native_handle(), events_.data(), static_cast<int>(events_.size()), 0);
+            if (n < 0 && errno == EINTR)
+                continue;
+            for (int i = 0; i < n; ++i)
+                serve(*static_cast<connection*>(events_[i].data.ptr), events_[i].events);
+            if (n < static_cast<int>(events_.size()))
+                break;
+        }
+        // Asio's wait re-arms the set's descriptor (epoll_ctl), so events that
+        // came in since the last epoll_wait are not lost. With no connection
+        // left, nothing waits, and the context may run out of work.
+        if (!connections_.empty())
+            wait();
+    }
+
+    void serve(connection& c, std::uint32_t events)
+    {
+        for (;;) {
+            ssize_t n = ::recv(c.fd, in_.data(), in_.size(), 0);
+            if (n == 0) {
+                close(c);
+                return;
+            }
+            if (n < 0) {
+                if (errno == EINTR)
+                    continue;
+                if (errno == EAGAIN || errno == EWOULDBLOCK)
+                    break;
+                close(c);
+                return;
+            }
+            std::string_view input(in_.data(), static_cast<std::size_t>(n));
+            out_.clear();
+            while (!input.empty()) {
+                std::size_t used = answer(c, input);
+                if (used == 0)
+                    break;
+                input.remove_prefix(used);
+            }
+            std::string_view unsent(out_);
+            if (!unsent.empty()) {
+                ssize_t sent = ::send(c.fd, out_.data(), out_.size(), MSG_NOSIGNAL);
+                if (sent < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+                    close(c);
+                    return;
+                }
+                unsent.remove_prefix(sent < 0 ? 0 : static_cast<std::size_t>(sent));
+            }
+            if (!input.empty() || !unsent.empty()) {
+                hand_off(c, input, unsent);
+                return;
+            }
+            if (static_cast<std::size_t>(n) < in_.size())
+                break; // a short read: the socket is drained
+        }
+        if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
+            close(c); // every request the peer sent before it shut its side is answered
+            return;
+        }
+        c.token->deadline = steady::now() + server_.options.idle_timeout;
+    }
+
+    // Answers the request at the start of `input` if it is whole and
+    // answer_now takes it; returns the bytes it used, or 0.
+    std::size_t answer(connection& c, std::string_view input)
+    {
+        const auto& options = server_.options;
+        if (server_.keep_alive_off.load(std::memory_order_relaxed))
+            return 0; // the coroutine session says Connection: close and closes
+        auto started = steady::now();
+        auto whole = detail::parse_whole_request(request_, input, options.header_limit, options.body_limit);
+        if (whole.used == 0 || whole.chunked || !whole.keep_alive || request_.verb() == http::verb::head ||
+            !request_.header(http::field::expect).empty() || is_upgrade(request_))
+            return 0;
+        if (auto framing = check_framing(request_); framing.status != 0 || framing.close_after)
+            return 0;
+        id_.assign(request_.header("X-Request-ID"));
+        http_response response;
+        try {
+            if (!options.answer_now(ready_view(request_, id_), response))
+                return 0;
+        } catch (const std::exception& e) {
+            log(log_level::error, "handler_failed", "A request's quick handler failed; the full handler takes it",
+                {{"listener", options.name}, {"request_id", id_.view()}, {"error", e.what()}});
+            return 0;
+        }
+        auto size_before = out_.size();
+        format_head(out_, response, request_.version(), true, id_.view());
+        out_.append(response.body);
+        server_.finished(request_.method(), response.route, response.status, out_.size() - size_before, started,
+                         id_.view(), c.token->remote);
+        if (response.status < server_.status_counts.size())
+            server_.status_counts[response.status].fetch_add(1, std::memory_order_relaxed);
+        return whole.used;
+    }
+
+    // Moves `c` to a coroutine session for good (it may come back as a new adopt).
+    void hand_off(connection& c, std::string_view unread, std::string_view unsent)
+    {
+        auto owned = release(c);
+        beast::error_code ec;
+        socket_type socket(context_.get_executor());
+        socket.assign(server_.protocol, owned->fd, ec);
+        if (ec) {
+            ::close(owned->fd);
+            server_.remove_session(*owned->token);
+            return;
+        }
+        server_.start_session(std::move(socket), std::move(owned->token), context_index_, std::string(unread),
+                              std::string(unsent));
+    }
+
+    void close(connection& c)
+    {
+        auto owned = release(c);
+        ::close(owned->fd);
+        server_.remove_session(*owned->token);
+    }
+
+    // Takes `c` out of the set, the sweeper and the table.
+    std::unique_ptr<connection> release(connection& c)
+    {
+        ::epoll_ctl(set_.native_handle(), EPOLL_CTL_DEL, c.fd, nullptr);
+        server_.sweepers[context_index_]->remove(c.token.get());
+        c.token->cancel = nullptr;
+        c.token->expire = nullptr;
+        c.token->idle = false;
+        auto found = connections_.find(&c);
+        auto owned = std::move(found->second);
+        connections_.erase(found);
+        return owned;
+    }
+
+    http_server::impl& server_;
+    std::size_t context_index_;
+    asio::io_context& context_;
+    asio::posix::basic_stream_descriptor<asio::io_context::executor_type> set_;
+    std::unordered_map<connection*, std::unique_ptr<connection>> connections_;
+    bool waiting_ = false;
+    std::array<epoll_event, 64> events_{};
+    std::vector<char> in_;
+    std::string out_;
+    detail::request_store request_;
+    request_id id_;
+};
+
 } // namespace
 
 template <class Stream>
-asio::awaitable<bool> http_server::impl::serve_requests(Stream& stream, session_token& token)
+asio::awaitable<session_end> http_server::impl::serve_requests(Stream& stream, session_token& token,
+                                                               std::string_view unread)
 {
     beast::flat_buffer buffer(options.header_limit + options.body_limit + 16 * 1024);
+    buffer.commit(asio::buffer_copy(buffer.prepare(unread.size()), asio::buffer(unread.data(), unread.size())));
     request_id id;
     detail::request_store request; // reused: its storage outlives each request
     std::string out;               // the response, formatted here and written in one piece
     for (;;) {
         if (buffer.size() == 0) {
             if (draining.load())
-                co_return false;
+                co_return session_end::closed;
+            if constexpr (std::is_same_v<Stream, socket_type>) {
+                if (!lanes.empty())
+                    co_return session_end::to_lane;
+            }
             token.idle = true;
             token.deadline = steady::now() + options.idle_timeout;
             auto [ec, n] = co_await stream.async_read_some(buffer.prepare(4096), use_tuple);
             token.idle = false;
             if (ec)
-                co_return false;
+                co_return session_end::closed;
             buffer.commit(n);
         }
         auto started = steady::now(); // the request's first byte is in
@@ -496,7 +786,7 @@ asio::awaitable<bool> http_server::impl::serve_requests(Stream& stream, session_
             id.generate();
             response = plain_error(431, "Request headers too large");
         } else if (read == read_result::closed) {
-            co_return false;
+            co_return session_end::closed;
         } else if (read != read_result::ok) {
             id.generate();
             response = plain_error(400, "Malformed HTTP request");
@@ -520,7 +810,7 @@ asio::awaitable<bool> http_server::impl::serve_requests(Stream& stream, session_
                 token.deadline = steady::time_point::max(); // the WebSocket stream keeps its own timeouts
                 co_await run_websocket(stream, request, std::move(response.websocket), id.view(), response.route,
                                        started, token);
-                co_return true;
+                co_return session_end::upgraded;
             }
             keep = parser.keep_alive() && !response.close && !keep_alive_off.load() && !framing.close_after;
             if (view.body_failed()) {
@@ -536,6 +826,7 @@ asio::awaitable<bool> http_server::impl::serve_requests(Stream& stream, session_
                 }
             }
         }
+        out.clear();
         format_head(out, response, version, keep, id.view());
         token.deadline = steady::now() + options.read_timeout;
         beast::error_code wec;
@@ -550,11 +841,11 @@ asio::awaitable<bool> http_server::impl::serve_requests(Stream& stream, session_
         }
         finished(request.method(), response.route, response.status, wn, started, id.view(), token.remote);
         if (wec)
-            co_return false;
+            co_return session_end::closed;
         if (response.status < status_counts.size())
             status_counts[response.status].fetch_add(1, std::memory_order_relaxed);
         if (!keep)
-            co_return false;
+            co_return session_end::closed;
         if (out.capacity() > 64 * 1024)
             std::string().swap(out); // a large response's buffer is not kept for the next
     }
@@ -632,8 +923,10 @@ asio::awaitable<void> http_server::impl::run_websocket(
 }
 
 template <class Stream>
-asio::awaitable<void> http_server::impl::run_session(Stream stream, std::shared_ptr<session_token> token,
-                                                     std::shared_ptr<deadline_sweeper> sweeper)
+asio::awaitable<bool> http_server::impl::run_session(Stream stream, std::shared_ptr<session_token> token,
+                                                     std::shared_ptr<deadline_sweeper> sweeper,
+                                                     std::size_t context_index, std::string unread,
+                                                     std::string unsent)
 {
     auto& socket = socket_of(stream);
     token->cancel = [&socket] {
@@ -649,14 +942,32 @@ asio::awaitable<void> http_server::impl::run_session(Stream stream, std::shared_
         token->deadline = steady::now() + options.read_timeout;
         auto [ec] = co_await stream.async_handshake(asio::ssl::stream_base::server, use_tuple);
         if (ec)
-            co_return;
-        if (co_await serve_requests(stream, *token))
-            co_return; // upgraded: the WebSocket session owned and closed the stream
+            co_return false;
+        if (co_await serve_requests(stream, *token, {}) == session_end::upgraded)
+            co_return false; // the WebSocket session owned and closed the stream
         token->deadline = steady::now() + std::chrono::seconds(2);
         auto [sec] = co_await stream.async_shutdown(use_tuple);
     } else {
-        if (co_await serve_requests(stream, *token))
-            co_return; // upgraded: the WebSocket session owned and closed the stream
+        if (!unsent.empty()) {
+            token->deadline = steady::now() + options.read_timeout;
+            auto [ec, n] = co_await asio::async_write(socket, asio::buffer(unsent), use_tuple);
+            if (ec)
+                co_return false;
+        }
+        auto end = co_await serve_requests(stream, *token, unread);
+        if (end == session_end::upgraded)
+            co_return false; // the WebSocket session owned and closed the stream
+        if (end == session_end::to_lane) {
+            // The lambdas above point into this frame, which ends now.
+            token->cancel = nullptr;
+            token->expire = nullptr;
+            beast::error_code ec;
+            int fd = socket.release(ec);
+            if (!ec) {
+                to_lane(fd, token, context_index);
+                co_return true;
+            }
+        }
         // Lingering close: stop sending, then read and discard what the client
         // still sends for a moment, so our last response is not lost to a reset.
         beast::error_code ignored;
@@ -671,27 +982,29 @@ asio::awaitable<void> http_server::impl::run_session(Stream stream, std::shared_
             drained += n;
         }
     }
+    co_return false;
 }
 
-void http_server::impl::spawn_session(socket_type socket, std::size_t context_index)
+void http_server::impl::add_session(const std::shared_ptr<session_token>& token)
 {
-    beast::error_code ignored;
-    socket.set_option(tcp::no_delay(true), ignored);
-    auto executor = socket.get_executor();
-    auto token = std::make_shared<session_token>();
-    token->executor = executor;
-    if (options.access_log) {
-        auto peer = socket.remote_endpoint(ignored);
-        if (!ignored)
-            token->remote = format_endpoint(peer);
-    }
-    std::list<std::shared_ptr<session_token>>::iterator position;
-    {
-        std::lock_guard lock(sessions_mutex);
-        position = sessions.insert(sessions.end(), token);
-        active.fetch_add(1);
-    }
-    auto finished = [this, position](std::exception_ptr e) {
+    std::lock_guard lock(sessions_mutex);
+    token->position = sessions.insert(sessions.end(), token);
+    active.fetch_add(1);
+}
+
+void http_server::impl::remove_session(session_token& token)
+{
+    std::lock_guard lock(sessions_mutex);
+    sessions.erase(token.position);
+    if (active.fetch_sub(1) == 1)
+        sessions_gone.notify_all();
+}
+
+template <class Stream>
+void http_server::impl::start_session(Stream stream, std::shared_ptr<session_token> token, std::size_t context_index,
+                                      std::string unread, std::string unsent)
+{
+    auto finished = [this, token](std::exception_ptr e, bool to_lane) {
         if (e) {
             try {
                 std::rethrow_exception(e);
@@ -699,19 +1012,54 @@ void http_server::impl::spawn_session(socket_type socket, std::size_t context_in
                 log(log_level::error, "session_failed", "A connection's session failed; it was closed",
                     {{"listener", options.name}, {"error", ex.what()}});
             }
+        } else if (to_lane) {
+            return; // still open, now in its ready_lane
         }
-        std::lock_guard lock(sessions_mutex);
-        sessions.erase(position);
-        if (active.fetch_sub(1) == 1)
-            sessions_gone.notify_all();
+        remove_session(*token);
     };
-    auto& sweeper = sweepers[context_index];
-    if (tls) {
-        tls_stream_type stream(std::move(socket), *tls);
-        asio::co_spawn(executor, run_session(std::move(stream), token, sweeper), std::move(finished));
-    } else {
-        asio::co_spawn(executor, run_session(std::move(socket), token, sweeper), std::move(finished));
+    auto executor = token->executor;
+    asio::co_spawn(executor,
+                   run_session(std::move(stream), token, sweepers[context_index], context_index, std::move(unread),
+                               std::move(unsent)),
+                   std::move(finished));
+}
+
+void http_server::impl::to_lane(int fd, std::shared_ptr<session_token> token, std::size_t context_index)
+{
+    std::weak_ptr<ready_lane> lane = lanes[context_index];
+    asio::post(*contexts[context_index], [lane, fd, token = std::move(token)]() mutable {
+        if (auto l = lane.lock())
+            l->adopt(fd, std::move(token));
+        else
+            ::close(fd); // the server is going away
+    });
+}
+
+void http_server::impl::spawn_session(socket_type socket, std::size_t context_index)
+{
+    beast::error_code ignored;
+    socket.set_option(tcp::no_delay(true), ignored);
+    auto token = std::make_shared<session_token>();
+    token->executor = socket.get_executor();
+    if (options.access_log) {
+        auto peer = socket.remote_endpoint(ignored);
+        if (!ignored)
+            token->remote = format_endpoint(peer);
     }
+    add_session(token);
+    if (tls) {
+        start_session(tls_stream_type(std::move(socket), *tls), std::move(token), context_index);
+        return;
+    }
+    if (!lanes.empty()) {
+        beast::error_code ec;
+        int fd = socket.release(ec);
+        if (!ec) {
+            to_lane(fd, std::move(token), context_index);
+            return;
+        }
+    }
+    start_session(std::move(socket), std::move(token), context_index);
 }
 
 asio::awaitable<void> http_server::impl::accept_loop()
@@ -747,6 +1095,9 @@ http_server::http_server(std::vector<asio::io_context*> contexts, http_server_op
     for (auto* context : impl_->contexts)
         impl_->sweepers.push_back(std::make_shared<deadline_sweeper>(*context, tick));
     impl_->handler = std::move(handler);
+    if (impl_->options.answer_now && !impl_->options.tls)
+        for (std::size_t i = 0; i < impl_->contexts.size(); ++i)
+            impl_->lanes.push_back(std::make_shared<ready_lane>(*impl_, i));
 }
 
 http_server::~http_server() = default;
@@ -797,6 +1148,7 @@ bool http_server::listen(std::string& error)
         return false;
     }
     impl_->acceptor = std::move(acceptor);
+    impl_->protocol = endpoint.protocol();
     return true;
 }
 

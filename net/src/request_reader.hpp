@@ -117,4 +117,17 @@ private:
     request_store& store_;
 };
 
+// One request parsed from bytes already in memory, as the server's ready
+// lanes read them: the header limit, then the body limit, in one pass.
+struct whole_request {
+    std::size_t used = 0;    // the request's bytes; 0 when it is not whole or does not parse
+    bool chunked = false;    // framed by chunked encoding
+    bool keep_alive = false; // the connection may carry another request after it
+};
+// Parses the request at the start of `input` into `store`. used == 0 means
+// that the coroutine session should read it instead (it needs more bytes, or
+// it is an error that session answers).
+whole_request parse_whole_request(request_store& store, std::string_view input, std::size_t header_limit,
+                                  std::size_t body_limit);
+
 } // namespace callgate::net::detail

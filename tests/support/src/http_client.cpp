@@ -222,6 +222,8 @@ bool raw_connection::send(const std::string& bytes)
     return true;
 }
 
+bool raw_connection::shutdown_send() { return ::shutdown(fd_, SHUT_WR) == 0; }
+
 std::string raw_connection::read_until_close(std::chrono::milliseconds timeout) { return read_until({}, timeout); }
 
 std::string raw_connection::read_until(const std::string& marker, std::chrono::milliseconds timeout)

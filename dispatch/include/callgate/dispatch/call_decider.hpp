@@ -62,6 +62,12 @@ public:
     // record is readable as soon as the decision is answered.
     boost::asio::awaitable<call_decision> decide(call_event event);
 
+    // decide() without waiting: when the caches hold all the decision needs
+    // (and the action needs no webhook), decides, queues the record and
+    // returns the decision; otherwise returns nullopt having counted and
+    // recorded nothing, and decide() is the way to go.
+    std::optional<call_decision> try_decide(call_event event);
+
     // Decides without recording (the media bridge records once the client
     // WebSocket answered or failed).
     boost::asio::awaitable<call_decision> decide_only(call_event event);
@@ -82,6 +88,14 @@ public:
     engine::random_source& ids() { return ids_; }
 
 private:
+    struct progress;
+    // What a decision still lacks after the steps the caches could take.
+    enum class need { nothing, phone, snapshot, rules, webhook };
+    progress begin(call_event event);
+    need advance(progress& p);
+    // The handshake headers of an answer, the decision time and its metric.
+    call_decision finish(progress& p);
+
     boost::asio::awaitable<engine::config_result<engine::snapshot_ptr>> snapshot(engine::uuid id);
     boost::asio::awaitable<engine::config_result<std::optional<engine::uuid>>> identity_by_number(std::string number);
     // contact_blocked when the identity's rules and filter mode block

@@ -71,6 +71,26 @@ struct http_response {
 
 using http_handler = std::function<boost::asio::awaitable<http_response>(http_request&)>;
 
+// A whole request the server already holds (header and body), offered to
+// http_server_options::answer_now. Valid only during that call.
+class ready_request {
+public:
+    virtual ~ready_request() = default;
+    virtual std::string_view method() const = 0;
+    virtual std::string_view target() const = 0;
+    // The value of the first header with this name (case-insensitive), or "".
+    virtual std::string_view header(std::string_view name) const = 0;
+    virtual std::string_view body() const = 0;
+    virtual std::string_view request_id() const = 0;
+};
+
+// Answers a request at once, on the I/O thread, without waiting for anything:
+// fills the response and returns true, or returns false having done nothing,
+// and the request goes to the http_handler as usual. The response is sent
+// keep-alive (its `close` and `websocket` are not honoured) and must name its
+// route.
+using ready_handler = std::function<bool(const ready_request&, http_response&)>;
+
 // The Content-Type of a Prometheus text exposition (/metrics).
 inline constexpr std::string_view metrics_content_type = "text/plain; version=0.0.4; charset=utf-8";
 
@@ -133,6 +153,15 @@ struct http_server_options {
     // Called on the I/O thread after every response (for metrics): must be
     // quick and must not block.
     std::function<void(const request_summary&)> on_request;
+    // Optional, plain TCP only (ignored with `tls`): tried first on every
+    // request that arrived whole, with a body of known length, keep-alive,
+    // no Expect and no upgrade. With it, connections between requests wait in
+    // a per-thread epoll set of the server's own instead of in Asio
+    // operations, and a request answer_now answers costs one recv and one
+    // send. Anything else -- a request in pieces, an error, a decline -- moves
+    // the connection, with the bytes already read, to its coroutine session,
+    // which hands it back once it waits for a request again.
+    ready_handler answer_now;
 };
 
 // An HTTP/1.1 server: one acceptor, connections spread over the given

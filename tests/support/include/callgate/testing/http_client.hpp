@@ -65,6 +65,8 @@ public:
     explicit raw_connection(const std::string& address);
     ~raw_connection();
     bool send(const std::string& bytes);
+    // Shuts the sending side (a FIN): the peer reads end of input, and can still answer.
+    bool shutdown_send();
     // Reads until the peer closes or `timeout` passes; returns what arrived.
     std::string read_until_close(std::chrono::milliseconds timeout);
     // Reads until what arrived contains `marker`, the peer closes or `timeout`
