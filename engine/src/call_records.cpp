@@ -15,28 +15,43 @@ using detail::record_writer;
 
 namespace {
 
-void put_big_endian(std::string& out, std::uint64_t v)
+char* put_big_endian(char* out, std::uint64_t v)
 {
     for (int i = 7; i >= 0; --i)
-        out.push_back(static_cast<char>((v >> (8 * i)) & 0xFF));
+        *out++ = static_cast<char>((v >> (8 * i)) & 0xFF);
+    return out;
 }
+
+// An index key, built in place (a call record's two index keys are written
+// for every call: no heap string each).
+template <std::size_t N>
+class index_key {
+public:
+    std::string_view view() const { return {bytes_.data(), N}; }
+    operator std::string_view() const { return view(); }
+
+protected:
+    std::array<char, N> bytes_;
+};
 
 // identity + (max - created) + call id: iterating forward is newest first.
-std::string identity_index_key(const uuid& identity, std::int64_t created_us, const uuid& call)
-{
-    std::string key(identity.as_key());
-    put_big_endian(key, ~static_cast<std::uint64_t>(created_us));
-    key += call.as_key();
-    return key;
-}
+struct identity_index_key : index_key<40> {
+    identity_index_key(const uuid& identity, std::int64_t created_us, const uuid& call)
+    {
+        auto at = std::copy_n(identity.as_key().data(), 16, bytes_.data());
+        at = put_big_endian(at, ~static_cast<std::uint64_t>(created_us));
+        std::copy_n(call.as_key().data(), 16, at);
+    }
+};
 
-std::string time_index_key(std::int64_t created_us, const uuid& call)
-{
-    std::string key;
-    put_big_endian(key, static_cast<std::uint64_t>(created_us));
-    key += call.as_key();
-    return key;
-}
+// created + call id: iterating forward is oldest first.
+struct time_index_key : index_key<24> {
+    time_index_key(std::int64_t created_us, const uuid& call)
+    {
+        auto at = put_big_endian(bytes_.data(), static_cast<std::uint64_t>(created_us));
+        std::copy_n(call.as_key().data(), 16, at);
+    }
+};
 
 void write_counts(record_writer& w, const media_counts& c)
 {
@@ -102,7 +117,11 @@ std::optional<hangup_reason> parse_hangup_reason(std::string_view text)
 
 std::string encode(const call_record& r)
 {
-    record_writer w;
+    // Fixed fields (~110 bytes) and the texts: one allocation for most records.
+    record_writer w(128 + r.remote_phone_number.size() + r.decision_source.size() +
+                    (r.local_phone_number ? r.local_phone_number->size() : 0) +
+                    (r.client_websocket_url ? r.client_websocket_url->size() : 0) +
+                    (r.decision_reason ? r.decision_reason->size() : 0));
     w.id(r.id);
     w.u8(r.agent_identity_id ? 1 : 0);
     if (r.agent_identity_id)
@@ -443,10 +462,11 @@ config_result<std::vector<call_record>> call_log::list(std::optional<uuid> ident
 config_result<std::size_t> call_log::purge_older_than(std::int64_t cutoff_us)
 {
     std::vector<std::pair<std::int64_t, uuid>> old;
-    std::string limit_key;
-    put_big_endian(limit_key, static_cast<std::uint64_t>(cutoff_us));
+    char limit_bytes[8];
+    put_big_endian(limit_bytes, static_cast<std::uint64_t>(cutoff_us));
+    std::string_view limit_key(limit_bytes, sizeof limit_bytes);
     auto status = db_.scan(column::calls_by_time, "", 0, [&](std::string_view key, std::string_view) {
-        if (key.substr(0, 8) >= std::string_view(limit_key) || old.size() >= 10'000)
+        if (key.substr(0, 8) >= limit_key || old.size() >= 10'000)
             return false;
         std::uint64_t t = 0;
         for (int i = 0; i < 8; ++i)

@@ -19,7 +19,13 @@ constexpr std::uint8_t format_version = 1;
 
 class record_writer {
 public:
-    record_writer() { out_.push_back(static_cast<char>(format_version)); }
+    // `expected`: the size the record will likely reach, reserved at once
+    // rather than grown into step by step.
+    explicit record_writer(std::size_t expected = 0)
+    {
+        out_.reserve(expected);
+        out_.push_back(static_cast<char>(format_version));
+    }
     void u8(std::uint8_t v) { out_.push_back(static_cast<char>(v)); }
     void i64(std::int64_t v)
     {

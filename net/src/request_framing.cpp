@@ -2,6 +2,8 @@
 
 #include <boost/beast/core/string.hpp>
 
+#include <vector>
+
 namespace callgate::net {
 namespace {
 
@@ -20,8 +22,8 @@ framing_verdict reject(unsigned status, std::string_view detail) { return {statu
 
 } // namespace
 
-framing_verdict check_request_framing(unsigned http_version, const std::vector<std::string_view>& content_lengths,
-                                      const std::vector<std::string_view>& transfer_encodings)
+framing_verdict check_request_framing(unsigned http_version, std::span<const std::string_view> content_lengths,
+                                      std::span<const std::string_view> transfer_encodings)
 {
     if (content_lengths.size() > 1)
         return reject(400, "Conflicting Content-Length headers");

@@ -55,7 +55,9 @@ class ws_connection;
 struct http_response {
     unsigned status = 200;
     std::string body;
-    std::string content_type = "application/json";
+    // A string with static storage (a literal or a constant): every response
+    // names one, and most the same.
+    std::string_view content_type = "application/json";
     std::vector<std::pair<std::string, std::string>> headers;
     bool close = false; // close the connection after this response
     // The route pattern the handler matched, e.g. "/identities/{agent_handle}",

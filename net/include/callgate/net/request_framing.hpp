@@ -1,7 +1,7 @@
 #pragma once
 
+#include <span>
 #include <string_view>
-#include <vector>
 
 namespace callgate::net {
 
@@ -20,7 +20,7 @@ struct framing_verdict {
 // - Transfer-Encoding: only in HTTP/1.1; chunked must be the final coding and
 //   appear once → else 400; other codings before it are not implemented → 501.
 // - Both: framed as chunked and the connection closes after the response.
-framing_verdict check_request_framing(unsigned http_version, const std::vector<std::string_view>& content_lengths,
-                                      const std::vector<std::string_view>& transfer_encodings);
+framing_verdict check_request_framing(unsigned http_version, std::span<const std::string_view> content_lengths,
+                                      std::span<const std::string_view> transfer_encodings);
 
 } // namespace callgate::net
