@@ -22,6 +22,10 @@
 //                       threads, count. Flushed every 128 records with timing
 //                       running, so recording cannot outrun the store; at least
 //                       2 s a run, so memtable flushes land in every run.
+//   list/newest         GET /calls's read: the 50 newest of at least 300,000
+//                       call records (in memtables and files); list/identity
+//                       the same for one identity's calls. What a change to
+//                       the record's layout costs its readers.
 // The decider is wired as the server wires it (decider_rig.hpp).
 #include "decider_rig.hpp"
 
@@ -31,6 +35,7 @@
 
 #include <cstdio>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -129,6 +134,33 @@ void record_stored(benchmark::State& state)
         state.SkipWithError("a record was not stored");
 }
 
+void list_newest(benchmark::State& state, std::optional<engine::uuid> identity)
+{
+    // Cases run in random order: make sure there is a history to list.
+    static bool filled = false;
+    if (!filled) {
+        bool stored = true;
+        for (int i = 1; i <= 300'000; ++i) {
+            rig->calls().record(next_record());
+            if (i % 4096 == 0)
+                stored = flushed() && stored; // the queue holds 64 Ki records at most
+        }
+        if (!flushed() || !stored) {
+            state.SkipWithError("the records were not stored");
+            return;
+        }
+        filled = true;
+    }
+    for (auto _ : state) {
+        auto page = rig->calls().list(identity, 50, 0);
+        if (!page.ok() || page.value.size() != 50) {
+            state.SkipWithError("the list did not return 50 records");
+            break;
+        }
+        benchmark::DoNotOptimize(page);
+    }
+}
+
 } // namespace
 
 int main(int argc, char** argv)
@@ -159,6 +191,8 @@ int main(int argc, char** argv)
     benchmark::RegisterBenchmark("serialize/decision", serialize_decision);
     benchmark::RegisterBenchmark("record/enqueue", record_enqueue)->Iterations(200'000);
     benchmark::RegisterBenchmark("record/stored", record_stored)->MeasureProcessCPUTime()->UseRealTime()->MinTime(2);
+    benchmark::RegisterBenchmark("list/newest", list_newest, std::nullopt)->Unit(benchmark::kMicrosecond);
+    benchmark::RegisterBenchmark("list/identity", list_newest, answered.agent_identity_id)->Unit(benchmark::kMicrosecond);
     benchmark::RunSpecifiedBenchmarks();
     benchmark::Shutdown();
     rig.reset();
