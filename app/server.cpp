@@ -540,7 +540,7 @@ int run_server(const serve_options& options)
     // Decisions the caches hold are answered straight from the edge's epoll sets.
     edge_options.answer_now = [&edge_routes, cluster](const net::ready_request& request, net::http_response& out) {
         if (cluster && !cluster->status().ready)
-            return false; // not_ready_gate answers 503
+            return net::ready_result::declined; // not_ready_gate answers 503
         return edge_routes.answer_now(request, out);
     };
     net::http_server edge(context_ptrs, std::move(edge_options), std::move(edge_handler));

@@ -28,6 +28,7 @@ struct call_decider::progress {
     std::optional<engine::config_result<engine::snapshot_ptr>> snapshot;
     std::optional<engine::config_result<engine::rule_set_ptr>> rules;
     std::string request_id;
+    bool count_lookups = true;
 };
 
 call_decider::call_decider(engine::config_service& config, engine::call_log& calls, webhook_client& webhooks,
@@ -146,6 +147,7 @@ call_decider::progress call_decider::begin(call_event event)
     d.call.local_phone_number = std::move(event.local_phone_number);
     p.asked_identity = event.agent_identity_id;
     p.request_id = std::move(event.request_id);
+    p.count_lookups = !event.lookups_counted;
     return p;
 }
 
@@ -156,7 +158,7 @@ call_decider::need call_decider::advance(progress& p)
     p.identity_id = p.asked_identity;
     if (!p.identity_id) {
         if (!p.phone) {
-            auto cached = config_.try_phone(d.call.local_phone_number.value_or(""));
+            auto cached = config_.try_phone(d.call.local_phone_number.value_or(""), p.count_lookups);
             if (!cached)
                 return need::phone;
             p.phone = engine::config_result<std::optional<engine::uuid>>{config_errc::ok, *cached};
@@ -172,7 +174,7 @@ call_decider::need call_decider::advance(progress& p)
         p.identity_id = p.phone->value;
     }
     if (!p.snapshot) {
-        auto cached = config_.try_snapshot(*p.identity_id);
+        auto cached = config_.try_snapshot(*p.identity_id, p.count_lookups);
         if (!cached)
             return need::snapshot;
         p.snapshot = engine::config_result<engine::snapshot_ptr>{config_errc::ok, *cached};
@@ -191,7 +193,7 @@ call_decider::need call_decider::advance(progress& p)
         d.call.local_phone_number = d.identity->identity.phone_number;
     // 2. Screen the caller against the identity's contact rules.
     if (!p.rules) {
-        auto cached = config_.try_rules(*p.identity_id);
+        auto cached = config_.try_rules(*p.identity_id, p.count_lookups);
         if (!cached)
             return need::rules;
         p.rules = engine::config_result<engine::rule_set_ptr>{config_errc::ok, *cached};

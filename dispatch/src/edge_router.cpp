@@ -84,31 +84,33 @@ boost::asio::awaitable<http_response> edge_router::decide(net::http_request& req
     if (!read_decide_body(body, event, detail))
         co_return net::json_error(422, detail);
     event.request_id = std::string(request.request_id());
+    event.lookups_counted = request.answer_now_declined();
 
     auto op = decider_.decide(std::move(event));
     auto d = co_await std::move(op);
     co_return json_response(200, decision_body(d));
 }
 
-bool edge_router::answer_now(const net::ready_request& request, http_response& out)
+net::ready_result edge_router::answer_now(const net::ready_request& request, http_response& out)
 {
+    using net::ready_result;
     if (request.method() != "POST" || request.target() != decide_path)
-        return false;
+        return ready_result::elsewhere;
     std::string_view token = request.header("X-Edge-Token");
     if (token.empty() || !token_allowed(token) || !is_json_or_absent(request.header("Content-Type")) ||
         request.body().size() > 64 * 1024)
-        return false;
+        return ready_result::declined;
     call_event event;
     std::string detail;
     if (!read_decide_body(request.body(), event, detail))
-        return false;
+        return ready_result::declined;
     event.request_id = std::string(request.request_id());
     auto d = decider_.try_decide(std::move(event));
     if (!d)
-        return false;
+        return ready_result::declined;
     out = json_response(200, decision_body(*d));
     out.route = decide_path;
-    return true;
+    return ready_result::answered;
 }
 
 boost::asio::awaitable<http_response> edge_router::update_status(net::http_request& request, net::path_params params)

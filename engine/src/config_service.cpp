@@ -136,9 +136,9 @@ config_service::config_service(store& db, clock_source& clock, random_source& ra
     admin_keys_.reload_if_changed(error);
 }
 
-std::optional<snapshot_ptr> config_service::try_snapshot(const uuid& identity_id)
+std::optional<snapshot_ptr> config_service::try_snapshot(const uuid& identity_id, bool count)
 {
-    return snapshots_.get(identity_id);
+    return count ? snapshots_.get(identity_id) : snapshots_.peek(identity_id);
 }
 
 config_result<snapshot_ptr> config_service::load_snapshot(const uuid& identity_id)
@@ -160,9 +160,9 @@ config_result<snapshot_ptr> config_service::load_snapshot(const uuid& identity_i
     return {config_errc::ok, value};
 }
 
-std::optional<std::optional<uuid>> config_service::try_phone(const std::string& e164)
+std::optional<std::optional<uuid>> config_service::try_phone(const std::string& e164, bool count)
 {
-    return phones_.get(e164);
+    return count ? phones_.get(e164) : phones_.peek(e164);
 }
 
 config_result<std::optional<uuid>> config_service::load_phone(const std::string& e164)
@@ -889,7 +889,10 @@ config_errc read_rule_by_handle(write_txn& txn, std::string_view handle, const u
 
 } // namespace
 
-std::optional<rule_set_ptr> config_service::try_rules(const uuid& identity_id) { return rules_.get(identity_id); }
+std::optional<rule_set_ptr> config_service::try_rules(const uuid& identity_id, bool count)
+{
+    return count ? rules_.get(identity_id) : rules_.peek(identity_id);
+}
 
 config_result<rule_set_ptr> config_service::load_rules(const uuid& identity_id)
 {

@@ -235,6 +235,15 @@ enum class session_end {
     upgraded, // a WebSocket session owned and closed the stream
     to_lane,  // waiting for a request again: back to its context's ready_lane
 };
+
+// What a coroutine session taking a connection over from its ready_lane starts with.
+struct takeover {
+    std::string unread;          // input already read, from the start of a request
+    std::string unsent;          // output to write before anything else
+    bool first_declined = false; // answer_now saw the first request in `unread`, and declined it
+    bool read_first = false;     // serve a request before giving the connection back
+    bool keep = false;           // never give it back (answer_now said `elsewhere`)
+};
 } // namespace
 
 struct http_server::impl {
@@ -262,7 +271,7 @@ struct http_server::impl {
     template <class Stream>
     asio::awaitable<bool> run_session(Stream stream, std::shared_ptr<session_token> token,
                                       std::shared_ptr<deadline_sweeper> sweeper, std::size_t context_index,
-                                      std::string unread, std::string unsent);
+                                      takeover from_lane);
     template <class Stream>
     asio::awaitable<void> run_websocket(Stream& stream, const detail::request_store& request,
                                         std::function<asio::awaitable<void>(ws_connection&)> session,
@@ -271,16 +280,16 @@ struct http_server::impl {
     // Serves requests until the connection should close; returns true if it
     // was upgraded to a WebSocket (and `stream` was moved away).
     template <class Stream>
-    asio::awaitable<session_end> serve_requests(Stream& stream, session_token& token, std::string_view unread);
+    asio::awaitable<session_end> serve_requests(Stream& stream, session_token& token, const takeover& from_lane);
     void spawn_session(socket_type socket, std::size_t context_index);
     // Counts a connection in (drain() and wait_idle() see it) and out.
     void add_session(const std::shared_ptr<session_token>& token);
     void remove_session(session_token& token);
-    // Serves a connection with a coroutine session: `unread` is input already
-    // read, `unsent` output to write before anything else.
+    // Serves a connection with a coroutine session (`from_lane`: where its
+    // ready_lane left it).
     template <class Stream>
     void start_session(Stream stream, std::shared_ptr<session_token> token, std::size_t context_index,
-                       std::string unread = {}, std::string unsent = {});
+                       takeover from_lane = {});
     // Gives a plain-TCP connection to its context's ready_lane (posted to that context).
     void to_lane(int fd, std::shared_ptr<session_token> token, std::size_t context_index);
     // The access log line and on_request, after a response.
@@ -354,11 +363,13 @@ public:
     // `as_get`: a HEAD request the handler answers as its GET.
     request_view(Stream& stream, beast::flat_buffer& buffer, detail::request_reader& parser,
                  detail::request_store& store, std::size_t body_limit, bool as_get,
-                 const net::request_id& id)
+                 const net::request_id& id, bool declined)
         : stream_(stream), buffer_(buffer), parser_(parser), store_(store), body_limit_(body_limit),
-          as_get_(as_get), id_(id)
+          as_get_(as_get), id_(id), declined_(declined)
     {
     }
+
+    bool answer_now_declined() const override { return declined_; }
 
     std::string_view method() const override { return as_get_ ? "GET" : store_.method(); }
     std::string_view target() const override { return store_.target(); }
@@ -421,6 +432,7 @@ private:
     std::size_t body_limit_;
     bool as_get_;
     const net::request_id& id_;
+    bool declined_;
     body_state state_ = body_state::unread;
 };
 
@@ -556,6 +568,7 @@ public:
     ~ready_lane()
     {
         for (auto& [key, c] : connections_) {
+            server_.sweepers[context_index_]->remove(c->token.get());
             c->token->cancel = nullptr;
             c->token->expire = nullptr;
             ::close(c->fd);
@@ -569,12 +582,11 @@ public:
     {
         auto owned = std::make_unique<connection>(connection{fd, std::move(token)});
         connection& c = *owned;
-        int flags = ::fcntl(fd, F_GETFL);
         epoll_event ev{};
         ev.events = EPOLLIN | EPOLLRDHUP | EPOLLET;
         ev.data.ptr = &c;
-        if (flags < 0 || ::fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0 ||
-            ::epoll_ctl(set_.native_handle(), EPOLL_CTL_ADD, fd, &ev) < 0) {
+        // A TCP socket has no other file status flag worth keeping.
+        if (::fcntl(fd, F_SETFL, O_NONBLOCK) < 0 || ::epoll_ctl(set_.native_handle(), EPOLL_CTL_ADD, fd, &ev) < 0) {
             ::close(fd);
             server_.remove_session(*c.token);
             return;
@@ -583,12 +595,12 @@ public:
         c.token->idle = true;
         c.token->deadline = steady::now() + server_.options.idle_timeout;
         // drain(): the coroutine session closes it, lingering, as it closes its own.
-        c.token->cancel = [this, &c] { hand_off(c, {}, {}); };
+        c.token->cancel = [this, &c] { hand_off(c, {}); };
         // The idle deadline: the set reports the shut socket, and serve() closes it.
         c.token->expire = [fd] { ::shutdown(fd, SHUT_RDWR); };
         server_.sweepers[context_index_]->add(c.token.get());
         if (server_.draining.load())
-            hand_off(c, {}, {});
+            hand_off(c, {});
         else if (!waiting_)
             wait();
     }
@@ -598,6 +610,19 @@ private:
         int fd;
         std::shared_ptr<session_token> token;
     };
+    // An answer formatted into out_, reported (access log, on_request,
+    // status counts) once it is sent.
+    struct answered {
+        std::string method;
+        std::string_view route;
+        unsigned status = 0;
+        std::size_t end = 0; // where its bytes end in out_
+        steady::time_point started;
+        request_id id;
+    };
+
+    // Full reads of one connection in a row before it goes to its coroutine session.
+    static constexpr int max_reads = 8;
 
     void wait()
     {
@@ -612,27 +637,32 @@ private:
                         });
     }
 
+    // One batch, then back to the io_context: whatever else it has to run
+    // (accepting, coroutine sessions, timers, posted work) takes its turn
+    // before the next batch. Asio's wait re-arms the set's descriptor
+    // (epoll_ctl), which reports at once what is still ready.
     void on_ready()
     {
-        for (;;) {
-            int n = ::epoll_wait(set_.native_handle(), events_.data(), static_cast<int>(events_.size()), 0);
-            if (n < 0 && errno == EINTR)
-                continue;
-            for (int i = 0; i < n; ++i)
-                serve(*static_cast<connection*>(events_[i].data.ptr), events_[i].events);
-            if (n < static_cast<int>(events_.size()))
-                break;
-        }
-        // Asio's wait re-arms the set's descriptor (epoll_ctl), so events that
-        // came in since the last epoll_wait are not lost. With no connection
-        // left, nothing waits, and the context may run out of work.
+        int n;
+        do
+            n = ::epoll_wait(set_.native_handle(), events_.data(), static_cast<int>(events_.size()), 0);
+        while (n < 0 && errno == EINTR);
+        for (int i = 0; i < n; ++i)
+            serve(*static_cast<connection*>(events_[i].data.ptr), events_[i].events);
+        // With no connection left nothing waits, and the context may run out of work.
         if (!connections_.empty())
             wait();
     }
 
     void serve(connection& c, std::uint32_t events)
     {
-        for (;;) {
+        for (int reads = 0;; ++reads) {
+            if (reads == max_reads) {
+                // A client that keeps the socket full would hold this thread:
+                // its coroutine session reads on, taking turns with the others.
+                hand_off(c, {.read_first = true});
+                return;
+            }
             ssize_t n = ::recv(c.fd, in_.data(), in_.size(), 0);
             if (n == 0) {
                 close(c);
@@ -648,23 +678,37 @@ private:
             }
             std::string_view input(in_.data(), static_cast<std::size_t>(n));
             out_.clear();
-            while (!input.empty()) {
+            answered_count_ = 0;
+            declined_ = false;
+            elsewhere_ = false;
+            close_after_ = false;
+            while (!input.empty() && !close_after_) {
                 std::size_t used = answer(c, input);
                 if (used == 0)
                     break;
                 input.remove_prefix(used);
             }
-            std::string_view unsent(out_);
-            if (!unsent.empty()) {
-                ssize_t sent = ::send(c.fd, out_.data(), out_.size(), MSG_NOSIGNAL);
-                if (sent < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-                    close(c);
-                    return;
-                }
-                unsent.remove_prefix(sent < 0 ? 0 : static_cast<std::size_t>(sent));
+            std::size_t sent = 0;
+            bool failed = false;
+            if (!out_.empty()) {
+                ssize_t w = ::send(c.fd, out_.data(), out_.size(), MSG_NOSIGNAL);
+                if (w >= 0)
+                    sent = static_cast<std::size_t>(w);
+                else
+                    failed = errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR;
             }
+            // What did not go now goes with the coroutine session, which writes it first.
+            report(c, failed ? sent : out_.size());
+            if (failed || close_after_) {
+                close(c);
+                return;
+            }
+            std::string_view unsent = std::string_view(out_).substr(sent);
             if (!input.empty() || !unsent.empty()) {
-                hand_off(c, input, unsent);
+                hand_off(c, {.unread = std::string(input),
+                             .unsent = std::string(unsent),
+                             .first_declined = declined_ && !input.empty(),
+                             .keep = elsewhere_ && !input.empty()});
                 return;
             }
             if (static_cast<std::size_t>(n) < in_.size())
@@ -678,7 +722,8 @@ private:
     }
 
     // Answers the request at the start of `input` if it is whole and
-    // answer_now takes it; returns the bytes it used, or 0.
+    // answer_now takes it; returns the bytes it used, or 0 (declined_ says
+    // whether answer_now saw it).
     std::size_t answer(connection& c, std::string_view input)
     {
         const auto& options = server_.options;
@@ -691,28 +736,55 @@ private:
             return 0;
         if (auto framing = check_framing(request_); framing.status != 0 || framing.close_after)
             return 0;
-        id_.assign(request_.header("X-Request-ID"));
+        if (answered_count_ == answered_.size())
+            answered_.emplace_back();
+        answered& a = answered_[answered_count_];
+        a.id.assign(request_.header("X-Request-ID"));
         http_response response;
+        bool keep = true;
         try {
-            if (!options.answer_now(ready_view(request_, id_), response))
+            auto result = options.answer_now(ready_view(request_, a.id), response);
+            if (result != ready_result::answered) {
+                declined_ = true;
+                elsewhere_ = result == ready_result::elsewhere;
                 return 0;
+            }
         } catch (const std::exception& e) {
-            log(log_level::error, "handler_failed", "A request's quick handler failed; the full handler takes it",
-                {{"listener", options.name}, {"request_id", id_.view()}, {"error", e.what()}});
-            return 0;
+            // It may have done part of its work: answering it again could do that twice.
+            log(log_level::error, "handler_failed", "A request handler failed; answered 500",
+                {{"listener", options.name}, {"request_id", a.id.view()}, {"error", e.what()}});
+            response = plain_error(500, "Internal Server Error");
+            keep = false;
+            close_after_ = true;
         }
-        auto size_before = out_.size();
-        format_head(out_, response, request_.version(), true, id_.view());
+        format_head(out_, response, request_.version(), keep, a.id.view());
         out_.append(response.body);
-        server_.finished(request_.method(), response.route, response.status, out_.size() - size_before, started,
-                         id_.view(), c.token->remote);
-        if (response.status < server_.status_counts.size())
-            server_.status_counts[response.status].fetch_add(1, std::memory_order_relaxed);
+        a.method.assign(request_.method());
+        a.route = response.route;
+        a.status = response.status;
+        a.end = out_.size();
+        a.started = started;
+        ++answered_count_;
         return whole.used;
     }
 
-    // Moves `c` to a coroutine session for good (it may come back as a new adopt).
-    void hand_off(connection& c, std::string_view unread, std::string_view unsent)
+    // The access log, on_request and the status counts for the answers of
+    // out_ up to `delivered` bytes (the rest were lost with the connection).
+    void report(const connection& c, std::size_t delivered)
+    {
+        std::size_t begin = 0;
+        for (std::size_t i = 0; i < answered_count_; ++i) {
+            const answered& a = answered_[i];
+            std::size_t bytes = std::min(a.end, delivered) - std::min(begin, delivered);
+            server_.finished(a.method, a.route, a.status, bytes, a.started, a.id.view(), c.token->remote);
+            if (a.end <= delivered && a.status < server_.status_counts.size())
+                server_.status_counts[a.status].fetch_add(1, std::memory_order_relaxed);
+            begin = a.end;
+        }
+    }
+
+    // Moves `c` to a coroutine session (it may come back as a new adopt).
+    void hand_off(connection& c, takeover what)
     {
         auto owned = release(c);
         beast::error_code ec;
@@ -723,8 +795,7 @@ private:
             server_.remove_session(*owned->token);
             return;
         }
-        server_.start_session(std::move(socket), std::move(owned->token), context_index_, std::string(unread),
-                              std::string(unsent));
+        server_.start_session(std::move(socket), std::move(owned->token), context_index_, std::move(what));
     }
 
     void close(connection& c)
@@ -758,17 +829,23 @@ private:
     std::vector<char> in_;
     std::string out_;
     detail::request_store request_;
-    request_id id_;
+    std::vector<answered> answered_; // reused: answered_count_ of them are this read's
+    std::size_t answered_count_ = 0;
+    bool declined_ = false;    // answer_now saw the request where answering stopped, and declined it
+    bool elsewhere_ = false;   // ... and said the connection's traffic is not its own
+    bool close_after_ = false; // an answer said Connection: close
 };
 
 } // namespace
 
 template <class Stream>
 asio::awaitable<session_end> http_server::impl::serve_requests(Stream& stream, session_token& token,
-                                                               std::string_view unread)
+                                                               const takeover& from_lane)
 {
     beast::flat_buffer buffer(options.header_limit + options.body_limit + 16 * 1024);
+    const auto& unread = from_lane.unread;
     buffer.commit(asio::buffer_copy(buffer.prepare(unread.size()), asio::buffer(unread.data(), unread.size())));
+    bool first = true; // the first request of this session
     request_id id;
     detail::request_store request; // reused: its storage outlives each request
     std::string out;               // the response, formatted here and written in one piece
@@ -777,7 +854,7 @@ asio::awaitable<session_end> http_server::impl::serve_requests(Stream& stream, s
             if (draining.load())
                 co_return session_end::closed;
             if constexpr (std::is_same_v<Stream, socket_type>) {
-                if (!lanes.empty())
+                if (!lanes.empty() && !from_lane.keep && !(first && from_lane.read_first))
                     co_return session_end::to_lane;
             }
             token.idle = true;
@@ -797,6 +874,8 @@ asio::awaitable<session_end> http_server::impl::serve_requests(Stream& stream, s
         parser.body_limit(boost::none);
         parser.eager(false);
         auto read = co_await parse_from(stream, buffer, parser, false);
+        bool declined = first && from_lane.first_declined; // by answer_now, in the ready lane
+        first = false;
         http_response response;
         bool keep = false;
         bool head = false; // HEAD: the status and headers only, never a body (RFC 9110 §9.3.2)
@@ -817,7 +896,7 @@ asio::awaitable<session_end> http_server::impl::serve_requests(Stream& stream, s
             version = request.version();
             head = request.verb() == http::verb::head;
             request_view<Stream> view(stream, buffer, parser, request, options.body_limit,
-                                      head && answers_head(request.target()), id);
+                                      head && answers_head(request.target()), id, declined);
             try {
                 response = co_await handler(view);
             } catch (const std::exception& e) {
@@ -944,8 +1023,7 @@ asio::awaitable<void> http_server::impl::run_websocket(
 template <class Stream>
 asio::awaitable<bool> http_server::impl::run_session(Stream stream, std::shared_ptr<session_token> token,
                                                      std::shared_ptr<deadline_sweeper> sweeper,
-                                                     std::size_t context_index, std::string unread,
-                                                     std::string unsent)
+                                                     std::size_t context_index, takeover from_lane)
 {
     auto& socket = socket_of(stream);
     token->cancel = [&socket] {
@@ -962,18 +1040,18 @@ asio::awaitable<bool> http_server::impl::run_session(Stream stream, std::shared_
         auto [ec] = co_await stream.async_handshake(asio::ssl::stream_base::server, use_tuple);
         if (ec)
             co_return false;
-        if (co_await serve_requests(stream, *token, {}) == session_end::upgraded)
+        if (co_await serve_requests(stream, *token, from_lane) == session_end::upgraded)
             co_return false; // the WebSocket session owned and closed the stream
         token->deadline = steady::now() + std::chrono::seconds(2);
         auto [sec] = co_await stream.async_shutdown(use_tuple);
     } else {
-        if (!unsent.empty()) {
+        if (!from_lane.unsent.empty()) {
             token->deadline = steady::now() + options.read_timeout;
-            auto [ec, n] = co_await asio::async_write(socket, asio::buffer(unsent), use_tuple);
+            auto [ec, n] = co_await asio::async_write(socket, asio::buffer(from_lane.unsent), use_tuple);
             if (ec)
                 co_return false;
         }
-        auto end = co_await serve_requests(stream, *token, unread);
+        auto end = co_await serve_requests(stream, *token, from_lane);
         if (end == session_end::upgraded)
             co_return false; // the WebSocket session owned and closed the stream
         if (end == session_end::to_lane) {
@@ -1021,7 +1099,7 @@ void http_server::impl::remove_session(session_token& token)
 
 template <class Stream>
 void http_server::impl::start_session(Stream stream, std::shared_ptr<session_token> token, std::size_t context_index,
-                                      std::string unread, std::string unsent)
+                                      takeover from_lane)
 {
     auto finished = [this, token](std::exception_ptr e, bool to_lane) {
         if (e) {
@@ -1038,8 +1116,7 @@ void http_server::impl::start_session(Stream stream, std::shared_ptr<session_tok
     };
     auto executor = token->executor;
     asio::co_spawn(executor,
-                   run_session(std::move(stream), token, sweepers[context_index], context_index, std::move(unread),
-                               std::move(unsent)),
+                   run_session(std::move(stream), token, sweepers[context_index], context_index, std::move(from_lane)),
                    std::move(finished));
 }
 
@@ -1198,8 +1275,11 @@ void http_server::drain()
     std::lock_guard lock(self->sessions_mutex);
     for (auto& token : self->sessions) {
         asio::post(token->executor, [token] {
-            if (token->idle && token->cancel)
-                token->cancel();
+            // A lane's cancel hands the connection over, and the new owner sets its own.
+            if (token->idle && token->cancel) {
+                auto cancel = token->cancel;
+                cancel();
+            }
         });
     }
 }

@@ -87,6 +87,40 @@ TEST(drain, keep_alive_connections_are_told_to_close_and_idle_ones_closed_after_
     EXPECT_EQ(server.wait_exit(), 0) << server.log();
 }
 
+TEST(drain, cached_decisions_on_the_edge_close_their_connections_too)
+{
+    temp_dir dir;
+    auto server = start_server(dir, "2s");
+    ASSERT_TRUE(server.start()) << server.log();
+    auto id = http_request(server.api_address(), "POST", "/identities",
+                           {{"X-API-Key", admin_key}, {"Content-Type", "application/json"}},
+                           R"({"agent_handle":"drain","phone_number":"+15550100"})");
+    ASSERT_EQ(id.status, 201) << id.body;
+    const header_list edge_headers{{"X-Edge-Token", server.edge_token()}, {"Content-Type", "application/json"}};
+    const std::string body = R"({"local_phone_number":"+15550100","remote_phone_number":"+15550199"})";
+    // Answered from the caches: the connections wait in the server's ready lanes between requests.
+    http_connection busy(server.edge_address());
+    for (int i = 0; i < 3; ++i) {
+        auto r = busy.request("POST", "/v1/calls/decide", edge_headers, body);
+        ASSERT_EQ(r.status, 200) << r.body;
+        EXPECT_EQ(r.header("Connection"), "");
+    }
+    raw_connection idle(server.edge_address());
+    ASSERT_TRUE(idle.send("POST /v1/calls/decide HTTP/1.1\r\nHost: t\r\nX-Edge-Token: " + server.edge_token() +
+                          "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body));
+    ASSERT_EQ(idle.read_until("}", 10s).rfind("HTTP/1.1 200 OK", 0), 0u);
+
+    server.send_signal(SIGTERM);
+    ASSERT_TRUE(eventually([&] { return is_draining(http_request(server.api_address(), "GET", "/readyz")); }));
+    auto during = busy.request("POST", "/v1/calls/decide", edge_headers, body);
+    EXPECT_EQ(during.status, 200) << during.body;
+    EXPECT_EQ(during.header("Connection"), "close");
+    EXPECT_FALSE(busy.connected());
+    // One that sends nothing more is closed once the delay is over.
+    EXPECT_TRUE(idle.closed_by_peer_within(10s));
+    EXPECT_EQ(server.wait_exit(), 0) << server.log();
+}
+
 TEST(drain, a_request_in_flight_during_sigterm_completes)
 {
     temp_dir dir;

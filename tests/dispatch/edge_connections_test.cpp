@@ -102,6 +102,65 @@ TEST_F(edge_connections, pipelined_requests_of_both_kinds_are_answered_in_order)
     EXPECT_NE(text_of(first, "call_id"), text_of(third, "call_id"));
 }
 
+TEST_F(edge_connections, a_flood_of_pipelined_requests_is_answered_in_order)
+{
+    // Far more than one read's worth: the server takes turns with other
+    // connections and writes back while the client is still sending.
+    decide_number("+15550100"); // the caches hold the identity from here on
+    constexpr int count = 3000;
+    std::string requests;
+    for (int i = 0; i < count; ++i)
+        requests += decide_request("f" + std::to_string(i), server_->edge_token());
+    requests += "GET /healthz HTTP/1.1\r\nHost: edge\r\nX-Request-ID: last\r\nConnection: close\r\n\r\n";
+    raw_connection raw(server_->edge_address());
+    std::thread sender([&] { raw.send(requests); });
+    auto replies = split_replies(raw.read_until_close(60s));
+    sender.join();
+    ASSERT_EQ(replies.size(), static_cast<std::size_t>(count + 1));
+    for (int i = 0; i < count; ++i) {
+        ASSERT_EQ(replies[i].request_id, "f" + std::to_string(i));
+        ASSERT_EQ(replies[i].status, 200) << replies[i].body;
+    }
+    EXPECT_EQ(replies[count].request_id, "last");
+    // Others were served meanwhile and are served after.
+    EXPECT_EQ(http_request(server_->edge_address(), "GET", "/healthz").status, 200);
+}
+
+TEST_F(edge_connections, hundreds_of_busy_connections_and_a_status_update_are_all_served)
+{
+    // More ready connections than one epoll batch (64) per thread, while a
+    // request that needs the store goes through its coroutine session.
+    auto call = decide_number("+15550100");
+    std::string call_id = text_of(call, "call_id");
+    constexpr int connections = 200, each = 5;
+    std::vector<std::unique_ptr<raw_connection>> raws;
+    for (int i = 0; i < connections; ++i) {
+        raws.push_back(std::make_unique<raw_connection>(server_->edge_address()));
+        std::string burst;
+        for (int j = 0; j < each; ++j)
+            burst += decide_request("c" + std::to_string(i) + "-" + std::to_string(j), server_->edge_token());
+        ASSERT_TRUE(raws.back()->send(burst)) << i;
+    }
+    auto status = edge("POST", "/v1/calls/" + call_id + "/status", R"({"status":"answered"})", server_->edge_token());
+    EXPECT_EQ(status.status, 204) << status.body;
+    for (int i = 0; i < connections; ++i) {
+        std::string bytes;
+        std::vector<parsed_reply> replies;
+        while (replies.size() < static_cast<std::size_t>(each)) {
+            auto more = raws[i]->read_until("}", 30s);
+            if (more.empty())
+                break;
+            bytes += more;
+            replies = split_replies(bytes);
+        }
+        ASSERT_EQ(replies.size(), static_cast<std::size_t>(each)) << i;
+        for (int j = 0; j < each; ++j) {
+            EXPECT_EQ(replies[j].request_id, "c" + std::to_string(i) + "-" + std::to_string(j));
+            EXPECT_EQ(replies[j].status, 200);
+        }
+    }
+}
+
 TEST_F(edge_connections, a_request_in_pieces_is_answered_and_the_connection_kept)
 {
     raw_connection raw(server_->edge_address());

@@ -33,6 +33,9 @@ struct call_event {
     std::optional<std::string> local_phone_number; // the dialed number
     std::string remote_phone_number;
     std::string request_id; // the edge request's X-Request-ID, for the decision's log lines
+    // A try_decide for this call stopped short: the caches' hits and misses
+    // it met are counted already, and are not counted again.
+    bool lookups_counted = false;
 };
 
 struct call_decision {
@@ -64,8 +67,9 @@ public:
 
     // decide() without waiting: when the caches hold all the decision needs
     // (and the action needs no webhook), decides, queues the record and
-    // returns the decision; otherwise returns nullopt having counted and
-    // recorded nothing, and decide() is the way to go.
+    // returns the decision. Otherwise returns nullopt having recorded and
+    // observed nothing (it counted the cache hits and misses it met: call
+    // decide() with lookups_counted set), and decide() is the way to go.
     std::optional<call_decision> try_decide(call_event event);
 
     // Decides without recording (the media bridge records once the client

@@ -54,10 +54,12 @@ public:
 
     // http_server_options::answer_now for the edge listener: a well-formed
     // POST /v1/calls/decide with a valid token whose decision the caches hold
-    // (call_decider::try_decide) is answered in place; anything else --
-    // errors, cache misses, webhooks, every other route -- is left to
-    // handle(), which answers it as it always did.
-    bool answer_now(const net::ready_request& request, net::http_response& out);
+    // (call_decider::try_decide) is answered in place. Other decide requests
+    // (errors, cache misses, webhooks) are declined, and the connection comes
+    // back after handle() answered them; any other route is `elsewhere`: a
+    // connection carrying status updates or probes stays with handle(), as
+    // before answer_now existed.
+    net::ready_result answer_now(const net::ready_request& request, net::http_response& out);
 
     // Whether `token` is one of the configured edge tokens (constant time per token).
     bool token_allowed(std::string_view token) const;

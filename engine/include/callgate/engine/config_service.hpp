@@ -134,19 +134,22 @@ public:
                    std::string admin_keys_path, std::size_t cache_entries);
 
     // --- identities and their call config ---
+    // The try_ lookups count a cache hit or miss (callgate_cache_*_total)
+    // unless `count` is false: for a decision whose lookups a first, cache-only
+    // attempt counted already.
     // nullopt: not cached. A cached null pointer: no such identity.
-    std::optional<snapshot_ptr> try_snapshot(const uuid& identity_id);
+    std::optional<snapshot_ptr> try_snapshot(const uuid& identity_id, bool count = true);
     // value null: no such identity.
     config_result<snapshot_ptr> load_snapshot(const uuid& identity_id);
     // nullopt: not cached. A cached nullopt: no identity has that number.
-    std::optional<std::optional<uuid>> try_phone(const std::string& e164);
+    std::optional<std::optional<uuid>> try_phone(const std::string& e164, bool count = true);
     config_result<std::optional<uuid>> load_phone(const std::string& e164);
     config_result<identity_record> load_identity_by_handle(std::string_view handle);
     config_result<identity_page> list_identities(std::size_t limit, std::size_t offset);
 
     // --- contact rules ---
     // nullopt: not cached. Otherwise the identity's rules (empty when none).
-    std::optional<rule_set_ptr> try_rules(const uuid& identity_id);
+    std::optional<rule_set_ptr> try_rules(const uuid& identity_id, bool count = true);
     config_result<rule_set_ptr> load_rules(const uuid& identity_id);
     // Newest first, `filter` applied, then the page. Blocks (a scan).
     config_result<std::vector<contact_rule>> list_rules(const rule_filter& filter, std::size_t limit,

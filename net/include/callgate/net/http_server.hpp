@@ -45,6 +45,9 @@ public:
     // one. The response carries it back as X-Request-ID; log lines about the
     // request should carry it too.
     virtual std::string_view request_id() const = 0;
+    // Whether http_server_options::answer_now saw this request first and
+    // declined it (it may have looked things up: counted cache lookups, say).
+    virtual bool answer_now_declined() const { return false; }
     // Reads the whole body into `out`, within the body limit and the request's
     // deadline. Call it once: the body is moved out.
     virtual boost::asio::awaitable<body_status> read_body(std::string& out) = 0;
@@ -86,12 +89,19 @@ public:
     virtual std::string_view request_id() const = 0;
 };
 
-// Answers a request at once, on the I/O thread, without waiting for anything:
-// fills the response and returns true, or returns false having done nothing,
-// and the request goes to the http_handler as usual. The response is sent
-// keep-alive (its `close` and `websocket` are not honoured) and must name its
-// route.
-using ready_handler = std::function<bool(const ready_request&, http_response&)>;
+// What http_server_options::answer_now did with a request.
+enum class ready_result {
+    answered, // the response is filled; it is sent keep-alive (its `close` and
+              // `websocket` are not honoured) and must name its route
+    declined, // nothing done: the http_handler answers this request, and the
+              // connection comes back to answer_now when it waits again
+    elsewhere // nothing done: the http_handler answers this request and every
+              // later one on the connection (its traffic is not answer_now's:
+              // moving it back and forth would cost more than it saves)
+};
+
+// Answers a request at once, on the I/O thread, without waiting for anything.
+using ready_handler = std::function<ready_result(const ready_request&, http_response&)>;
 
 // The Content-Type of a Prometheus text exposition (/metrics).
 inline constexpr std::string_view metrics_content_type = "text/plain; version=0.0.4; charset=utf-8";
