@@ -48,31 +48,35 @@ struct parsed_reply {
 };
 
 // Consecutive HTTP/1.1 responses, each framed by its Content-Length.
-std::vector<parsed_reply> split_replies(std::string bytes)
+std::vector<parsed_reply> split_replies(const std::string& bytes)
 {
     std::vector<parsed_reply> out;
-    while (!bytes.empty()) {
-        auto raw = split_raw_reply(bytes);
-        if (raw.head.size() < 12 || raw.head.rfind("\r\n\r\n") == std::string::npos)
+    std::size_t at = 0;
+    while (at < bytes.size()) {
+        auto head_end = bytes.find("\r\n\r\n", at);
+        if (head_end == std::string::npos || head_end - at < 12)
             break;
+        std::string_view head(bytes.data() + at, head_end + 2 - at); // through the last header's CRLF
         parsed_reply r;
-        r.status = std::stoi(raw.head.substr(9, 3));
-        auto field = [&](const std::string& name) -> std::string {
-            auto at = raw.head.find("\r\n" + name + ": ");
-            if (at == std::string::npos)
+        r.status = std::stoi(std::string(head.substr(9, 3)));
+        auto field = [&](std::string_view name) -> std::string {
+            std::string needle = "\r\n" + std::string(name) + ": ";
+            auto found = head.find(needle);
+            if (found == std::string_view::npos)
                 return {};
-            at += name.size() + 4;
-            return raw.head.substr(at, raw.head.find("\r\n", at) - at);
+            found += needle.size();
+            return std::string(head.substr(found, head.find("\r\n", found) - found));
         };
         r.request_id = field("X-Request-ID");
         r.connection = field("Connection");
         auto length = field("Content-Length");
         std::size_t n = length.empty() ? 0 : std::stoul(length);
-        if (raw.rest.size() < n)
+        std::size_t body_at = head_end + 4;
+        if (bytes.size() - body_at < n)
             break;
-        r.body = raw.rest.substr(0, n);
-        out.push_back(r);
-        bytes = raw.rest.substr(n);
+        r.body = bytes.substr(body_at, n);
+        out.push_back(std::move(r));
+        at = body_at + n;
     }
     return out;
 }
