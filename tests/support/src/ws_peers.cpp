@@ -51,13 +51,17 @@ public:
 
     bool send(const std::string& data, bool binary) override
     {
-        std::lock_guard lock(write_mutex_);
+        std::lock_guard lock(stream_mutex_);
         ws_->binary(binary);
         beast::error_code ec;
         ws_->write(asio::buffer(data), ec);
         return !ec;
     }
 
+    // A test may send from one thread while it reads on another. A stream
+    // (TLS above all: its engine's buffers serve both directions) must not be
+    // used by two threads at once, so the read runs its io_context in short
+    // slices under the stream's mutex, and a send goes in between.
     ws_frame read(std::chrono::milliseconds timeout) override
     {
         // Sync reads would ignore SO_RCVTIMEO (Asio polls again), so read
@@ -66,12 +70,26 @@ public:
         beast::flat_buffer buffer;
         beast::error_code ec;
         bool done = false;
-        ws_->async_read(buffer, [&](beast::error_code e, std::size_t) {
-            ec = e;
-            done = true;
-        });
-        ioc_->restart();
-        ioc_->run_for(timeout);
+        auto deadline = std::chrono::steady_clock::now() + timeout;
+        {
+            std::lock_guard lock(stream_mutex_);
+            ws_->async_read(buffer, [&](beast::error_code e, std::size_t) {
+                ec = e;
+                done = true;
+            });
+        }
+        for (;;) {
+            auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+            if (done || left.count() <= 0)
+                break;
+            {
+                std::lock_guard lock(stream_mutex_);
+                ioc_->restart();
+                ioc_->run_for(std::min(left, std::chrono::milliseconds(10)));
+            }
+            std::this_thread::yield(); // a sender waiting for the mutex goes first
+        }
+        std::lock_guard lock(stream_mutex_);
         if (!done) {
             beast::error_code ignored;
             beast::get_lowest_layer(*ws_).close(ignored); // a timed-out peer is finished
@@ -94,7 +112,7 @@ public:
 
     void close(std::uint16_t code) override
     {
-        std::lock_guard lock(write_mutex_);
+        std::lock_guard lock(stream_mutex_);
         beast::error_code ec;
         ws_->close(websocket::close_reason(code), ec);
     }
@@ -111,7 +129,7 @@ private:
     std::shared_ptr<asio::io_context> ioc_;
     std::unique_ptr<websocket::stream<Stream>> ws_;
     std::vector<std::pair<std::string, std::string>> headers_;
-    std::mutex write_mutex_;
+    std::mutex stream_mutex_; // one thread at a time on ws_ (see read)
 };
 
 } // namespace
