@@ -22,6 +22,7 @@
 #include <boost/beast/ssl.hpp>
 #include <boost/beast/websocket.hpp>
 #include <boost/beast/websocket/ssl.hpp>
+#include <boost/container/small_vector.hpp>
 
 #include <fcntl.h>
 #include <sys/epoll.h>
@@ -482,38 +483,21 @@ void format_head(std::string& out, const http_response& r, unsigned version, boo
     out.append("\r\n", 2);
 }
 
-// The framing verdict for a request with many framing fields.
-framing_verdict check_many_framing_fields(const detail::request_store& request)
+// The framing verdict for a parsed request header (RFC 9112 §6). The usual
+// request (one Content-Length, or one Transfer-Encoding) needs no allocation.
+framing_verdict check_framing(const detail::request_store& request)
 {
-    std::vector<std::string_view> lengths, codings;
+    boost::container::small_vector<std::string_view, 4> lengths, codings;
     for (const auto& f : request.fields()) {
         if (f.id == http::field::content_length)
             lengths.push_back(request.value(f));
         else if (f.id == http::field::transfer_encoding)
             codings.push_back(request.value(f));
     }
-    return check_request_framing(request.version(), lengths, codings);
-}
-
-// The framing verdict for a parsed request header (RFC 9112 §6).
-framing_verdict check_framing(const detail::request_store& request)
-{
-    // Room for the usual requests (one Content-Length, or one Transfer-Encoding)
-    // without an allocation; more fields than that go to vectors.
-    std::array<std::string_view, 4> few_lengths, few_codings;
-    std::size_t lengths = 0, codings = 0;
-    for (const auto& f : request.fields()) {
-        if (f.id == http::field::content_length && lengths < few_lengths.size())
-            few_lengths[lengths++] = request.value(f);
-        else if (f.id == http::field::transfer_encoding && codings < few_codings.size())
-            few_codings[codings++] = request.value(f);
-        else if (f.id == http::field::content_length || f.id == http::field::transfer_encoding)
-            return check_many_framing_fields(request);
-    }
-    if (lengths == 0 && codings == 0)
+    if (lengths.empty() && codings.empty())
         return {};
-    return check_request_framing(request.version(), std::span(few_lengths.data(), lengths),
-                                 std::span(few_codings.data(), codings));
+    return check_request_framing(request.version(), std::span(lengths.data(), lengths.size()),
+                                 std::span(codings.data(), codings.size()));
 }
 
 // An error that ends the connection. The details passed here are fixed ASCII text.
