@@ -268,6 +268,9 @@ call_log::call_log(store& db, clock_source& clock) : db_(db), clock_(clock)
     writer_ = std::thread([this] {
         std::unique_lock lock(pending_mutex_);
         while (!stopping_) {
+            // Asleep until the first record comes (an idle node does not wake
+            // this thread), then up to 2 ms for more to write in one batch.
+            wake_.wait(lock, [this] { return stopping_ || !pending_.empty(); });
             wake_.wait_for(lock, std::chrono::milliseconds(2),
                            [this] { return stopping_ || pending_.size() >= 1024; });
             if (pending_.empty())
@@ -342,7 +345,7 @@ std::size_t call_log::write_pending_in(write_txn& txn)
 
 void call_log::record(call_record record)
 {
-    bool many;
+    bool wake;
     {
         std::lock_guard lock(pending_mutex_);
         if (pending_.size() >= max_pending) {
@@ -350,9 +353,10 @@ void call_log::record(call_record record)
             return;
         }
         pending_.push_back(std::move(record));
-        many = pending_.size() >= 1024;
+        // The first record of a batch starts its 2 ms; the 1024th ends it.
+        wake = pending_.size() == 1 || pending_.size() == 1024;
     }
-    if (many)
+    if (wake)
         wake_.notify_one();
 }
 
