@@ -5,6 +5,7 @@
 #include "callgate/net/request_framing.hpp"
 #include "callgate/net/request_id.hpp"
 #include "request_reader.hpp"
+#include "short_read_socket.hpp"
 #include "ws_stream_connection.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -54,7 +55,9 @@ constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 using steady = std::chrono::steady_clock;
 // Connections are served on a socket bound to its io_context's own executor type.
 using socket_type = asio::basic_stream_socket<tcp, asio::io_context::executor_type>;
-using tls_stream_type = asio::ssl::stream<socket_type>;
+// TLS reads (and a plain WebSocket's) go through a short_read_socket: a short
+// read spares the next read its speculative recv.
+using tls_stream_type = asio::ssl::stream<detail::short_read_socket<socket_type>>;
 
 // What drain() and the deadline sweeper need to reach a connection: its
 // executor, its deadline, and ways to cut it. Touched only on `executor`
@@ -224,7 +227,18 @@ private:
 
 // The TCP socket under a (plain or TLS) connection stream.
 socket_type& socket_of(socket_type& s) { return s; }
-socket_type& socket_of(tls_stream_type& s) { return s.next_layer(); }
+socket_type& socket_of(tls_stream_type& s) { return s.next_layer().next_layer(); }
+
+// One read from a connection stream. A bare socket's goes down as
+// short_read_buffers, as a TLS stream's reads of its socket do.
+template <class Stream, class MutableBuffers>
+auto read_some(Stream& stream, const MutableBuffers& buffers)
+{
+    if constexpr (std::is_same_v<Stream, socket_type>)
+        return stream.async_read_some(detail::short_read_buffers(buffers), use_tuple);
+    else
+        return stream.async_read_some(buffers, use_tuple);
+}
 
 } // namespace
 
@@ -239,8 +253,8 @@ enum class session_end {
 
 // What a coroutine session taking a connection over from its ready_lane starts with.
 struct takeover {
-    std::string unread;          // input already read, from the start of a request
-    std::string unsent;          // output to write before anything else
+    std::string unread{};        // input already read, from the start of a request
+    std::string unsent{};        // output to write before anything else
     bool first_declined = false; // answer_now saw the first request in `unread`, and declined it
     bool read_first = false;     // serve a request before giving the connection back
     bool keep = false;           // never give it back (answer_now said `elsewhere`)
@@ -342,7 +356,7 @@ asio::awaitable<read_result> parse_from(Stream& stream, beast::flat_buffer& buff
         std::size_t room = std::min<std::size_t>(buffer.max_size() - buffer.size(), 16 * 1024);
         if (room == 0)
             co_return parser.is_header_done() ? read_result::body_limit : read_result::header_limit;
-        auto [ec, n] = co_await stream.async_read_some(buffer.prepare(room), use_tuple);
+        auto [ec, n] = co_await read_some(stream, buffer.prepare(room));
         if (ec)
             co_return read_result::closed;
         buffer.commit(n);
@@ -843,7 +857,7 @@ asio::awaitable<session_end> http_server::impl::serve_requests(Stream& stream, s
             }
             token.idle = true;
             token.deadline = steady::now() + options.idle_timeout;
-            auto [ec, n] = co_await stream.async_read_some(buffer.prepare(4096), use_tuple);
+            auto [ec, n] = co_await read_some(stream, buffer.prepare(4096));
             token.idle = false;
             if (ec)
                 co_return session_end::closed;
@@ -982,7 +996,8 @@ asio::awaitable<void> http_server::impl::run_websocket(
     upgrade.version(request.version());
     for (const auto& f : request.fields())
         upgrade.insert(request.name(f), request.value(f));
-    websocket::stream<Stream> ws(std::move(stream));
+    using layer = std::conditional_t<std::is_same_v<Stream, socket_type>, detail::short_read_socket<socket_type>, Stream>;
+    websocket::stream<layer> ws(layer(std::move(stream)));
     websocket::stream_base::timeout timeouts{};
     timeouts.handshake_timeout = std::chrono::seconds(5);
     timeouts.idle_timeout = options.websocket_idle_timeout;
@@ -1000,7 +1015,7 @@ asio::awaitable<void> http_server::impl::run_websocket(
     if (ec)
         co_return;
     status_counts[101].fetch_add(1, std::memory_order_relaxed);
-    detail::ws_stream_connection<Stream> connection(std::move(ws));
+    detail::ws_stream_connection<layer> connection(std::move(ws));
     co_await session(connection);
 }
 
@@ -1128,7 +1143,7 @@ void http_server::impl::spawn_session(socket_type socket, std::size_t context_in
     }
     add_session(token);
     if (tls) {
-        start_session(tls_stream_type(std::move(socket), *tls), std::move(token), context_index);
+        start_session(tls_stream_type(detail::short_read_socket(std::move(socket)), *tls), std::move(token), context_index);
         return;
     }
     if (!lanes.empty()) {

@@ -3,6 +3,7 @@
 #include "callgate/codec/url.hpp"
 
 #include "callgate/net/destination_policy.hpp"
+#include "short_read_socket.hpp"
 #include "tls_client.hpp"
 #include "ws_stream_connection.hpp"
 
@@ -87,8 +88,10 @@ struct origin_state {
 };
 
 // A bridged call's client WebSocket runs over these (see open_websocket).
+// (reads through a short_read_socket: a short read spares the next its speculative recv).
 using bare_socket = asio::basic_stream_socket<tcp, asio::io_context::executor_type>;
-using bare_tls_stream = asio::ssl::stream<bare_socket>;
+using frame_socket = detail::short_read_socket<bare_socket>;
+using bare_tls_stream = asio::ssl::stream<frame_socket>;
 
 // One keep-alive connection, plain or TLS.
 struct connection {
@@ -261,10 +264,10 @@ asio::awaitable<outbound_client::websocket_result> outbound_client::impl::open_w
     beast::error_code ignored;
     socket.set_option(asio::socket_base::send_buffer_size(send_buffer), ignored);
     if (!secure) {
-        auto op = websocket_handshake(std::move(socket), t, headers, deadline, message_limit);
+        auto op = websocket_handshake(frame_socket(std::move(socket)), t, headers, deadline, message_limit);
         co_return co_await std::move(op);
     }
-    bare_tls_stream stream(std::move(socket), tls);
+    bare_tls_stream stream(frame_socket(std::move(socket)), tls);
     detail::verify_server(stream, t.host);
     asio::steady_timer timer(ex, connect_deadline);
     auto result = co_await (stream.async_handshake(asio::ssl::stream_base::client, use_tuple) ||

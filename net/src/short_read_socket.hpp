@@ -1,0 +1,149 @@
+#pragma once
+
+// A stream socket whose short reads tell Asio the socket is drained. Private to net.
+//
+// Asio's epoll reactor registers a socket edge-triggered and, before it waits
+// for a read, tries the read at once ("speculatively") unless the last read
+// found the socket exhausted. Asio counts only end-of-stream as exhausted, so
+// after every read that returned data the next read first calls recv, which on
+// a bridged call (one frame every 20 ms) finds nothing almost every time: one
+// system call per frame in vain. A read that returns fewer bytes than asked for
+// has emptied the socket's receive queue, and any byte that arrives later
+// raises a new edge, so it is exhausted too: nginx treats a short read the same
+// way. short_read_socket passes its reads down as short_read_buffers, a buffer
+// type of its own, and the one receive operation Asio builds for that type says
+// so. Everything else (the reactor, cancellation, handlers) is Asio's.
+//
+// Checked against Boost 1.81's reactor (detail/impl/epoll_reactor.ipp,
+// detail/reactive_socket_recv_op.hpp); the static_assert makes a new Boost look again.
+
+#include <boost/asio/basic_stream_socket.hpp>
+#include <boost/asio/buffer.hpp>
+#include <boost/asio/detail/reactive_socket_recv_op.hpp>
+#include <boost/asio/detail/socket_ops.hpp>
+#include <boost/beast/websocket/teardown.hpp>
+#include <boost/version.hpp>
+
+#include <array>
+#include <cstddef>
+#include <utility>
+
+static_assert(BOOST_VERSION / 100 == 1081,
+              "short_read_socket reimplements one of Asio's receive operations: check it against this Boost");
+
+namespace callgate::net::detail {
+
+// At most two buffers (Beast's read buffers are a pair at most); a read may
+// fill fewer buffers than it was given, so the rest are left out.
+struct short_read_buffers {
+    using value_type = boost::asio::mutable_buffer;
+    using const_iterator = const boost::asio::mutable_buffer*;
+
+    template <class MutableBufferSequence>
+    explicit short_read_buffers(const MutableBufferSequence& buffers)
+    {
+        auto end = boost::asio::buffer_sequence_end(buffers);
+        for (auto it = boost::asio::buffer_sequence_begin(buffers); it != end && count < parts.size(); ++it) {
+            boost::asio::mutable_buffer b(*it);
+            if (b.size() != 0)
+                parts[count++] = b;
+        }
+    }
+
+    const_iterator begin() const noexcept { return parts.data(); }
+    const_iterator end() const noexcept { return parts.data() + count; }
+
+    std::array<boost::asio::mutable_buffer, 2> parts{};
+    std::size_t count = 0;
+};
+
+// Socket (a basic_stream_socket) whose reads go down as short_read_buffers.
+// Everything a Beast or SSL stream needs of its next layer is forwarded.
+template <class Socket>
+class short_read_socket {
+public:
+    using executor_type = typename Socket::executor_type;
+    using next_layer_type = Socket;
+    using lowest_layer_type = typename Socket::lowest_layer_type;
+
+    explicit short_read_socket(Socket socket) : socket_(std::move(socket)) {}
+
+    executor_type get_executor() noexcept { return socket_.get_executor(); }
+    next_layer_type& next_layer() noexcept { return socket_; }
+    lowest_layer_type& lowest_layer() noexcept { return socket_.lowest_layer(); }
+
+    template <class MutableBufferSequence, class Token>
+    auto async_read_some(const MutableBufferSequence& buffers, Token&& token)
+    {
+        return socket_.async_read_some(short_read_buffers(buffers), std::forward<Token>(token));
+    }
+
+    template <class ConstBufferSequence, class Token>
+    auto async_write_some(const ConstBufferSequence& buffers, Token&& token)
+    {
+        return socket_.async_write_some(buffers, std::forward<Token>(token));
+    }
+
+    template <class MutableBufferSequence>
+    std::size_t read_some(const MutableBufferSequence& buffers, boost::system::error_code& ec)
+    {
+        return socket_.read_some(buffers, ec);
+    }
+
+    template <class ConstBufferSequence>
+    std::size_t write_some(const ConstBufferSequence& buffers, boost::system::error_code& ec)
+    {
+        return socket_.write_some(buffers, ec);
+    }
+
+private:
+    Socket socket_;
+};
+
+// A WebSocket over a short_read_socket closes the way one over the bare socket does.
+template <class Socket>
+void teardown(boost::beast::role_type role, short_read_socket<Socket>& socket, boost::system::error_code& ec)
+{
+    boost::beast::websocket::teardown(role, socket.next_layer(), ec);
+}
+
+template <class Socket, class Handler>
+void async_teardown(boost::beast::role_type role, short_read_socket<Socket>& socket, Handler&& handler)
+{
+    boost::beast::websocket::async_teardown(role, socket.next_layer(), std::forward<Handler>(handler));
+}
+
+} // namespace callgate::net::detail
+
+namespace boost::asio::detail {
+
+// The receive operation for short_read_buffers: Asio's own, except that a
+// short read on a stream socket is reported as exhausting it.
+template <>
+inline reactor_op::status
+reactive_socket_recv_op_base<callgate::net::detail::short_read_buffers>::do_perform(reactor_op* base)
+{
+    auto* o = static_cast<reactive_socket_recv_op_base*>(base);
+    const auto& parts = o->buffers_;
+    bool stream = (o->state_ & socket_ops::stream_oriented) != 0;
+    std::size_t wanted = 0;
+    bool finished;
+    if (parts.count == 1) {
+        wanted = parts.parts[0].size();
+        finished = socket_ops::non_blocking_recv1(o->socket_, parts.parts[0].data(), wanted, o->flags_, stream,
+                                                  o->ec_, o->bytes_transferred_);
+    } else {
+        socket_ops::buf bufs[2];
+        for (std::size_t i = 0; i < parts.count; ++i) {
+            socket_ops::init_buf(bufs[i], parts.parts[i].data(), parts.parts[i].size());
+            wanted += parts.parts[i].size();
+        }
+        finished = socket_ops::non_blocking_recv(o->socket_, bufs, parts.count, o->flags_, stream, o->ec_,
+                                                 o->bytes_transferred_);
+    }
+    if (!finished)
+        return not_done;
+    return stream && o->bytes_transferred_ < wanted ? done_and_exhausted : done;
+}
+
+} // namespace boost::asio::detail

@@ -1,0 +1,207 @@
+// short_read_socket: a short read marks the socket drained, so the next read
+// waits for the reactor instead of trying recv first. These tests hold it to
+// what a read must still do: never miss bytes that arrive while no read is
+// pending, nor bytes that arrive after the read went to wait.
+
+#include "short_read_socket.hpp"
+
+#include <boost/asio/buffer.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/buffers_to_string.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/websocket.hpp>
+
+#include <gtest/gtest.h>
+
+#include <array>
+#include <chrono>
+#include <string>
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+using socket_type = asio::basic_stream_socket<tcp, asio::io_context::executor_type>;
+using callgate::net::detail::short_read_buffers;
+using callgate::net::detail::short_read_socket;
+
+namespace {
+
+struct socket_pair {
+    asio::io_context ioc;
+    socket_type reader{ioc};
+    socket_type writer{ioc};
+
+    socket_pair()
+    {
+        tcp::acceptor acceptor(ioc, {asio::ip::make_address("127.0.0.1"), 0});
+        writer.connect(acceptor.local_endpoint());
+        acceptor.accept(reader);
+        writer.set_option(tcp::no_delay(true));
+    }
+
+    // Runs until `done` or a 5 s deadline; false on the deadline (a read that
+    // missed its bytes waits for ever).
+    template <class Done>
+    bool run_until(Done done)
+    {
+        auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+        while (!done()) {
+            if (std::chrono::steady_clock::now() >= deadline)
+                return false;
+            ioc.restart();
+            ioc.run_for(std::chrono::milliseconds(10));
+        }
+        return true;
+    }
+};
+
+// Reads once with short_read_buffers into `into` (at most `room` bytes).
+std::size_t read_once(socket_pair& p, std::string& into, std::size_t room)
+{
+    std::array<char, 4096> storage;
+    bool done = false;
+    std::size_t got = 0;
+    boost::system::error_code error;
+    p.reader.async_read_some(short_read_buffers(asio::buffer(storage.data(), room)),
+                             [&](boost::system::error_code ec, std::size_t n) {
+                                 error = ec;
+                                 got = n;
+                                 done = true;
+                             });
+    EXPECT_TRUE(p.run_until([&] { return done; })) << "a read missed bytes that had arrived";
+    EXPECT_FALSE(error) << error.message();
+    into.append(storage.data(), got);
+    return got;
+}
+
+} // namespace
+
+TEST(ShortReadSocket, BytesThatArriveBetweenReadsAreReadNext)
+{
+    socket_pair p;
+    std::string sent, got;
+    for (int round = 0; round < 200; ++round) {
+        std::string chunk(1 + round % 97, static_cast<char>('a' + round % 26));
+        asio::write(p.writer, asio::buffer(chunk));
+        sent += chunk;
+        // The first read is short (the whole chunk fits): the socket counts as
+        // drained. The next chunk arrives with no read pending.
+        while (got.size() < sent.size())
+            read_once(p, got, 4096);
+    }
+    EXPECT_EQ(got, sent);
+}
+
+TEST(ShortReadSocket, BytesThatArriveWhileAReadWaitsCompleteIt)
+{
+    socket_pair p;
+    std::string sent, got;
+    std::array<char, 512> storage;
+    for (int round = 0; round < 200; ++round) {
+        bool done = false;
+        std::size_t n = 0;
+        p.reader.async_read_some(short_read_buffers(asio::buffer(storage)),
+                                 [&](boost::system::error_code ec, std::size_t bytes) {
+                                     EXPECT_FALSE(ec) << ec.message();
+                                     n = bytes;
+                                     done = true;
+                                 });
+        // Let the read find the socket empty and go to wait, then send.
+        p.ioc.restart();
+        p.ioc.poll();
+        ASSERT_FALSE(done);
+        std::string chunk(1 + round % 300, static_cast<char>('A' + round % 26));
+        asio::write(p.writer, asio::buffer(chunk));
+        sent += chunk;
+        ASSERT_TRUE(p.run_until([&] { return done; })) << "a waiting read missed its bytes in round " << round;
+        got.append(storage.data(), n);
+        while (got.size() < sent.size())
+            read_once(p, got, storage.size());
+    }
+    EXPECT_EQ(got, sent);
+}
+
+TEST(ShortReadSocket, AFullReadLeavesTheRestToTheNext)
+{
+    socket_pair p;
+    std::string sent(10000, 'x');
+    for (std::size_t i = 0; i < sent.size(); ++i)
+        sent[i] = static_cast<char>('a' + i % 26);
+    asio::write(p.writer, asio::buffer(sent));
+    std::string got;
+    // Reads of 7 bytes fill their buffer: none is short until the last.
+    while (got.size() < sent.size())
+        read_once(p, got, 7);
+    EXPECT_EQ(got, sent);
+}
+
+TEST(ShortReadSocket, TwoBuffersAreFilledInOrder)
+{
+    socket_pair p;
+    asio::write(p.writer, asio::buffer(std::string("hello, world")));
+    std::array<char, 5> first;
+    std::array<char, 64> second;
+    std::array<asio::mutable_buffer, 2> both{asio::buffer(first), asio::buffer(second)};
+    bool done = false;
+    std::size_t n = 0;
+    p.reader.async_read_some(short_read_buffers(both), [&](boost::system::error_code ec, std::size_t bytes) {
+        EXPECT_FALSE(ec);
+        n = bytes;
+        done = true;
+    });
+    ASSERT_TRUE(p.run_until([&] { return done; }));
+    ASSERT_EQ(n, 12u);
+    EXPECT_EQ(std::string(first.data(), 5) + std::string(second.data(), 7), "hello, world");
+}
+
+TEST(ShortReadSocket, EndOfStreamIsReported)
+{
+    socket_pair p;
+    asio::write(p.writer, asio::buffer(std::string("bye")));
+    p.writer.shutdown(tcp::socket::shutdown_send);
+    std::string got;
+    read_once(p, got, 4096);
+    EXPECT_EQ(got, "bye");
+    std::array<char, 16> storage;
+    bool done = false;
+    boost::system::error_code error;
+    p.reader.async_read_some(short_read_buffers(asio::buffer(storage)),
+                             [&](boost::system::error_code ec, std::size_t) {
+                                 error = ec;
+                                 done = true;
+                             });
+    ASSERT_TRUE(p.run_until([&] { return done; }));
+    EXPECT_EQ(error, asio::error::eof);
+}
+
+// A WebSocket over it: messages both ways in small pieces, then the closing
+// handshake (Beast's teardown through short_read_socket's overloads).
+TEST(ShortReadSocket, CarriesAWebSocketToItsClose)
+{
+    namespace websocket = boost::beast::websocket;
+    socket_pair p;
+    websocket::stream<short_read_socket<socket_type>> server(short_read_socket<socket_type>(std::move(p.reader)));
+    websocket::stream<short_read_socket<socket_type>> client(short_read_socket<socket_type>(std::move(p.writer)));
+    bool accepted = false, handshaken = false;
+    server.async_accept([&](boost::system::error_code ec) { accepted = !ec; });
+    client.async_handshake("127.0.0.1", "/", [&](boost::system::error_code ec) { handshaken = !ec; });
+    ASSERT_TRUE(p.run_until([&] { return accepted && handshaken; }));
+
+    boost::beast::flat_buffer in;
+    for (int i = 0; i < 50; ++i) {
+        std::string message(20 + i * 31, static_cast<char>('a' + i % 26));
+        bool written = false, read = false;
+        client.async_write(asio::buffer(message), [&](boost::system::error_code ec, std::size_t) { written = !ec; });
+        server.async_read(in, [&](boost::system::error_code ec, std::size_t) { read = !ec; });
+        ASSERT_TRUE(p.run_until([&] { return written && read; })) << "message " << i;
+        EXPECT_EQ(boost::beast::buffers_to_string(in.data()), message);
+        in.consume(in.size());
+    }
+
+    bool closed = false, saw_close = false;
+    client.async_close(websocket::close_code::normal, [&](boost::system::error_code ec) { closed = !ec; });
+    server.async_read(in, [&](boost::system::error_code ec, std::size_t) { saw_close = ec == websocket::error::closed; });
+    ASSERT_TRUE(p.run_until([&] { return closed && saw_close; }));
+    EXPECT_EQ(server.reason().code, websocket::close_code::normal);
+}
