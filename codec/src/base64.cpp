@@ -25,29 +25,40 @@ constexpr decode_table make_table(const char* alphabet)
 constexpr decode_table standard_table = make_table(standard_alphabet);
 constexpr decode_table url_table = make_table(url_alphabet);
 
-std::string encode(std::string_view bytes, const char* alphabet, bool pad)
+// Appends the encoding of `bytes` to `out`, written in place.
+void append_encoded(std::string& out, std::string_view bytes, const char* alphabet, bool pad)
 {
-    std::string out;
-    out.reserve((bytes.size() + 2) / 3 * 4);
+    std::size_t whole = bytes.size() / 3;
+    std::size_t rest = bytes.size() - whole * 3;
+    std::size_t length = whole * 4 + (rest == 0 ? 0 : pad ? 4 : rest + 1);
+    std::size_t at = out.size();
+    out.resize(at + length);
+    char* p = out.data() + at;
     auto byte = [&](std::size_t k) { return static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[k])); };
     std::size_t i = 0;
     for (; i + 3 <= bytes.size(); i += 3) {
         std::uint32_t v = byte(i) << 16 | byte(i + 1) << 8 | byte(i + 2);
-        out.push_back(alphabet[v >> 18 & 63]);
-        out.push_back(alphabet[v >> 12 & 63]);
-        out.push_back(alphabet[v >> 6 & 63]);
-        out.push_back(alphabet[v & 63]);
+        *p++ = alphabet[v >> 18 & 63];
+        *p++ = alphabet[v >> 12 & 63];
+        *p++ = alphabet[v >> 6 & 63];
+        *p++ = alphabet[v & 63];
     }
-    std::size_t rest = bytes.size() - i;
     if (rest == 0)
-        return out;
+        return;
     std::uint32_t v = byte(i) << 16 | (rest == 2 ? byte(i + 1) << 8 : 0);
-    out.push_back(alphabet[v >> 18 & 63]);
-    out.push_back(alphabet[v >> 12 & 63]);
+    *p++ = alphabet[v >> 18 & 63];
+    *p++ = alphabet[v >> 12 & 63];
     if (rest == 2)
-        out.push_back(alphabet[v >> 6 & 63]);
+        *p++ = alphabet[v >> 6 & 63];
     if (pad)
-        out.append(3 - rest, '=');
+        for (std::size_t k = rest; k < 3; ++k)
+            *p++ = '=';
+}
+
+std::string encode(std::string_view bytes, const char* alphabet, bool pad)
+{
+    std::string out;
+    append_encoded(out, bytes, alphabet, pad);
     return out;
 }
 
@@ -94,6 +105,8 @@ bool strip_padding(std::string_view text, std::string_view& symbols)
 } // namespace
 
 std::string base64_encode(std::string_view bytes) { return encode(bytes, standard_alphabet, true); }
+
+void append_base64(std::string& out, std::string_view bytes) { append_encoded(out, bytes, standard_alphabet, true); }
 
 std::string base64url_encode(std::string_view bytes) { return encode(bytes, url_alphabet, false); }
 

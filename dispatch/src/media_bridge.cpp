@@ -106,7 +106,28 @@ struct media_bridge::call : std::enable_shared_from_this<media_bridge::call> {
         // The writer while the queue is empty: resumed by wake().
         std::optional<asio::any_completion_handler<void()>> parked;
         engine::media_counts counts;
+        // Buffers of frames written, for the reader to fill again: a relayed
+        // frame allocates nothing once the call has a few.
+        std::vector<std::string> spare;
     };
+    static constexpr std::size_t spare_buffers = 4;
+    static constexpr std::size_t spare_capacity = 4096; // a larger buffer goes back to the heap
+
+    static std::string take_buffer(direction& d)
+    {
+        if (d.spare.empty())
+            return {};
+        std::string s = std::move(d.spare.back());
+        d.spare.pop_back();
+        s.clear();
+        return s;
+    }
+
+    static void recycle(direction& d, std::string s)
+    {
+        if (d.spare.size() < spare_buffers && s.capacity() <= spare_capacity && s.capacity() > 0)
+            d.spare.push_back(std::move(s));
+    }
 
     call(net::ws_connection& edge_connection, dispatch_metrics& m, std::size_t media_queue_limit,
          std::size_t queue_byte_limit)
@@ -305,6 +326,7 @@ struct media_bridge::call : std::enable_shared_from_this<media_bridge::call> {
                 ++d.counts.frames;
                 d.counts.bytes += f.data.size();
                 metrics.media_frames[index_of(d)].inc();
+                recycle(d, std::move(f.data));
             }
             if (ended) {
                 co_await target.close(close_code, close_reason);
@@ -327,7 +349,7 @@ struct media_bridge::call : std::enable_shared_from_this<media_bridge::call> {
                 co_return;
             }
             if (binary) {
-                push(to_client, {client_media(codec::base64_encode(data)), false, frame_kind::media});
+                push(to_client, {client_media(data, true), false, frame_kind::media});
                 continue;
             }
             engine::json_object doc;
@@ -344,7 +366,7 @@ struct media_bridge::call : std::enable_shared_from_this<media_bridge::call> {
                 // Copied into the client's JSON as it is: only strict, padded
                 // base64 may pass (its alphabet needs no JSON escaping).
                 if (payload != nullptr && payload->type == json_type::string && codec::is_base64(payload->text))
-                    push(to_client, {client_media(payload->text), false, frame_kind::media});
+                    push(to_client, {client_media(payload->text, false), false, frame_kind::media});
                 else
                     ++to_client.counts.dropped;
             } else if (name == events::dtmf) {
@@ -360,15 +382,18 @@ struct media_bridge::call : std::enable_shared_from_this<media_bridge::call> {
                 co_return;
             } else {
                 push(to_client, {std::move(data), false, frame_kind::unknown}); // relayed unchanged
+                data = take_buffer(to_client);
             }
         }
     }
 
-    std::string client_media(std::string_view payload_base64)
+    // The client's media event for `payload`: audio bytes when `encode`
+    // (base64-encoded into the event), else base64 text copied as it is.
+    std::string client_media(std::string_view payload, bool encode)
     {
         auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(steady::now() - started).count();
-        std::string out;
-        out.reserve(payload_base64.size() + 160);
+        std::string out = take_buffer(to_client);
+        out.reserve((encode ? (payload.size() + 2) / 3 * 4 : payload.size()) + 160);
         out += "{\"event\":\"";
         out += events::media;
         out += "\",\"stream_id\":\"";
@@ -378,7 +403,10 @@ struct media_bridge::call : std::enable_shared_from_this<media_bridge::call> {
         out += ",\"timestamp\":\"";
         codec::append_decimal(out, ms);
         out += "\",\"payload\":\"";
-        out += payload_base64; // already base64: no escaping needed
+        if (encode)
+            codec::append_base64(out, payload);
+        else
+            out += payload; // already base64: no escaping needed
         out += "\"}}";
         return out;
     }
@@ -409,6 +437,7 @@ struct media_bridge::call : std::enable_shared_from_this<media_bridge::call> {
             }
             if (binary) {
                 push(to_edge, {std::move(data), true, frame_kind::media});
+                data = take_buffer(to_edge);
                 continue;
             }
             if (engine::parse_fields(data, keys, event) != engine::json_parse_error::ok) {
@@ -423,6 +452,7 @@ struct media_bridge::call : std::enable_shared_from_this<media_bridge::call> {
                 co_return;
             }
             push(to_edge, {std::move(data), false, client_event_kind(name)});
+            data = take_buffer(to_edge);
         }
     }
 

@@ -21,6 +21,25 @@ TEST(base64, rfc_4648_test_vectors_round_trip)
     }
 }
 
+TEST(base64, append_adds_to_what_is_there)
+{
+    std::string out = "{\"payload\":\"";
+    append_base64(out, "foob");
+    append_base64(out, "");
+    append_base64(out, "ar");
+    EXPECT_EQ(out, "{\"payload\":\"Zm9vYg==YXI=");
+    for (std::size_t n = 0; n < 40; ++n) {
+        std::string bytes(n, '\0');
+        for (std::size_t i = 0; i < n; ++i)
+            bytes[i] = static_cast<char>(i * 37 + 11);
+        std::string appended = "x";
+        append_base64(appended, bytes);
+        ASSERT_FALSE(appended.empty());
+        EXPECT_EQ(appended[0], 'x');
+        EXPECT_EQ(appended.substr(1), base64_encode(bytes)) << n;
+    }
+}
+
 TEST(base64, url_alphabet_is_unpadded_and_round_trips)
 {
     EXPECT_EQ(base64url_encode("\xfb\xff"), "-_8");

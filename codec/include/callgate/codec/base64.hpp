@@ -11,6 +11,8 @@ namespace callgate::codec {
 
 // Standard alphabet (A-Z a-z 0-9 + /), padded with '=' to a multiple of 4 (section 4).
 std::string base64_encode(std::string_view bytes);
+// base64_encode's text appended to `out` (no string of its own).
+void append_base64(std::string& out, std::string_view bytes);
 // URL alphabet (A-Z a-z 0-9 - _), no padding (section 5): API keys.
 std::string base64url_encode(std::string_view bytes);
 
