@@ -95,7 +95,9 @@ Scenarios:
   decide    POST /v1/calls/decide for identities whose action is auto_accept
   bridge    WebSocket calls on /v1/calls/stream with 20 ms PCMU frames both ways,
             answered by a built-in voice agent (needs callgate started with
-            --allow-insecure-urls --allow-private-destinations: the agent is ws://)
+            --allow-insecure-urls --allow-private-destinations: the agent is ws://);
+            each side's frame clock starts at a random point of its first 20 ms, as
+            real calls' clocks do, not in step with calls started 10 or 20 ms apart
   webhook   POST /v1/calls/decide for identities whose action is webhook, answered
             by a built-in webhook responder (same callgate flags as bridge)
 
@@ -609,10 +611,14 @@ using side_ptr = std::shared_ptr<ws_side>;
 
 // Sends a frame every 20 ms until `until` or the call ends; counts due vs
 // sent. The only writer of its side: when done it sends stop (if
-// `hang_up`) and closes.
+// `hang_up`) and closes. The first frame is due at a random point of the
+// first 20 ms: with calls started at a steady rate (every 10 ms for 100 a
+// second) the clocks would otherwise tick together, and every server would
+// get its frames in bursts of half the calls at once.
 asio::awaitable<void> pace_frames(side_ptr side, steady::time_point until, results& r, int direction, bool hang_up)
 {
-    auto next = steady::now();
+    thread_local std::minstd_rand rng(std::random_device{}());
+    auto next = steady::now() + std::chrono::microseconds(std::uniform_int_distribution<int>(0, 19999)(rng));
     std::uint64_t seq = 0;
     while (!side->ended && next < until) {
         side->tick.expires_at(next);
