@@ -5,7 +5,7 @@
 #include "callgate/net/request_framing.hpp"
 #include "callgate/net/request_id.hpp"
 #include "request_reader.hpp"
-#include "short_read_socket.hpp"
+#include "eager_socket.hpp"
 #include "ws_stream_connection.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -55,9 +55,9 @@ constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 using steady = std::chrono::steady_clock;
 // Connections are served on a socket bound to its io_context's own executor type.
 using socket_type = asio::basic_stream_socket<tcp, asio::io_context::executor_type>;
-// TLS reads (and a plain WebSocket's) go through a short_read_socket: a short
+// TLS reads (and a plain WebSocket's) go through an eager_socket: a short
 // read spares the next read its speculative recv.
-using tls_stream_type = asio::ssl::stream<detail::short_read_socket<socket_type>>;
+using tls_stream_type = asio::ssl::stream<detail::eager_socket<socket_type>>;
 
 // What drain() and the deadline sweeper need to reach a connection: its
 // executor, its deadline, and ways to cut it. Touched only on `executor`
@@ -996,7 +996,7 @@ asio::awaitable<void> http_server::impl::run_websocket(
     upgrade.version(request.version());
     for (const auto& f : request.fields())
         upgrade.insert(request.name(f), request.value(f));
-    using layer = std::conditional_t<std::is_same_v<Stream, socket_type>, detail::short_read_socket<socket_type>, Stream>;
+    using layer = std::conditional_t<std::is_same_v<Stream, socket_type>, detail::eager_socket<socket_type>, Stream>;
     websocket::stream<layer> ws(layer(std::move(stream)));
     websocket::stream_base::timeout timeouts{};
     timeouts.handshake_timeout = std::chrono::seconds(5);
@@ -1143,7 +1143,7 @@ void http_server::impl::spawn_session(socket_type socket, std::size_t context_in
     }
     add_session(token);
     if (tls) {
-        start_session(tls_stream_type(detail::short_read_socket(std::move(socket)), *tls), std::move(token), context_index);
+        start_session(tls_stream_type(detail::eager_socket(std::move(socket)), *tls), std::move(token), context_index);
         return;
     }
     if (!lanes.empty()) {

@@ -3,7 +3,7 @@
 #include "callgate/codec/url.hpp"
 
 #include "callgate/net/destination_policy.hpp"
-#include "short_read_socket.hpp"
+#include "eager_socket.hpp"
 #include "tls_client.hpp"
 #include "ws_stream_connection.hpp"
 
@@ -88,9 +88,9 @@ struct origin_state {
 };
 
 // A bridged call's client WebSocket runs over these (see open_websocket).
-// (reads through a short_read_socket: a short read spares the next its speculative recv).
+// (through an eager_socket: a short read spares the next read its speculative recv, a write is sent at once).
 using bare_socket = asio::basic_stream_socket<tcp, asio::io_context::executor_type>;
-using frame_socket = detail::short_read_socket<bare_socket>;
+using frame_socket = detail::eager_socket<bare_socket>;
 using bare_tls_stream = asio::ssl::stream<frame_socket>;
 
 // One keep-alive connection, plain or TLS.

@@ -1,9 +1,12 @@
-// short_read_socket: a short read marks the socket drained, so the next read
-// waits for the reactor instead of trying recv first. These tests hold it to
-// what a read must still do: never miss bytes that arrive while no read is
-// pending, nor bytes that arrive after the read went to wait.
+// eager_socket: a short read marks the socket drained, so the next read waits
+// for the reactor instead of trying recv first; a write is sent at once and
+// completed in place. These tests hold it to what reads and writes must still
+// do: never miss bytes that arrive while no read is pending, nor bytes that
+// arrive after the read went to wait; deliver every write in order, whether
+// the socket takes it at once or only once the peer reads; report a peer
+// that is gone.
 
-#include "short_read_socket.hpp"
+#include "eager_socket.hpp"
 
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/io_context.hpp>
@@ -17,13 +20,15 @@
 
 #include <array>
 #include <chrono>
+#include <functional>
+#include <memory>
 #include <string>
 
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 using socket_type = asio::basic_stream_socket<tcp, asio::io_context::executor_type>;
 using callgate::net::detail::short_read_buffers;
-using callgate::net::detail::short_read_socket;
+using callgate::net::detail::eager_socket;
 
 namespace {
 
@@ -40,12 +45,12 @@ struct socket_pair {
         writer.set_option(tcp::no_delay(true));
     }
 
-    // Runs until `done` or a 5 s deadline; false on the deadline (a read that
+    // Runs until `done` or the deadline; false on the deadline (a read that
     // missed its bytes waits for ever).
     template <class Done>
-    bool run_until(Done done)
+    bool run_until(Done done, std::chrono::seconds limit = std::chrono::seconds(10))
     {
-        auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+        auto deadline = std::chrono::steady_clock::now() + limit;
         while (!done()) {
             if (std::chrono::steady_clock::now() >= deadline)
                 return false;
@@ -77,7 +82,7 @@ std::size_t read_once(socket_pair& p, std::string& into, std::size_t room)
 
 } // namespace
 
-TEST(ShortReadSocket, BytesThatArriveBetweenReadsAreReadNext)
+TEST(EagerSocket, BytesThatArriveBetweenReadsAreReadNext)
 {
     socket_pair p;
     std::string sent, got;
@@ -93,7 +98,7 @@ TEST(ShortReadSocket, BytesThatArriveBetweenReadsAreReadNext)
     EXPECT_EQ(got, sent);
 }
 
-TEST(ShortReadSocket, BytesThatArriveWhileAReadWaitsCompleteIt)
+TEST(EagerSocket, BytesThatArriveWhileAReadWaitsCompleteIt)
 {
     socket_pair p;
     std::string sent, got;
@@ -122,7 +127,7 @@ TEST(ShortReadSocket, BytesThatArriveWhileAReadWaitsCompleteIt)
     EXPECT_EQ(got, sent);
 }
 
-TEST(ShortReadSocket, AFullReadLeavesTheRestToTheNext)
+TEST(EagerSocket, AFullReadLeavesTheRestToTheNext)
 {
     socket_pair p;
     std::string sent(10000, 'x');
@@ -136,7 +141,7 @@ TEST(ShortReadSocket, AFullReadLeavesTheRestToTheNext)
     EXPECT_EQ(got, sent);
 }
 
-TEST(ShortReadSocket, TwoBuffersAreFilledInOrder)
+TEST(EagerSocket, TwoBuffersAreFilledInOrder)
 {
     socket_pair p;
     asio::write(p.writer, asio::buffer(std::string("hello, world")));
@@ -155,7 +160,7 @@ TEST(ShortReadSocket, TwoBuffersAreFilledInOrder)
     EXPECT_EQ(std::string(first.data(), 5) + std::string(second.data(), 7), "hello, world");
 }
 
-TEST(ShortReadSocket, EndOfStreamIsReported)
+TEST(EagerSocket, EndOfStreamIsReported)
 {
     socket_pair p;
     asio::write(p.writer, asio::buffer(std::string("bye")));
@@ -176,13 +181,13 @@ TEST(ShortReadSocket, EndOfStreamIsReported)
 }
 
 // A WebSocket over it: messages both ways in small pieces, then the closing
-// handshake (Beast's teardown through short_read_socket's overloads).
-TEST(ShortReadSocket, CarriesAWebSocketToItsClose)
+// handshake (Beast's teardown through eager_socket's overloads).
+TEST(EagerSocket, CarriesAWebSocketToItsClose)
 {
     namespace websocket = boost::beast::websocket;
     socket_pair p;
-    websocket::stream<short_read_socket<socket_type>> server(short_read_socket<socket_type>(std::move(p.reader)));
-    websocket::stream<short_read_socket<socket_type>> client(short_read_socket<socket_type>(std::move(p.writer)));
+    websocket::stream<eager_socket<socket_type>> server(eager_socket<socket_type>(std::move(p.reader)));
+    websocket::stream<eager_socket<socket_type>> client(eager_socket<socket_type>(std::move(p.writer)));
     bool accepted = false, handshaken = false;
     server.async_accept([&](boost::system::error_code ec) { accepted = !ec; });
     client.async_handshake("127.0.0.1", "/", [&](boost::system::error_code ec) { handshaken = !ec; });
@@ -204,4 +209,103 @@ TEST(ShortReadSocket, CarriesAWebSocketToItsClose)
     server.async_read(in, [&](boost::system::error_code ec, std::size_t) { saw_close = ec == websocket::error::closed; });
     ASSERT_TRUE(p.run_until([&] { return closed && saw_close; }));
     EXPECT_EQ(server.reason().code, websocket::close_code::normal);
+}
+
+// Writes: sent at once and completed in place while the socket takes them;
+// left to Asio when it is full; an error when the peer is gone.
+TEST(EagerSocket, WritesFromTheirOwnCompletionsArriveInOrder)
+{
+    socket_pair p;
+    eager_socket<socket_type> writer(std::move(p.writer));
+    // Each write starts the next from its completion: in place, that nests,
+    // and past a few levels the completions must be posted, not overflow.
+    constexpr int writes = 20000;
+    int done = 0;
+    std::string sent;
+    std::function<void()> next = [&] {
+        if (done == writes)
+            return;
+        std::string piece = std::to_string(done) + ",";
+        sent += piece;
+        auto held = std::make_shared<std::string>(std::move(piece));
+        asio::async_write(writer, asio::buffer(*held), [&, held](boost::system::error_code ec, std::size_t) {
+            ASSERT_FALSE(ec) << ec.message();
+            ++done;
+            next();
+        });
+    };
+    next();
+    std::string got;
+    std::array<char, 65536> storage;
+    std::function<void()> read = [&] {
+        p.reader.async_read_some(short_read_buffers(asio::buffer(storage)), [&](boost::system::error_code ec,
+                                                                                  std::size_t n) {
+            if (ec)
+                return;
+            got.append(storage.data(), n);
+            read();
+        });
+    };
+    read();
+    ASSERT_TRUE(p.run_until([&] { return done == writes && got.size() == sent.size(); }))
+        << done << " writes done, " << got.size() << " of " << sent.size() << " bytes read";
+    EXPECT_EQ(got, sent);
+}
+
+TEST(EagerSocket, AFullSocketTakesTheRestWhenThePeerReads)
+{
+    socket_pair p;
+    eager_socket<socket_type> writer(std::move(p.writer));
+    std::string big(16 << 20, '\0'); // more than both sockets' buffers hold
+    for (std::size_t i = 0; i < big.size(); ++i)
+        big[i] = static_cast<char>('a' + i % 23);
+    bool written = false;
+    asio::async_write(writer, asio::buffer(big), [&](boost::system::error_code ec, std::size_t n) {
+        EXPECT_FALSE(ec) << ec.message();
+        EXPECT_EQ(n, big.size());
+        written = true;
+    });
+    // Nobody reads yet: the socket fills and the write waits.
+    p.ioc.restart();
+    p.ioc.poll();
+    EXPECT_FALSE(written);
+    std::string got;
+    std::array<char, 65536> storage;
+    std::function<void()> read = [&] {
+        p.reader.async_read_some(asio::buffer(storage), [&](boost::system::error_code ec, std::size_t n) {
+            if (ec)
+                return;
+            got.append(storage.data(), n);
+            read();
+        });
+    };
+    read();
+    ASSERT_TRUE(p.run_until([&] { return written && got.size() == big.size(); }, std::chrono::seconds(60)))
+        << "written " << written << ", read " << got.size() << " of " << big.size();
+    EXPECT_TRUE(got == big);
+}
+
+TEST(EagerSocket, AWriteToAPeerThatIsGoneFails)
+{
+    socket_pair p;
+    eager_socket<socket_type> writer(std::move(p.writer));
+    boost::system::error_code ignored;
+    p.reader.set_option(asio::socket_base::linger(true, 0), ignored);
+    p.reader.close(); // a reset: the next sends fail
+    boost::system::error_code failure;
+    int attempts = 0;
+    std::string piece(1024, 'x');
+    std::function<void()> next = [&] {
+        asio::async_write(writer, asio::buffer(piece), [&](boost::system::error_code ec, std::size_t) {
+            if (ec) {
+                failure = ec;
+                return;
+            }
+            if (++attempts < 1000)
+                next();
+        });
+    };
+    next();
+    ASSERT_TRUE(p.run_until([&] { return failure || attempts >= 1000; }));
+    EXPECT_TRUE(failure == asio::error::connection_reset || failure == asio::error::broken_pipe) << failure.message();
 }
