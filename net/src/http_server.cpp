@@ -291,7 +291,7 @@ struct http_server::impl {
     asio::awaitable<void> run_websocket(Stream& stream, const detail::request_store& request,
                                         std::function<asio::awaitable<void>(ws_connection&)> session,
                                         std::string_view id, std::string_view route,
-                                        std::chrono::steady_clock::time_point started, const session_token& token);
+                                        std::chrono::steady_clock::time_point started, session_token& token);
     // Serves requests until the connection should close; returns true if it
     // was upgraded to a WebSocket (and `stream` was moved away).
     template <class Stream>
@@ -903,7 +903,7 @@ asio::awaitable<session_end> http_server::impl::serve_requests(Stream& stream, s
                 response = plain_error(500, "Internal Server Error");
             }
             if (response.websocket && view.is_websocket_upgrade()) {
-                token.deadline = steady::time_point::max(); // the WebSocket stream keeps its own timeouts
+                token.deadline = steady::time_point::max(); // the handshake has its own timeout
                 co_await run_websocket(stream, request, std::move(response.websocket), id.view(), response.route,
                                        started, token);
                 co_return session_end::upgraded;
@@ -983,7 +983,7 @@ template <class Stream>
 asio::awaitable<void> http_server::impl::run_websocket(
     Stream& stream, const detail::request_store& request,
     std::function<asio::awaitable<void>(ws_connection&)> session, std::string_view id, std::string_view route,
-    steady::time_point started, const session_token& token)
+    steady::time_point started, session_token& token)
 {
     namespace websocket = beast::websocket;
     beast::error_code ignored;
@@ -1000,7 +1000,8 @@ asio::awaitable<void> http_server::impl::run_websocket(
     websocket::stream<layer> ws(layer(std::move(stream)));
     websocket::stream_base::timeout timeouts{};
     timeouts.handshake_timeout = std::chrono::seconds(5);
-    timeouts.idle_timeout = options.websocket_idle_timeout;
+    // Idle: the session's deadline, moved by every message read (below).
+    timeouts.idle_timeout = websocket::stream_base::none();
     timeouts.keep_alive_pings = false;
     ws.set_option(timeouts);
     ws.read_message_max(options.websocket_message_limit);
@@ -1016,6 +1017,19 @@ asio::awaitable<void> http_server::impl::run_websocket(
         co_return;
     status_counts[101].fetch_add(1, std::memory_order_relaxed);
     detail::ws_stream_connection<layer> connection(std::move(ws));
+    // No message for websocket_idle_timeout: the sweeper cuts the connection,
+    // and the pending read fails.
+    token.deadline = steady::now() + options.websocket_idle_timeout;
+    token.expire = [&connection] { connection.abort(); };
+    connection.keep_deadline(&token.deadline, options.websocket_idle_timeout);
+    struct forget {
+        session_token& token;
+        ~forget()
+        {
+            token.expire = nullptr;
+            token.deadline = steady::time_point::max();
+        }
+    } on_exit{token};
     co_await session(connection);
 }
 

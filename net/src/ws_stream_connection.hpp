@@ -10,6 +10,7 @@
 #include <boost/beast/websocket.hpp>
 
 #include <algorithm>
+#include <chrono>
 
 namespace callgate::net::detail {
 
@@ -17,6 +18,16 @@ template <class NextLayer>
 class ws_stream_connection final : public ws_connection {
 public:
     explicit ws_stream_connection(boost::beast::websocket::stream<NextLayer> ws) : ws_(std::move(ws)) {}
+
+    // From now on each message read moves `*deadline` to `idle` from then (a
+    // server's deadline sweeper ends the connection when it passes). Cheaper
+    // than the stream's own idle timeout, which re-arms a timer per read and
+    // so queues the cancelled wait's completion every time.
+    void keep_deadline(std::chrono::steady_clock::time_point* deadline, std::chrono::steady_clock::duration idle)
+    {
+        deadline_ = deadline;
+        idle_ = idle;
+    }
 
     boost::asio::awaitable<ws_read_status> read(std::string& out, bool& binary) override
     {
@@ -30,6 +41,8 @@ public:
                 co_return ec == websocket::error::closed ? ws_read_status::closed : ws_read_status::error;
             co_return ws_read_status::closed;
         }
+        if (deadline_ != nullptr)
+            *deadline_ = std::chrono::steady_clock::now() + idle_;
         // One contiguous buffer (flat_buffer): copied into the caller's string,
         // whose capacity is reused when it still has one.
         auto data = buffer_.data();
@@ -72,6 +85,8 @@ public:
 private:
     boost::beast::websocket::stream<NextLayer> ws_;
     boost::beast::flat_buffer buffer_;
+    std::chrono::steady_clock::time_point* deadline_ = nullptr;
+    std::chrono::steady_clock::duration idle_{};
 };
 
 } // namespace callgate::net::detail
