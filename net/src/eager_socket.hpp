@@ -45,6 +45,7 @@
 #include <array>
 #include <cerrno>
 #include <cstddef>
+#include <type_traits>
 #include <utility>
 
 static_assert(BOOST_VERSION / 100 == 1081,
@@ -76,17 +77,18 @@ struct short_read_buffers {
     std::size_t count = 0;
 };
 
-// Socket (a basic_stream_socket) whose reads go down as short_read_buffers and
-// whose writes are sent at once (see the top of this file). Everything a Beast
-// or SSL stream needs of its next layer is forwarded.
+// Socket (a basic_stream_socket, or a reference to one for a view that does
+// not own it) whose reads go down as short_read_buffers and whose writes are
+// sent at once (see the top of this file). Everything a Beast or SSL stream
+// needs of its next layer is forwarded.
 template <class Socket>
 class eager_socket {
 public:
-    using executor_type = typename Socket::executor_type;
-    using next_layer_type = Socket;
-    using lowest_layer_type = typename Socket::lowest_layer_type;
+    using next_layer_type = std::remove_reference_t<Socket>;
+    using executor_type = typename next_layer_type::executor_type;
+    using lowest_layer_type = typename next_layer_type::lowest_layer_type;
 
-    explicit eager_socket(Socket socket) : socket_(std::move(socket)) {}
+    explicit eager_socket(Socket socket) : socket_(std::forward<Socket>(socket)) {}
 
     executor_type get_executor() noexcept { return socket_.get_executor(); }
     next_layer_type& next_layer() noexcept { return socket_; }

@@ -240,6 +240,11 @@ auto read_some(Stream& stream, const MutableBuffers& buffers)
         return stream.async_read_some(buffers, use_tuple);
 }
 
+// What a session writes its responses through: a bare socket's writes are
+// sent at once by an eager_socket view, as a TLS stream's writes to its socket are.
+template <class Stream>
+using response_stream = std::conditional_t<std::is_same_v<Stream, socket_type>, detail::eager_socket<socket_type&>, Stream&>;
+
 } // namespace
 
 namespace {
@@ -847,6 +852,7 @@ asio::awaitable<session_end> http_server::impl::serve_requests(Stream& stream, s
     request_id id;
     detail::request_store request; // reused: its storage outlives each request
     std::string out;               // the response, formatted here and written in one piece
+    response_stream<Stream> responses(stream);
     for (;;) {
         if (buffer.size() == 0) {
             if (draining.load())
@@ -930,10 +936,10 @@ asio::awaitable<session_end> http_server::impl::serve_requests(Stream& stream, s
         if (head || response.body.size() <= 64 * 1024) {
             if (!head)
                 out.append(response.body);
-            std::tie(wec, wn) = co_await asio::async_write(stream, asio::buffer(out), use_tuple);
+            std::tie(wec, wn) = co_await asio::async_write(responses, asio::buffer(out), use_tuple);
         } else {
             std::array<asio::const_buffer, 2> pieces{asio::buffer(out), asio::buffer(response.body)};
-            std::tie(wec, wn) = co_await asio::async_write(stream, pieces, use_tuple);
+            std::tie(wec, wn) = co_await asio::async_write(responses, pieces, use_tuple);
         }
         finished(request.method(), response.route, response.status, wn, started, id.view(), token.remote);
         if (wec)
