@@ -270,7 +270,9 @@ call_log::call_log(store& db, clock_source& clock) : db_(db), clock_(clock)
         while (!stopping_) {
             // Asleep until the first record comes (an idle node does not wake
             // this thread), then up to 2 ms for more to write in one batch.
+            writer_asleep_ = true;
             wake_.wait(lock, [this] { return stopping_ || !pending_.empty(); });
+            writer_asleep_ = false;
             wake_.wait_for(lock, std::chrono::milliseconds(2),
                            [this] { return stopping_ || pending_.size() >= 1024; });
             if (pending_.empty())
@@ -353,8 +355,9 @@ void call_log::record(call_record record)
             return;
         }
         pending_.push_back(std::move(record));
-        // The first record of a batch starts its 2 ms; the 1024th ends it.
-        wake = pending_.size() == 1 || pending_.size() == 1024;
+        // The first record wakes an idle writer (its batch's 2 ms start); the
+        // 1024th ends a batch early.
+        wake = (pending_.size() == 1 && writer_asleep_) || pending_.size() == 1024;
     }
     if (wake)
         wake_.notify_one();

@@ -118,6 +118,7 @@ private:
     std::vector<call_record> pending_;
     std::vector<call_record> writing_; // only touched in write_pending_in, which the store runs one at a time
     bool stopping_ = false;
+    bool writer_asleep_ = false; // waiting for a first record: the next one wakes it
     std::atomic<std::uint64_t> dropped_{0};
     std::thread writer_;
 };
