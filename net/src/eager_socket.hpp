@@ -17,10 +17,11 @@
 //
 // Writes: a write whose send succeeds at once is still completed through the
 // scheduler's queue by Asio, behind the reactor's next turn, which then costs
-// an epoll_wait that finds nothing. eager_socket sends at once itself and, when
-// the send took bytes (or failed), completes the write in place through
-// dispatch, as a completion on the caller's own executor may be; when the
-// socket is full it leaves the write to Asio, which waits for the socket.
+// an epoll_wait that finds nothing. eager_socket sends at once itself (Asio's
+// own non-blocking send, with MSG_DONTWAIT) and, when the send took bytes (or
+// failed), completes the write in place through dispatch, as a completion on
+// the caller's own executor may be; when the socket is full it leaves the
+// write to Asio, which waits for the socket.
 // In-place completions nest (a writer that writes again from its completion
 // goes one level deeper), so past a few levels they are posted instead.
 //
@@ -40,16 +41,14 @@
 #include <boost/version.hpp>
 
 #include <sys/socket.h>
-#include <sys/uio.h>
 
 #include <array>
-#include <cerrno>
 #include <cstddef>
 #include <type_traits>
 #include <utility>
 
 static_assert(BOOST_VERSION / 100 == 1081,
-              "eager_socket reimplements one of Asio's receive operations: check it against this Boost");
+              "eager_socket reimplements one of Asio's receive operations and sends through its socket_ops: check it against this Boost");
 
 namespace callgate::net::detail {
 
@@ -128,29 +127,19 @@ private:
     template <class Handler, class ConstBufferSequence>
     void start_write(Handler handler, const ConstBufferSequence& buffers)
     {
-        std::array<iovec, 16> iov;
-        std::size_t count = 0;
-        auto end = boost::asio::buffer_sequence_end(buffers);
-        for (auto it = boost::asio::buffer_sequence_begin(buffers); it != end && count < iov.size(); ++it) {
-            boost::asio::const_buffer b(*it);
-            if (b.size() != 0)
-                iov[count++] = {const_cast<void*>(b.data()), b.size()};
-        }
-        ssize_t sent = -1;
-        if (count != 0) {
-            msghdr message{};
-            message.msg_iov = iov.data();
-            message.msg_iovlen = count;
-            sent = ::sendmsg(socket_.native_handle(), &message, MSG_DONTWAIT | MSG_NOSIGNAL);
-        }
-        if (count == 0 || (sent < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))) {
-            socket_.async_write_some(buffers, std::move(handler)); // nothing to send, or the socket is full
+        using adapter = boost::asio::detail::buffer_sequence_adapter<boost::asio::const_buffer, ConstBufferSequence>;
+        if (adapter::all_empty(buffers)) {
+            socket_.async_write_some(buffers, std::move(handler)); // nothing to send: Asio completes it
             return;
         }
+        adapter pieces(buffers);
         boost::system::error_code ec;
-        if (sent < 0)
-            ec.assign(errno, boost::asio::error::get_system_category());
-        std::size_t bytes = sent < 0 ? 0 : static_cast<std::size_t>(sent);
+        std::size_t bytes = 0;
+        if (!boost::asio::detail::socket_ops::non_blocking_send(socket_.native_handle(), pieces.buffers(),
+                                                                pieces.count(), MSG_DONTWAIT, ec, bytes)) {
+            socket_.async_write_some(buffers, std::move(handler)); // the socket is full: Asio waits for it
+            return;
+        }
         auto ex = boost::asio::get_associated_executor(handler, socket_.get_executor());
         if (nested_writes >= max_nested_writes) {
             boost::asio::post(ex, boost::asio::append(std::move(handler), ec, bytes));
@@ -166,7 +155,7 @@ private:
     Socket socket_;
 };
 
-// A WebSocket over a eager_socket closes the way one over the bare socket does.
+// A WebSocket over an eager_socket closes the way one over the bare socket does.
 template <class Socket>
 void teardown(boost::beast::role_type role, eager_socket<Socket>& socket, boost::system::error_code& ec)
 {

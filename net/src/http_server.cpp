@@ -55,8 +55,8 @@ constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 using steady = std::chrono::steady_clock;
 // Connections are served on a socket bound to its io_context's own executor type.
 using socket_type = asio::basic_stream_socket<tcp, asio::io_context::executor_type>;
-// TLS reads (and a plain WebSocket's) go through an eager_socket: a short
-// read spares the next read its speculative recv.
+// A TLS stream reads and writes its socket through an eager_socket (short
+// reads mark it drained, writes are sent at once; see eager_socket.hpp).
 using tls_stream_type = asio::ssl::stream<detail::eager_socket<socket_type>>;
 
 // What drain() and the deadline sweeper need to reach a connection: its
@@ -229,21 +229,11 @@ private:
 socket_type& socket_of(socket_type& s) { return s; }
 socket_type& socket_of(tls_stream_type& s) { return s.next_layer().next_layer(); }
 
-// One read from a connection stream. A bare socket's goes down as
-// short_read_buffers, as a TLS stream's reads of its socket do.
-template <class Stream, class MutableBuffers>
-auto read_some(Stream& stream, const MutableBuffers& buffers)
-{
-    if constexpr (std::is_same_v<Stream, socket_type>)
-        return stream.async_read_some(detail::short_read_buffers(buffers), use_tuple);
-    else
-        return stream.async_read_some(buffers, use_tuple);
-}
-
-// What a session writes its responses through: a bare socket's writes are
-// sent at once by an eager_socket view, as a TLS stream's writes to its socket are.
+// What a session reads requests from and writes responses to: a bare socket
+// through an eager_socket view, as a TLS stream uses its socket; a TLS stream
+// as it is.
 template <class Stream>
-using response_stream = std::conditional_t<std::is_same_v<Stream, socket_type>, detail::eager_socket<socket_type&>, Stream&>;
+using session_io = std::conditional_t<std::is_same_v<Stream, socket_type>, detail::eager_socket<socket_type&>, Stream&>;
 
 } // namespace
 
@@ -361,7 +351,7 @@ asio::awaitable<read_result> parse_from(Stream& stream, beast::flat_buffer& buff
         std::size_t room = std::min<std::size_t>(buffer.max_size() - buffer.size(), 16 * 1024);
         if (room == 0)
             co_return parser.is_header_done() ? read_result::body_limit : read_result::header_limit;
-        auto [ec, n] = co_await read_some(stream, buffer.prepare(room));
+        auto [ec, n] = co_await stream.async_read_some(buffer.prepare(room), use_tuple);
         if (ec)
             co_return read_result::closed;
         buffer.commit(n);
@@ -852,7 +842,7 @@ asio::awaitable<session_end> http_server::impl::serve_requests(Stream& stream, s
     request_id id;
     detail::request_store request; // reused: its storage outlives each request
     std::string out;               // the response, formatted here and written in one piece
-    response_stream<Stream> responses(stream);
+    session_io<Stream> io(stream);
     for (;;) {
         if (buffer.size() == 0) {
             if (draining.load())
@@ -863,7 +853,7 @@ asio::awaitable<session_end> http_server::impl::serve_requests(Stream& stream, s
             }
             token.idle = true;
             token.deadline = steady::now() + options.idle_timeout;
-            auto [ec, n] = co_await read_some(stream, buffer.prepare(4096));
+            auto [ec, n] = co_await io.async_read_some(buffer.prepare(4096), use_tuple);
             token.idle = false;
             if (ec)
                 co_return session_end::closed;
@@ -877,7 +867,7 @@ asio::awaitable<session_end> http_server::impl::serve_requests(Stream& stream, s
         // oversize Content-Length reaches the handler (401 comes before 413).
         parser.body_limit(boost::none);
         parser.eager(false);
-        auto read = co_await parse_from(stream, buffer, parser, false);
+        auto read = co_await parse_from(io, buffer, parser, false);
         bool declined = first && from_lane.first_declined; // by answer_now, in the ready lane
         first = false;
         http_response response;
@@ -899,7 +889,7 @@ asio::awaitable<session_end> http_server::impl::serve_requests(Stream& stream, s
             id.assign(request.header("X-Request-ID"));
             version = request.version();
             head = request.verb() == http::verb::head;
-            request_view<Stream> view(stream, buffer, parser, request, options.body_limit,
+            request_view<std::remove_reference_t<session_io<Stream>>> view(io, buffer, parser, request, options.body_limit,
                                       head && answers_head(request.target()), id, declined);
             try {
                 response = co_await handler(view);
@@ -936,10 +926,10 @@ asio::awaitable<session_end> http_server::impl::serve_requests(Stream& stream, s
         if (head || response.body.size() <= 64 * 1024) {
             if (!head)
                 out.append(response.body);
-            std::tie(wec, wn) = co_await asio::async_write(responses, asio::buffer(out), use_tuple);
+            std::tie(wec, wn) = co_await asio::async_write(io, asio::buffer(out), use_tuple);
         } else {
             std::array<asio::const_buffer, 2> pieces{asio::buffer(out), asio::buffer(response.body)};
-            std::tie(wec, wn) = co_await asio::async_write(responses, pieces, use_tuple);
+            std::tie(wec, wn) = co_await asio::async_write(io, pieces, use_tuple);
         }
         finished(request.method(), response.route, response.status, wn, started, id.view(), token.remote);
         if (wec)

@@ -87,8 +87,8 @@ struct origin_state {
     }
 };
 
-// A bridged call's client WebSocket runs over these (see open_websocket).
-// (through an eager_socket: a short read spares the next read its speculative recv, a write is sent at once).
+// A bridged call's client WebSocket runs over these (see open_websocket): a
+// bare socket through an eager_socket (see eager_socket.hpp), TLS over that.
 using bare_socket = asio::basic_stream_socket<tcp, asio::io_context::executor_type>;
 using frame_socket = detail::eager_socket<bare_socket>;
 using bare_tls_stream = asio::ssl::stream<frame_socket>;
