@@ -440,7 +440,22 @@ int run_server(const serve_options& options)
     service_ptr.store(&service);
     if (cluster)
         service.on_reloaded(); // nothing the applier changed before now can be cached, but be sure
-    engine::call_log calls(*db, clock);
+    // A data dir from before the two-key call record layout is converted here, once.
+    auto convert_started = std::chrono::steady_clock::now();
+    std::size_t convert_logged = 0;
+    bool converting = false;
+    engine::call_log calls(*db, clock, [&](std::size_t moved, bool finished) {
+        if (!finished && (!converting || moved >= convert_logged + 100'000)) {
+            log(log_level::info, "call_records_converting",
+                "Converting call records to the current layout (once, after an upgrade)", {{"moved", moved}});
+            converting = true;
+            convert_logged = moved;
+        } else if (finished && converting) {
+            std::chrono::duration<double> took = std::chrono::steady_clock::now() - convert_started;
+            log(log_level::info, "call_records_converted", "Converted call records to the current layout",
+                {{"moved", moved}, {"seconds", took.count()}});
+        }
+    });
 
     std::vector<std::string> edge_tokens;
     if (!load_edge_tokens(options, random, edge_tokens, error))

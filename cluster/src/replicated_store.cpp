@@ -154,6 +154,11 @@ public:
     {
         return local_->scan(c, prefix, skip, visit);
     }
+    store_status scan_from(column c, std::string_view from,
+                           const std::function<bool(std::string_view, std::string_view)>& visit) override
+    {
+        return local_->scan_from(c, from, visit);
+    }
     store_status scan_reverse(column c, std::size_t skip,
                               const std::function<bool(std::string_view, std::string_view)>& visit) override
     {

@@ -34,24 +34,69 @@ protected:
     std::array<char, N> bytes_;
 };
 
-// identity + (max - created) + call id: iterating forward is newest first.
+// identity + (max - created) + record key: iterating forward is newest first.
 struct identity_index_key : index_key<40> {
-    identity_index_key(const uuid& identity, std::int64_t created_us, const uuid& call)
+    identity_index_key(const uuid& identity, std::int64_t created_us, const uuid& record_key)
     {
         auto at = std::copy_n(identity.as_key().data(), 16, bytes_.data());
         at = put_big_endian(at, ~static_cast<std::uint64_t>(created_us));
-        std::copy_n(call.as_key().data(), 16, at);
+        std::copy_n(record_key.as_key().data(), 16, at);
     }
 };
 
-// created + call id: iterating forward is oldest first.
-struct time_index_key : index_key<24> {
-    time_index_key(std::int64_t created_us, const uuid& call)
-    {
-        auto at = put_big_endian(bytes_.data(), static_cast<std::uint64_t>(created_us));
-        std::copy_n(call.as_key().data(), 16, at);
+// The older layout's time index (column::calls_by_time): created + call id.
+std::int64_t legacy_time_of(std::string_view key)
+{
+    std::uint64_t t = 0;
+    for (int i = 0; i < 8 && i < static_cast<int>(key.size()); ++i)
+        t = t << 8 | static_cast<std::uint8_t>(key[static_cast<std::size_t>(i)]);
+    return static_cast<std::int64_t>(t);
+}
+
+// The record key of `r`: its call id when that is a version 7 id of its
+// created time (callgate mints them so), else a fresh one.
+uuid record_key_of(const call_record& r, random_source& random)
+{
+    return r.id.is_v7_of(r.created_at_us) ? r.id : uuid::generate_v7(random, r.created_at_us);
+}
+
+// Reads the record of call `id` through `get` (a store's or a txn's): under
+// its own key when that is its record key, else through column::call_keys.
+// Sets `key` to the record key it was found under.
+template <class Get>
+read_result find_record(Get&& get, const uuid& id, call_record& out, std::string& value, uuid& key)
+{
+    auto r = get(column::calls, id.as_key(), value);
+    if (r == read_result::error)
+        return r;
+    if (r == read_result::found) {
+        if (!decode(value, out))
+            return read_result::error;
+        if (out.id == id) {
+            key = id;
+            return r;
+        }
     }
-};
+    std::string key_bytes;
+    r = get(column::call_keys, id.as_key(), key_bytes);
+    if (r != read_result::found)
+        return r;
+    auto stored = uuid::from_key(key_bytes);
+    if (!stored)
+        return read_result::error;
+    r = get(column::calls, stored->as_key(), value);
+    if (r != read_result::found)
+        return r;
+    if (!decode(value, out))
+        return read_result::error;
+    if (out.id != id) // a stale alias (its record purged, the key reused): no such call
+        return read_result::not_found;
+    key = *stored;
+    return r;
+}
+
+constexpr std::string_view layout_marker = "call_records.layout";
+constexpr std::string_view layout_version = "2";
 
 void write_counts(record_writer& w, const media_counts& c)
 {
@@ -263,8 +308,10 @@ void write_inkbox_call_record(json_writer& w, const call_record& r)
         .end_object();
 }
 
-call_log::call_log(store& db, clock_source& clock) : db_(db), clock_(clock)
+call_log::call_log(store& db, clock_source& clock, convert_progress on_convert)
+    : db_(db), clock_(clock), on_convert_(std::move(on_convert))
 {
+    convert();
     writer_ = std::thread([this] {
         std::unique_lock lock(pending_mutex_);
         while (!stopping_) {
@@ -277,7 +324,13 @@ call_log::call_log(store& db, clock_source& clock) : db_(db), clock_(clock)
                            [this] { return stopping_ || pending_.size() >= 1024; });
             if (pending_.empty())
                 continue;
-            if (db_.health() != store_health::ok) {
+            bool writable = db_.health() == store_health::ok;
+            if (writable && !converted()) { // opened on a full or read-only disk: convert now
+                lock.unlock();
+                writable = convert();
+                lock.lock();
+            }
+            if (!writable) {
                 // A full or read-only disk: drop rather than hold records in memory.
                 dropped_.fetch_add(pending_.size(), std::memory_order_relaxed);
                 pending_.clear();
@@ -331,10 +384,12 @@ std::size_t call_log::write_pending_in(write_txn& txn)
     }
     const auto& batch = writing_;
     for (const auto& r : batch) {
-        txn.put(column::calls, r.id.as_key(), encode(r));
+        auto key = record_key_of(r, keys_);
+        txn.put(column::calls, key.as_key(), encode(r));
+        if (key != r.id)
+            txn.put(column::call_keys, r.id.as_key(), key.as_key());
         if (r.agent_identity_id)
-            txn.put(column::calls_by_identity, identity_index_key(*r.agent_identity_id, r.created_at_us, r.id), "");
-        txn.put(column::calls_by_time, time_index_key(r.created_at_us, r.id), "");
+            txn.put(column::calls_by_identity, identity_index_key(*r.agent_identity_id, r.created_at_us, key), "");
     }
     // The batch is in the WriteBatch now: its records go at once, and the
     // room a burst took (up to max_pending records) is not kept.
@@ -395,9 +450,12 @@ void call_log::update(const uuid& call_id, std::function<bool(call_record&)> cha
                                  }
                              }
                              std::string value;
-                             auto r = txn.get(column::calls, call_id.as_key(), value);
                              call_record record;
-                             if (r != read_result::found || !decode(value, record)) {
+                             uuid key;
+                             auto r = find_record(
+                                 [&](column c, std::string_view k, std::string& v) { return txn.get(c, k, v); },
+                                 call_id, record, value, key);
+                             if (r != read_result::found) {
                                  *error = r == read_result::not_found ? config_errc::no_config
                                                                       : config_errc::store_failure;
                                  return false;
@@ -405,7 +463,7 @@ void call_log::update(const uuid& call_id, std::function<bool(call_record&)> cha
                              if (!change(record))
                                  return false;
                              record.updated_at_us = clock_.now_us();
-                             txn.put(column::calls, call_id.as_key(), encode(record));
+                             txn.put(column::calls, key.as_key(), encode(record));
                              return true;
                          },
                          [error, done = std::move(done)](const store_status& s) {
@@ -416,13 +474,75 @@ void call_log::update(const uuid& call_id, std::function<bool(call_record&)> cha
 config_result<call_record> call_log::get(const uuid& call_id)
 {
     std::string value;
-    auto r = db_.get(column::calls, call_id.as_key(), value);
+    call_record record;
+    uuid key;
+    auto r = find_record([this](column c, std::string_view k, std::string& v) { return db_.get(c, k, v); },
+                         call_id, record, value, key);
     if (r == read_result::not_found)
         return {config_errc::no_config, {}};
-    call_record record;
-    if (r == read_result::error || !decode(value, record))
+    if (r != read_result::found)
         return {config_errc::store_failure, {}};
     return {config_errc::ok, std::move(record)};
+}
+
+config_errc call_log::newest_first(const std::optional<uuid>& identity, std::size_t position, std::size_t chunk,
+                                   std::vector<call_record>& out, std::size_t& seen)
+{
+    seen = 0;
+    bool corrupt = false;
+    store_status status;
+    if (!identity && converted()) {
+        // The calls column is in time order: its last records are the newest.
+        status = db_.scan_reverse(column::calls, position, [&](std::string_view, std::string_view value) {
+            ++seen;
+            call_record record;
+            if (!decode(value, record)) {
+                corrupt = true;
+                return false;
+            }
+            out.push_back(std::move(record));
+            return seen < chunk;
+        });
+        if (!status.ok || corrupt)
+            return config_errc::store_failure;
+        return config_errc::ok;
+    }
+    // An index: one identity's record keys, or (not yet converted) the old
+    // time index's call ids; then each record.
+    std::vector<uuid> ids;
+    auto collect = [&](std::string_view id_bytes) {
+        if (auto id = uuid::from_key(id_bytes))
+            ids.push_back(*id);
+        return ++seen < chunk;
+    };
+    if (identity)
+        status = db_.scan(column::calls_by_identity, identity->as_key(), position,
+                          [&](std::string_view key, std::string_view) { return collect(key.substr(24)); });
+    else
+        status = db_.scan_reverse(column::calls_by_time, position,
+                                  [&](std::string_view key, std::string_view) { return collect(key.substr(8)); });
+    if (!status.ok)
+        return config_errc::store_failure;
+    for (const auto& id : ids) {
+        std::string value;
+        call_record record;
+        auto r = identity ? db_.get(column::calls, id.as_key(), value) : read_result::found;
+        if (identity) {
+            if (r == read_result::found && !decode(value, record))
+                r = read_result::error;
+        } else {
+            auto found = get(id);
+            r = found.ok() ? read_result::found
+                : found.error == config_errc::no_config ? read_result::not_found : read_result::error;
+            record = std::move(found.value);
+        }
+        if (r == read_result::not_found)
+            continue; // purged between the index read and now
+        if (r == read_result::error)
+            return config_errc::store_failure;
+        out.push_back(std::move(record));
+    }
+    return config_errc::ok;
 }
 
 config_result<std::vector<call_record>> call_log::list(std::optional<uuid> identity, std::size_t limit,
@@ -430,75 +550,76 @@ config_result<std::vector<call_record>> call_log::list(std::optional<uuid> ident
 {
     config_result<std::vector<call_record>> out;
     // Without a filter the index skips `offset` itself; with one, records are
-    // read a chunk of ids at a time and `offset` counts the records kept.
-    std::size_t skip = keep ? 0 : offset, chunk = keep ? 256 : limit, position = skip, kept = 0;
+    // read a chunk at a time and `offset` counts the records kept.
+    std::size_t position = keep ? 0 : offset, chunk = keep ? 256 : limit, kept = 0;
+    if (chunk == 0)
+        return out;
     for (;;) {
-        std::vector<uuid> ids;
-        auto collect = [&](std::string_view id_bytes) {
-            if (auto id = uuid::from_key(id_bytes))
-                ids.push_back(*id);
-            return ids.size() < chunk;
-        };
-        store_status status;
-        if (identity)
-            status = db_.scan(column::calls_by_identity, identity->as_key(), position,
-                              [&](std::string_view key, std::string_view) { return collect(key.substr(24)); });
-        else
-            status = db_.scan_reverse(column::calls_by_time, position,
-                                      [&](std::string_view key, std::string_view) { return collect(key.substr(8)); });
-        if (!status.ok)
-            return {config_errc::store_failure, {}};
-        position += ids.size();
-        for (const auto& id : ids) {
-            auto record = get(id);
-            if (record.error == config_errc::no_config)
-                continue; // purged between the index read and now
-            if (!record.ok())
-                return {record.error, {}};
-            if (keep && (!keep(record.value) || kept++ < offset))
+        std::vector<call_record> records;
+        std::size_t seen = 0;
+        if (auto e = newest_first(identity, position, chunk, records, seen); e != config_errc::ok)
+            return {e, {}};
+        position += seen;
+        for (auto& record : records) {
+            if (keep && (!keep(record) || kept++ < offset))
                 continue;
-            out.value.push_back(std::move(record.value));
+            out.value.push_back(std::move(record));
             if (out.value.size() >= limit)
                 return out;
         }
-        if (!keep || ids.size() < chunk)
+        if (!keep || seen < chunk)
             return out;
     }
 }
 
+namespace {
+
+// A record to purge: where it is and what points at it.
+struct stored_call {
+    uuid key, id;
+    std::optional<uuid> identity;
+    std::int64_t created_us = 0;
+};
+
+} // namespace
+
 config_result<std::size_t> call_log::purge_older_than(std::int64_t cutoff_us)
 {
-    std::vector<std::pair<std::int64_t, uuid>> old;
-    char limit_bytes[8];
-    put_big_endian(limit_bytes, static_cast<std::uint64_t>(cutoff_us));
-    std::string_view limit_key(limit_bytes, sizeof limit_bytes);
-    auto status = db_.scan(column::calls_by_time, "", 0, [&](std::string_view key, std::string_view) {
-        if (key.substr(0, 8) >= limit_key || old.size() >= 10'000)
+    if (!convert())
+        return {config_errc::store_failure, 0};
+    // Oldest first, up to 10,000 at a time: the calls column is in time order.
+    std::vector<stored_call> old;
+    bool corrupt = false;
+    auto status = db_.scan(column::calls, "", 0, [&](std::string_view key, std::string_view value) {
+        call_record record;
+        auto stored = uuid::from_key(key);
+        if (!stored || !decode(value, record)) {
+            corrupt = true;
             return false;
-        std::uint64_t t = 0;
-        for (int i = 0; i < 8; ++i)
-            t = t << 8 | static_cast<std::uint8_t>(key[i]);
-        if (auto id = uuid::from_key(key.substr(8)))
-            old.emplace_back(static_cast<std::int64_t>(t), *id);
-        return true;
+        }
+        if (record.created_at_us >= cutoff_us)
+            return false;
+        old.push_back({*stored, record.id, record.agent_identity_id, record.created_at_us});
+        return old.size() < 10'000;
     });
-    if (!status.ok)
+    if (!status.ok || corrupt)
         return {config_errc::store_failure, 0};
     if (old.empty())
         return {config_errc::ok, 0};
-    auto shared = std::make_shared<std::vector<std::pair<std::int64_t, uuid>>>(std::move(old));
+    auto shared = std::make_shared<std::vector<stored_call>>(std::move(old));
     auto done = std::make_shared<std::promise<bool>>();
     auto future = done->get_future();
     db_.submit_unsynced({[shared](write_txn& txn) {
-                             for (const auto& [created, id] : *shared) {
-                                 std::string value;
-                                 call_record record;
-                                 if (txn.get(column::calls, id.as_key(), value) == read_result::found &&
-                                     decode(value, record) && record.agent_identity_id)
+                             for (const auto& call : *shared) {
+                                 txn.del(column::calls, call.key.as_key());
+                                 if (call.identity)
                                      txn.del(column::calls_by_identity,
-                                             identity_index_key(*record.agent_identity_id, created, id));
-                                 txn.del(column::calls, id.as_key());
-                                 txn.del(column::calls_by_time, time_index_key(created, id));
+                                             identity_index_key(*call.identity, call.created_us, call.key));
+                                 std::string points_at;
+                                 if (call.id != call.key &&
+                                     txn.get(column::call_keys, call.id.as_key(), points_at) == read_result::found &&
+                                     points_at == call.key.as_key())
+                                     txn.del(column::call_keys, call.id.as_key());
                              }
                              return true;
                          },
@@ -506,6 +627,85 @@ config_result<std::size_t> call_log::purge_older_than(std::int64_t cutoff_us)
     if (!future.get())
         return {config_errc::store_failure, 0};
     return {config_errc::ok, shared->size()};
+}
+
+bool call_log::convert()
+{
+    if (converted())
+        return true;
+    std::lock_guard guard(convert_mutex_);
+    if (converted())
+        return true;
+    std::string version;
+    auto marked = db_.get(column::meta, layout_marker, version);
+    if (marked == read_result::found && version == layout_version) {
+        converted_.store(true, std::memory_order_release);
+        return true;
+    }
+    if (marked == read_result::error || db_.health() != store_health::ok)
+        return false;
+    // A chunk at a time, each one WriteBatch: a record moves to a record key
+    // of its time (with its call_keys entry and its identity index entry), and
+    // its old time index entry goes. Interrupted, the next start goes on from
+    // the entries left. When none are left, the marker.
+    std::size_t moved = 0;
+    std::string from;
+    for (;;) {
+        auto entries = std::make_shared<std::vector<std::string>>();
+        auto status = db_.scan_from(column::calls_by_time, from, [&](std::string_view key, std::string_view) {
+            entries->emplace_back(key);
+            return entries->size() < 1000;
+        });
+        if (!status.ok)
+            return false;
+        auto moved_now = std::make_shared<std::size_t>(0);
+        std::promise<bool> done;
+        auto future = done.get_future();
+        db_.submit_unsynced({[this, entries, moved_now](write_txn& txn) {
+                                 *moved_now = 0;
+                                 if (entries->empty()) {
+                                     txn.put(column::meta, layout_marker, layout_version);
+                                     return true;
+                                 }
+                                 for (const auto& entry : *entries) {
+                                     txn.del(column::calls_by_time, entry);
+                                     auto id = uuid::from_key(std::string_view(entry).substr(8));
+                                     std::string value;
+                                     if (!id || txn.get(column::calls, id->as_key(), value) != read_result::found)
+                                         continue; // gone, or moved by an earlier pass
+                                     call_record record;
+                                     bool readable = decode(value, record) && record.id == *id;
+                                     auto created = readable ? record.created_at_us : legacy_time_of(entry);
+                                     if (id->is_v7_of(created))
+                                         continue; // its call id is its record key already
+                                     auto key = uuid::generate_v7(keys_, created);
+                                     txn.put(column::calls, key.as_key(), value);
+                                     txn.del(column::calls, id->as_key());
+                                     txn.put(column::call_keys, id->as_key(), key.as_key());
+                                     if (readable && record.agent_identity_id) {
+                                         txn.del(column::calls_by_identity,
+                                                 identity_index_key(*record.agent_identity_id, created, *id));
+                                         txn.put(column::calls_by_identity,
+                                                 identity_index_key(*record.agent_identity_id, created, key), "");
+                                     }
+                                     ++*moved_now;
+                                 }
+                                 return true;
+                             },
+                             [&done](const store_status& s) { done.set_value(s.ok); }});
+        if (!future.get())
+            return false;
+        moved += *moved_now;
+        if (entries->empty())
+            break;
+        from = entries->back() + '\0'; // the next key after the chunk's last
+        if (on_convert_)
+            on_convert_(moved, false);
+    }
+    converted_.store(true, std::memory_order_release);
+    if (on_convert_)
+        on_convert_(moved, true);
+    return true;
 }
 
 } // namespace callgate::engine

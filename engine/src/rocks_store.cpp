@@ -40,6 +40,7 @@ constexpr const char* column_names[] = {
     "identities", "handles", "phones", "actions", "signing_keys", "api_keys", "api_key_ids",
     "api_keys_by_identity", "calls", "calls_by_identity", "meta", "calls_by_time", "admin_keys",
     "contact_rules", "contact_rule_index", "settings", "decision_records",
+    "call_keys",
 };
 static_assert(std::size(column_names) == static_cast<std::size_t>(column::count_));
 
@@ -309,14 +310,24 @@ public:
         return scan_locked(c, prefix, skip, visit);
     }
 
+    store_status scan_from(column c, std::string_view from,
+                           const std::function<bool(std::string_view, std::string_view)>& visit) override
+    {
+        std::shared_lock lock(db_mutex_);
+        return scan_locked(c, "", 0, visit, from);
+    }
+
     store_status scan_locked(column c, std::string_view prefix, std::size_t skip,
-                             const std::function<bool(std::string_view, std::string_view)>& visit)
+                             const std::function<bool(std::string_view, std::string_view)>& visit,
+                             std::string_view from = {})
     {
         if (db_ == nullptr)
             return store_status::failure("store is reopening");
         std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), handle(c)));
         rocksdb::Slice p(prefix.data(), prefix.size());
-        for (it->Seek(p); it->Valid() && it->key().starts_with(p); it->Next()) {
+        // `from` comes with no prefix (scan_from): the two never narrow each other.
+        for (it->Seek(from.empty() ? p : rocksdb::Slice(from.data(), from.size()));
+             it->Valid() && it->key().starts_with(p); it->Next()) {
             if (skip > 0) {
                 --skip;
                 continue;

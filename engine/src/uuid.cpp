@@ -2,6 +2,8 @@
 
 #include "callgate/engine/random_source.hpp"
 
+#include <algorithm>
+
 namespace callgate::engine {
 namespace {
 
@@ -50,21 +52,38 @@ uuid uuid::generate(random_source& random)
     return out;
 }
 
+namespace {
+
+// A version 7 id's first 8 bytes for `unix_us`: 48 bits of milliseconds, the
+// version, and the millisecond's fraction in 1/4096ths (RFC 9562 section 6.2,
+// method 3), so ids minted in order sort in order to ~0.25 us.
+void put_v7_time(std::uint8_t* out, std::int64_t unix_us)
+{
+    auto us = static_cast<std::uint64_t>(unix_us);
+    auto ms = us / 1000;
+    for (int i = 0; i < 6; ++i)
+        out[i] = static_cast<std::uint8_t>(ms >> (8 * (5 - i)));
+    auto fraction = static_cast<std::uint16_t>((us % 1000) * 4096 / 1000);
+    out[6] = static_cast<std::uint8_t>(0x70 | (fraction >> 8));
+    out[7] = static_cast<std::uint8_t>(fraction & 0xFF);
+}
+
+} // namespace
+
 uuid uuid::generate_v7(random_source& random, std::int64_t unix_us)
 {
     uuid out;
     random.fill({out.bytes.data() + 8, 8});
-    auto us = static_cast<std::uint64_t>(unix_us);
-    auto ms = us / 1000;
-    for (int i = 0; i < 6; ++i)
-        out.bytes[static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(ms >> (8 * (5 - i)));
-    // rand_a carries the fraction of the millisecond in 1/4096ths (RFC 9562
-    // section 6.2, method 3), so ids minted in order sort in order to ~0.25 us.
-    auto fraction = static_cast<std::uint16_t>((us % 1000) * 4096 / 1000);
-    out.bytes[6] = static_cast<std::uint8_t>(0x70 | (fraction >> 8));
-    out.bytes[7] = static_cast<std::uint8_t>(fraction & 0xFF);
+    put_v7_time(out.bytes.data(), unix_us);
     out.bytes[8] = static_cast<std::uint8_t>((out.bytes[8] & 0x3F) | 0x80);
     return out;
+}
+
+bool uuid::is_v7_of(std::int64_t unix_us) const
+{
+    std::uint8_t time[8];
+    put_v7_time(time, unix_us);
+    return std::equal(time, time + 8, bytes.begin()) && (bytes[8] & 0xC0) == 0x80;
 }
 
 std::string uuid::to_string() const

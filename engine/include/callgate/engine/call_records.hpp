@@ -1,6 +1,7 @@
 #pragma once
 
 #include "callgate/engine/config_service.hpp"
+#include "callgate/engine/random_source.hpp"
 #include "callgate/engine/records.hpp"
 #include "callgate/engine/uuid.hpp"
 
@@ -68,8 +69,19 @@ void write_call_record(json_writer& w, const call_record& r);
 void write_inkbox_call_record(json_writer& w, const call_record& r);
 
 // Call records in the store: written without sync by the store's second
-// commit thread, indexed per identity (newest first) and by time (newest
-// first for the admin's list; oldest first for retention).
+// commit thread. Each record lives under a record key, a version 7 id minted
+// for its created time, so the `calls` column is itself in time order (newest
+// first for the admin's list, oldest first for retention) and a record costs
+// two keys: its value and its entry in the per-identity index. A call id
+// callgate minted is its own record key; an id the edge supplied gets a
+// record key and a third key, call id → record key (column::call_keys).
+//
+// A data dir from before this layout (every record under its call id, and a
+// time index, column::calls_by_time) is converted when the call_log is made
+// on a writable store: a one-time pass (about 1.5 s per 100,000 records that
+// move, on a 2-core machine; progress is logged).
+// On a store that is read-only then, it is converted once writes are taken
+// again; until then the admin's list reads the old time index.
 //
 // record() only queues the record — no wait and no wake-up per call: a
 // writer thread hands what has queued to the store every couple of
@@ -80,7 +92,11 @@ void write_inkbox_call_record(json_writer& w, const call_record& r);
 // writes what is queued and ends the writer; call it before closing the store.
 class call_log {
 public:
-    call_log(store& db, clock_source& clock);
+    // Converts an older data dir's call records first (see above). While it
+    // does, `on_convert` hears after each 1,000 old records how many have
+    // moved so far, and once more with `finished` set.
+    using convert_progress = std::function<void(std::size_t moved, bool finished)>;
+    call_log(store& db, clock_source& clock, convert_progress on_convert = {});
     ~call_log();
     void stop();
 
@@ -105,7 +121,17 @@ public:
     // Removes records created before `cutoff_us`; returns how many.
     config_result<std::size_t> purge_older_than(std::int64_t cutoff_us);
 
+    // Whether the store holds this layout (false until an older data dir is converted).
+    bool converted() const { return converted_.load(std::memory_order_acquire); }
+
 private:
+    // Converts an older data dir's records, when the store takes writes and
+    // they are not converted yet; true once they are.
+    bool convert();
+    // Up to `chunk` records newest first from index position `position` on, all
+    // calls or one identity's; `seen` counts the index entries read.
+    config_errc newest_first(const std::optional<uuid>& identity, std::size_t position, std::size_t chunk,
+                             std::vector<call_record>& out, std::size_t& seen);
     // Moves the queued records into `txn`; returns how many.
     std::size_t write_pending_in(write_txn& txn);
     // A write of queued records completed: counts them as dropped if it failed.
@@ -120,6 +146,10 @@ private:
     bool stopping_ = false;
     bool writer_asleep_ = false; // waiting for a first record: the next one wakes it
     std::atomic<std::uint64_t> dropped_{0};
+    convert_progress on_convert_;
+    std::mutex convert_mutex_;          // one conversion at a time
+    std::atomic<bool> converted_{false};
+    fast_random keys_;                  // record keys for ids the edge supplied
     std::thread writer_;
 };
 

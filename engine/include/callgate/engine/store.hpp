@@ -20,10 +20,13 @@ enum class column : int {
     api_keys,             // SHA-256(key) → api_key_record
     api_key_ids,          // key id → SHA-256(key)
     api_keys_by_identity, // identity id + key id → ""
-    calls,                // call id → call record
-    calls_by_identity,    // identity id + reversed time + call id → ""
+    calls,                // record key → call record. The record key is a version 7 id minted
+                          // for the record's created time, so this column is in time order;
+                          // it is the call id itself when callgate minted that (call_records.hpp)
+    calls_by_identity,    // identity id + reversed time + record key → ""
     meta,                 // counters
-    calls_by_time,        // created time + call id → "" (retention)
+    calls_by_time,        // created time + call id → "": a data dir's layout before call_keys,
+                          // emptied when call_log first opens it
     admin_keys,           // SHA-256(key) → api_key_record of an admin key (cluster mode; one
                           // node keeps its admin keys in <data-dir>/admin_keys instead)
     contact_rules,        // identity id + rule id → contact_rule
@@ -34,6 +37,8 @@ enum class column : int {
                           // (identity_parts): kept by the RocksDB store itself from the three
                           // columns in the same WriteBatch, so a cache miss is one lookup.
                           // Never written by callers, never replicated.
+    call_keys,            // call id → record key, for a call whose id is not its record key
+                          // (an id the edge supplied)
     count_
 };
 
@@ -172,6 +177,16 @@ public:
     // skipping the first `skip`; stops when it returns false.
     virtual store_status scan(column c, std::string_view prefix, std::size_t skip,
                               const std::function<bool(std::string_view, std::string_view)>& visit) = 0;
+
+    // Like scan() over a whole column family, from the first key at or after
+    // `from` on. This default reads from the start; the RocksDB store seeks.
+    virtual store_status scan_from(column c, std::string_view from,
+                                   const std::function<bool(std::string_view, std::string_view)>& visit)
+    {
+        return scan(c, "", 0, [&](std::string_view key, std::string_view value) {
+            return key < from || visit(key, value);
+        });
+    }
 
     // Like scan() over a whole column family, from the last key backwards.
     virtual store_status scan_reverse(column c, std::size_t skip,

@@ -24,6 +24,10 @@ struct uuid {
     // A time-ordered (version 7) UUID: 48 bits of Unix milliseconds, 12 bits
     // of the millisecond's fraction, then random bits.
     static uuid generate_v7(random_source& random, std::int64_t unix_us);
+    // Whether generate_v7 could have made this id at `unix_us`: its 64 leading
+    // bits are that instant's (so such ids sort as their instants do, to the
+    // microsecond) and its variant is RFC 9562's.
+    bool is_v7_of(std::int64_t unix_us) const;
 
     // Lowercase canonical form.
     std::string to_string() const;

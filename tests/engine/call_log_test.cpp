@@ -1,0 +1,275 @@
+// The call log's storage layout: records under time-ordered record keys, ids
+// the edge supplied found through column::call_keys, retention, and the
+// conversion of a data dir written in the layout before it.
+#include "callgate/engine/call_records.hpp"
+#include "callgate/engine/clock.hpp"
+#include "callgate/engine/random_source.hpp"
+#include "callgate/engine/store.hpp"
+
+#include "callgate/testing/temp_dir.hpp"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <future>
+
+namespace callgate::engine {
+namespace {
+
+constexpr std::int64_t t0 = 1'790'000'000'000'000; // µs, late 2026
+
+std::unique_ptr<store> open_store(const std::string& dir)
+{
+    std::string error;
+    auto db = store::open(dir + "/db", {}, error);
+    EXPECT_TRUE(db) << error;
+    return db;
+}
+
+void flush(call_log& calls)
+{
+    std::promise<bool> done;
+    auto future = done.get_future();
+    calls.flush([&done](bool ok) { done.set_value(ok); });
+    ASSERT_EQ(future.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+    ASSERT_TRUE(future.get());
+}
+
+void write(store& db, std::function<bool(write_txn&)> prepare)
+{
+    std::promise<bool> done;
+    auto future = done.get_future();
+    db.submit({std::move(prepare), [&done](const store_status& s) { done.set_value(s.ok); }});
+    ASSERT_EQ(future.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+    ASSERT_TRUE(future.get());
+}
+
+std::size_t count_keys(store& db, column c)
+{
+    std::size_t n = 0;
+    EXPECT_TRUE(db.scan(c, "", 0, [&](std::string_view, std::string_view) { return ++n, true; }).ok);
+    return n;
+}
+
+call_record make_record(const uuid& id, const uuid& identity, std::int64_t created_us)
+{
+    call_record r;
+    r.id = id;
+    r.agent_identity_id = identity;
+    r.local_phone_number = "+15550100";
+    r.remote_phone_number = "+15550199";
+    r.status = call_status::ringing;
+    r.answered_decision = true;
+    r.decision_source = "config";
+    r.client_websocket_url = "wss://agent.example.com/ws";
+    r.created_at_us = r.updated_at_us = created_us;
+    return r;
+}
+
+std::vector<uuid> ids_of(const config_result<std::vector<call_record>>& listed)
+{
+    EXPECT_TRUE(listed.ok());
+    std::vector<uuid> out;
+    for (const auto& r : listed.value)
+        out.push_back(r.id);
+    return out;
+}
+
+std::string big_endian(std::int64_t v)
+{
+    std::string out(8, '\0');
+    for (int i = 0; i < 8; ++i)
+        out[static_cast<std::size_t>(i)] = static_cast<char>(static_cast<std::uint64_t>(v) >> (8 * (7 - i)));
+    return out;
+}
+
+std::string identity_key(const uuid& identity, std::int64_t created_us, const uuid& key)
+{
+    return std::string(identity.as_key()) + big_endian(~created_us) + std::string(key.as_key());
+}
+
+class call_log_layout : public ::testing::Test {
+protected:
+    testing::temp_dir dir;
+    std::unique_ptr<store> db = open_store(dir.path());
+    manual_clock clock{t0};
+    fast_random random;
+    uuid identity = uuid::generate(random);
+};
+
+TEST_F(call_log_layout, minted_ids_are_their_own_record_keys_two_keys_a_record)
+{
+    call_log calls(*db, clock);
+    EXPECT_TRUE(calls.converted());
+    std::vector<uuid> minted;
+    for (int i = 0; i < 5; ++i) {
+        auto created = t0 + i * 1'000'250; // a second and a quarter millisecond apart
+        minted.push_back(uuid::generate_v7(random, created));
+        calls.record(make_record(minted.back(), identity, created));
+    }
+    flush(calls);
+    EXPECT_EQ(count_keys(*db, column::calls), 5u);
+    EXPECT_EQ(count_keys(*db, column::calls_by_identity), 5u);
+    EXPECT_EQ(count_keys(*db, column::call_keys), 0u);
+    EXPECT_EQ(count_keys(*db, column::calls_by_time), 0u);
+    for (const auto& id : minted) {
+        std::string value;
+        EXPECT_EQ(db->get(column::calls, id.as_key(), value), read_result::found);
+        EXPECT_TRUE(calls.get(id).ok());
+    }
+    std::vector<uuid> newest_first(minted.rbegin(), minted.rend());
+    EXPECT_EQ(ids_of(calls.list(std::nullopt, 10, 0)), newest_first);
+    EXPECT_EQ(ids_of(calls.list(identity, 10, 0)), newest_first);
+    EXPECT_EQ(ids_of(calls.list(std::nullopt, 2, 1)), std::vector<uuid>(newest_first.begin() + 1, newest_first.begin() + 3));
+}
+
+TEST_F(call_log_layout, an_edge_supplied_id_is_found_updated_listed_in_time_order_and_purged)
+{
+    call_log calls(*db, clock);
+    auto before = uuid::generate_v7(random, t0);
+    auto edge_id = uuid::generate(random); // version 4, as FreeSWITCH sends
+    auto edge_v7 = uuid::generate_v7(random, t0 - 60'000'000); // the edge's own clock
+    auto after = uuid::generate_v7(random, t0 + 3000);
+    calls.record(make_record(before, identity, t0));
+    calls.record(make_record(edge_id, identity, t0 + 1000));
+    calls.record(make_record(edge_v7, identity, t0 + 2000));
+    calls.record(make_record(after, identity, t0 + 3000));
+    flush(calls);
+    EXPECT_EQ(count_keys(*db, column::calls), 4u);
+    EXPECT_EQ(count_keys(*db, column::call_keys), 2u);
+    std::string value;
+    EXPECT_EQ(db->get(column::calls, edge_id.as_key(), value), read_result::not_found);
+
+    auto got = calls.get(edge_id);
+    ASSERT_TRUE(got.ok());
+    EXPECT_EQ(got.value.created_at_us, t0 + 1000);
+    EXPECT_EQ(ids_of(calls.list(std::nullopt, 10, 0)), (std::vector<uuid>{after, edge_v7, edge_id, before}));
+    EXPECT_EQ(ids_of(calls.list(identity, 10, 0)), (std::vector<uuid>{after, edge_v7, edge_id, before}));
+
+    std::promise<config_errc> updated;
+    calls.update(edge_id, [](call_record& r) { r.status = call_status::answered; return true; },
+                 [&updated](config_errc e) { updated.set_value(e); });
+    EXPECT_EQ(updated.get_future().get(), config_errc::ok);
+    EXPECT_EQ(calls.get(edge_id).value.status, call_status::answered);
+    EXPECT_EQ(count_keys(*db, column::calls), 4u); // changed in place, not copied
+
+    std::promise<config_errc> missing;
+    calls.update(uuid::generate(random), [](call_record&) { return true; },
+                 [&missing](config_errc e) { missing.set_value(e); });
+    EXPECT_EQ(missing.get_future().get(), config_errc::no_config);
+    EXPECT_EQ(calls.get(uuid::generate(random)).error, config_errc::no_config);
+
+    // Retention: everything created before t0 + 2000 goes, with its keys.
+    auto purged = calls.purge_older_than(t0 + 2000);
+    ASSERT_TRUE(purged.ok());
+    EXPECT_EQ(purged.value, 2u);
+    EXPECT_EQ(calls.get(edge_id).error, config_errc::no_config);
+    EXPECT_EQ(calls.get(before).error, config_errc::no_config);
+    EXPECT_TRUE(calls.get(edge_v7).ok());
+    EXPECT_EQ(count_keys(*db, column::calls), 2u);
+    EXPECT_EQ(count_keys(*db, column::call_keys), 1u);
+    EXPECT_EQ(count_keys(*db, column::calls_by_identity), 2u);
+    EXPECT_EQ(ids_of(calls.list(identity, 10, 0)), (std::vector<uuid>{after, edge_v7}));
+    EXPECT_EQ(calls.purge_older_than(t0 + 2000).value, 0u);
+}
+
+TEST_F(call_log_layout, an_id_the_edge_sends_twice_keeps_both_records_and_resolves_to_the_newer)
+{
+    call_log calls(*db, clock);
+    auto edge_id = uuid::generate(random);
+    auto first = make_record(edge_id, identity, t0);
+    first.remote_phone_number = "+15550001";
+    auto second = make_record(edge_id, identity, t0 + 5000);
+    second.remote_phone_number = "+15550002";
+    calls.record(first);
+    flush(calls);
+    calls.record(second);
+    flush(calls);
+    EXPECT_EQ(calls.get(edge_id).value.remote_phone_number, "+15550002");
+    EXPECT_EQ(calls.list(std::nullopt, 10, 0).value.size(), 2u);
+    // Purging the older record leaves the id pointing at the newer one.
+    EXPECT_EQ(calls.purge_older_than(t0 + 1).value, 1u);
+    EXPECT_EQ(calls.get(edge_id).value.remote_phone_number, "+15550002");
+    EXPECT_EQ(count_keys(*db, column::call_keys), 1u);
+}
+
+// A data dir written before record keys: every record under its call id,
+// column::calls_by_time as the time index, the identity index ending in the
+// call id, no layout marker.
+TEST_F(call_log_layout, an_older_data_dir_is_converted_once_and_reads_the_same)
+{
+    std::vector<call_record> old;
+    for (int i = 0; i < 2500; ++i) {
+        auto created = t0 + i * 10;
+        // Every third an id of callgate's (version 7 of its time), the rest the edge's.
+        auto id = i % 3 == 0 ? uuid::generate_v7(random, created) : uuid::generate(random);
+        old.push_back(make_record(id, identity, created));
+        old.back().remote_phone_number = "+1555" + std::to_string(1'000'000 + i);
+    }
+    write(*db, [&](write_txn& txn) {
+        for (const auto& r : old) {
+            txn.put(column::calls, r.id.as_key(), encode(r));
+            txn.put(column::calls_by_time, big_endian(r.created_at_us) + std::string(r.id.as_key()), "");
+            txn.put(column::calls_by_identity, identity_key(identity, r.created_at_us, r.id), "");
+        }
+        return true;
+    });
+    std::vector<uuid> newest_first;
+    for (auto it = old.rbegin(); it != old.rend(); ++it)
+        newest_first.push_back(it->id);
+
+    std::vector<std::pair<std::size_t, bool>> progress;
+    {
+        call_log calls(*db, clock, [&](std::size_t moved, bool finished) { progress.emplace_back(moved, finished); });
+        EXPECT_TRUE(calls.converted());
+        ASSERT_FALSE(progress.empty());
+        EXPECT_EQ(progress.back(), std::make_pair(std::size_t{1666}, true)); // 2,500 less the 834 of callgate's
+        EXPECT_GE(progress.size(), 3u); // 1,000 a chunk: progress on the way
+        EXPECT_EQ(count_keys(*db, column::calls_by_time), 0u);
+        EXPECT_EQ(count_keys(*db, column::calls), 2500u);
+        EXPECT_EQ(count_keys(*db, column::call_keys), 1666u);
+        EXPECT_EQ(count_keys(*db, column::calls_by_identity), 2500u);
+
+        auto all = calls.list(std::nullopt, 3000, 0);
+        EXPECT_EQ(ids_of(all), newest_first);
+        EXPECT_EQ(ids_of(calls.list(identity, 3000, 0)), newest_first);
+        for (std::size_t i = 0; i < old.size(); i += 97) {
+            auto got = calls.get(old[i].id);
+            ASSERT_TRUE(got.ok()) << i;
+            EXPECT_EQ(got.value.remote_phone_number, old[i].remote_phone_number);
+        }
+        // New records land after the converted ones.
+        auto fresh = uuid::generate_v7(random, t0 + 1'000'000);
+        calls.record(make_record(fresh, identity, t0 + 1'000'000));
+        flush(calls);
+        EXPECT_EQ(ids_of(calls.list(std::nullopt, 1, 0)), std::vector<uuid>{fresh});
+
+        EXPECT_EQ(calls.purge_older_than(t0 + 10 * 1000).value, 1000u);
+        EXPECT_EQ(calls.list(identity, 3000, 0).value.size(), 1501u);
+        EXPECT_EQ(calls.get(old[999].id).error, config_errc::no_config);
+        EXPECT_TRUE(calls.get(old[1000].id).ok());
+        calls.stop();
+    }
+    // Converted once: a second start has nothing to do.
+    progress.clear();
+    call_log again(*db, clock, [&](std::size_t moved, bool finished) { progress.emplace_back(moved, finished); });
+    EXPECT_TRUE(again.converted());
+    EXPECT_TRUE(progress.empty());
+    EXPECT_EQ(again.list(std::nullopt, 3000, 0).value.size(), 1501u);
+}
+
+TEST(uuid_v7, is_v7_of_its_instant_only)
+{
+    fast_random random;
+    auto id = uuid::generate_v7(random, t0 + 123);
+    EXPECT_TRUE(id.is_v7_of(t0 + 123));
+    EXPECT_FALSE(id.is_v7_of(t0 + 124));
+    EXPECT_FALSE(id.is_v7_of(t0 + 123 + 1000));
+    EXPECT_FALSE(uuid::generate(random).is_v7_of(t0 + 123));
+    auto wrong_variant = id;
+    wrong_variant.bytes[8] = static_cast<std::uint8_t>(wrong_variant.bytes[8] & 0x3F);
+    EXPECT_FALSE(wrong_variant.is_v7_of(t0 + 123));
+}
+
+} // namespace
+} // namespace callgate::engine
