@@ -37,7 +37,7 @@ bool utf8(std::initializer_list<std::string_view> texts)
 std::string_view opt(const std::optional<std::string>& s) { return s ? std::string_view(*s) : std::string_view{}; }
 
 // The API JSON of a record parses back as an object whose `key` is `expected`.
-void check_json(const std::string& json, std::string_view key, std::string_view expected)
+void check_json(std::string_view json, std::string_view key, std::string_view expected)
 {
     engine::json_object doc;
     FUZZ_CHECK(doc.parse(json) == engine::json_parse_error::ok);

@@ -5,7 +5,6 @@
 #include "callgate/engine/secrets.hpp"
 #include "callgate/net/async_glue.hpp"
 
-#include <cctype>
 #include <charconv>
 
 namespace callgate::config_api {
@@ -106,14 +105,7 @@ asio::awaitable<std::optional<http_response>> request_context::read_json(engine:
     if (length && *length > limit)
         co_return net::json_error(413, "Request body too large (limit 64 KiB)");
     if (request.has_body()) {
-        std::string_view type = request.header("Content-Type");
-        type = type.substr(0, type.find(';'));
-        while (!type.empty() && type.back() == ' ')
-            type.remove_suffix(1);
-        bool json = type.size() == 16;
-        for (std::size_t i = 0; json && i < 16; ++i)
-            json = std::tolower(static_cast<unsigned char>(type[i])) == "application/json"[i];
-        if (!json)
+        if (!net::is_json_media_type(request.header("Content-Type")))
             co_return net::json_error(415, "Content-Type must be application/json");
     }
     std::string body;

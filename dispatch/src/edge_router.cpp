@@ -19,17 +19,7 @@ constexpr std::string_view decide_path = "/v1/calls/decide";
 
 bool is_json_or_absent(std::string_view type)
 {
-    if (type.empty())
-        return true;
-    type = type.substr(0, type.find(';'));
-    while (!type.empty() && type.back() == ' ')
-        type.remove_suffix(1);
-    if (type.size() != 16)
-        return false;
-    for (std::size_t i = 0; i < 16; ++i)
-        if (std::tolower(static_cast<unsigned char>(type[i])) != "application/json"[i])
-            return false;
-    return true;
+    return type.empty() || net::is_json_media_type(type);
 }
 
 // Reads a JSON body (64 KiB at most); on failure fills `failure`.
@@ -104,7 +94,8 @@ net::ready_result edge_router::answer_now(const net::ready_request& request, htt
     std::string detail;
     if (!read_decide_body(request.body(), event, detail))
         return ready_result::declined;
-    event.request_id = std::string(request.request_id());
+    // No request id: only a webhook's log lines carry it, and a decision that
+    // needs a webhook is declined here and made again by decide().
     auto d = decider_.try_decide(std::move(event));
     if (!d)
         return ready_result::declined;

@@ -1,36 +1,75 @@
 #include "callgate/engine/json_writer.hpp"
 
-#include "callgate/codec/decimal.hpp"
 #include "callgate/codec/json_string.hpp"
 #include "callgate/engine/uuid.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <cstring>
 
 namespace callgate::engine {
 
 void append_json_string(std::string& out, std::string_view text)
 {
-    out.reserve(out.size() + text.size() + 2);
-    out.push_back('"');
-    codec::append_json_escaped(out, text);
-    out.push_back('"');
+    std::size_t extra = codec::json_escaped_extra(text);
+    std::size_t at = out.size();
+    out.resize(at + text.size() + extra + 2);
+    char* p = out.data() + at;
+    *p++ = '"';
+    p = codec::write_json_escaped(p, text);
+    *p = '"';
+}
+
+char* json_writer::room(std::size_t n)
+{
+    if (out_.size() - size_ < n)
+        out_.resize(std::max({out_.size() * 2, size_ + n, std::size_t{128}}));
+    return out_.data() + size_;
+}
+
+void json_writer::put(std::string_view text)
+{
+    std::memcpy(room(text.size()), text.data(), text.size());
+    size_ += text.size();
 }
 
 void json_writer::separate()
 {
     if (need_comma_)
-        out_.push_back(',');
+        put(',');
+}
+
+void json_writer::quoted(char before, std::string_view text, char after)
+{
+    std::size_t extra = codec::json_escaped_extra(text);
+    std::size_t n = (before != 0) + text.size() + extra + 2 + (after != 0);
+    char* p = room(n);
+    if (before != 0)
+        *p++ = before;
+    *p++ = '"';
+    if (extra == 0) {
+        std::memcpy(p, text.data(), text.size());
+        p += text.size();
+    } else {
+        p = codec::write_json_escaped(p, text);
+    }
+    *p++ = '"';
+    if (after != 0)
+        *p = after;
+    size_ += n;
 }
 
 json_writer& json_writer::begin_object()
 {
     separate();
-    out_.push_back('{');
+    put('{');
     need_comma_ = false;
     return *this;
 }
 
 json_writer& json_writer::end_object()
 {
-    out_.push_back('}');
+    put('}');
     need_comma_ = true;
     return *this;
 }
@@ -38,31 +77,28 @@ json_writer& json_writer::end_object()
 json_writer& json_writer::begin_array()
 {
     separate();
-    out_.push_back('[');
+    put('[');
     need_comma_ = false;
     return *this;
 }
 
 json_writer& json_writer::end_array()
 {
-    out_.push_back(']');
+    put(']');
     need_comma_ = true;
     return *this;
 }
 
 json_writer& json_writer::key(std::string_view name)
 {
-    separate();
-    append_json_string(out_, name);
-    out_.push_back(':');
+    quoted(need_comma_ ? ',' : 0, name, ':');
     need_comma_ = false;
     return *this;
 }
 
 json_writer& json_writer::value(std::string_view text)
 {
-    separate();
-    append_json_string(out_, text);
+    quoted(need_comma_ ? ',' : 0, text, 0);
     need_comma_ = true;
     return *this;
 }
@@ -70,9 +106,11 @@ json_writer& json_writer::value(std::string_view text)
 json_writer& json_writer::value(const uuid& id)
 {
     separate();
-    out_.push_back('"');
-    id.append_to(out_);
-    out_.push_back('"');
+    char* p = room(38);
+    *p = '"';
+    id.write_to(p + 1);
+    p[37] = '"';
+    size_ += 38;
     need_comma_ = true;
     return *this;
 }
@@ -85,7 +123,9 @@ json_writer& json_writer::value(const std::optional<std::string>& text)
 json_writer& json_writer::value(std::int64_t number)
 {
     separate();
-    codec::append_decimal(out_, number);
+    char* p = room(20); // "-9223372036854775808"
+    auto written = std::to_chars(p, p + 20, number);
+    size_ += static_cast<std::size_t>(written.ptr - p);
     need_comma_ = true;
     return *this;
 }
@@ -93,7 +133,7 @@ json_writer& json_writer::value(std::int64_t number)
 json_writer& json_writer::value(bool flag)
 {
     separate();
-    out_ += flag ? "true" : "false";
+    put(flag ? "true" : "false");
     need_comma_ = true;
     return *this;
 }
@@ -101,7 +141,7 @@ json_writer& json_writer::value(bool flag)
 json_writer& json_writer::null()
 {
     separate();
-    out_ += "null";
+    put("null");
     need_comma_ = true;
     return *this;
 }
@@ -109,7 +149,7 @@ json_writer& json_writer::null()
 json_writer& json_writer::raw(std::string_view json)
 {
     separate();
-    out_ += json;
+    put(json);
     need_comma_ = true;
     return *this;
 }

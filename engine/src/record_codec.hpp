@@ -29,8 +29,10 @@ public:
     void u8(std::uint8_t v) { out_.push_back(static_cast<char>(v)); }
     void i64(std::int64_t v)
     {
+        char bytes[8];
         for (int i = 0; i < 8; ++i)
-            out_.push_back(static_cast<char>((static_cast<std::uint64_t>(v) >> (8 * i)) & 0xFF));
+            bytes[i] = static_cast<char>((static_cast<std::uint64_t>(v) >> (8 * i)) & 0xFF);
+        out_.append(bytes, 8);
     }
     void text(std::string_view v)
     {

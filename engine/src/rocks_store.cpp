@@ -863,6 +863,10 @@ bool rocks_store::open_locked(std::string& error)
     // take room in the block cache.
     auto scanned_table = table;
     scanned_table.filter_policy.reset();
+    // Nor a hash index in each data block (it only serves point lookups), and
+    // RocksDB's default restart interval: scans read blocks front to back.
+    scanned_table.data_block_index_type = rocksdb::BlockBasedTableOptions::kDataBlockBinarySearch;
+    scanned_table.block_restart_interval = 16;
     std::shared_ptr<rocksdb::TableFactory> scanned_factory(rocksdb::NewBlockBasedTableFactory(scanned_table));
     cf_options.write_buffer_size = std::min<std::size_t>(16u << 20, std::max<std::size_t>(options_.memory_bytes / 16, 1u << 20));
 

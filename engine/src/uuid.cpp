@@ -93,17 +93,21 @@ std::string uuid::to_string() const
     return out;
 }
 
-void uuid::append_to(std::string& out) const
+void uuid::write_to(char* out) const
 {
     static constexpr char digits[] = "0123456789abcdef";
-    char text[36];
-    std::size_t at = 0;
     for (std::size_t i = 0; i < 16; ++i) {
         if (i == 4 || i == 6 || i == 8 || i == 10)
-            text[at++] = '-';
-        text[at++] = digits[bytes[i] >> 4];
-        text[at++] = digits[bytes[i] & 0x0F];
+            *out++ = '-';
+        *out++ = digits[bytes[i] >> 4];
+        *out++ = digits[bytes[i] & 0x0F];
     }
+}
+
+void uuid::append_to(std::string& out) const
+{
+    char text[36];
+    write_to(text);
     out.append(text, sizeof text);
 }
 

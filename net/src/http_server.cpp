@@ -93,6 +93,14 @@ std::string_view bearer_token(std::string_view authorization)
     return authorization;
 }
 
+bool is_json_media_type(std::string_view content_type)
+{
+    auto type = content_type.substr(0, content_type.find(';'));
+    while (!type.empty() && (type.back() == ' ' || type.back() == '\t'))
+        type.remove_suffix(1);
+    return beast::iequals(type, "application/json");
+}
+
 http_response json_response(unsigned status, std::string body)
 {
     http_response r;

@@ -12,4 +12,10 @@ namespace callgate::codec {
 // etcd requests.
 void append_json_escaped(std::string& out, std::string_view text);
 
+// The same in two steps, for a caller that sizes its output once: how many
+// bytes escaping adds to `text`, then the escaped bytes written from `out`
+// on (room for text.size() plus that many); returns where they end.
+std::size_t json_escaped_extra(std::string_view text);
+char* write_json_escaped(char* out, std::string_view text);
+
 } // namespace callgate::codec

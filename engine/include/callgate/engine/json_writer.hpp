@@ -41,14 +41,32 @@ public:
         return value(v);
     }
 
-    void reserve(std::size_t bytes) { out_.reserve(bytes); }
-    const std::string& str() const { return out_; }
-    std::string take() { return std::move(out_); }
+    void reserve(std::size_t bytes)
+    {
+        if (bytes > out_.size())
+            out_.resize(bytes);
+    }
+    std::string_view str() const { return {out_.data(), size_}; }
+    std::string take()
+    {
+        out_.resize(size_);
+        size_ = 0;
+        return std::move(out_);
+    }
 
 private:
+    // Room for `n` more bytes at the end; the caller writes them and adds
+    // them to size_. out_ is sized ahead (its bytes past size_ are scratch),
+    // so a write is a copy, not a std::string append with its checks.
+    char* room(std::size_t n);
+    void put(char c) { *room(1) = c, ++size_; }
+    void put(std::string_view text);
     void separate();
+    // `before` (a comma, or 0 for none), `text` as a JSON string, `after` (or 0).
+    void quoted(char before, std::string_view text, char after);
 
     std::string out_;
+    std::size_t size_ = 0; // the bytes of out_ written so far
     bool need_comma_ = false;
 };
 

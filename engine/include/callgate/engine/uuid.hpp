@@ -33,6 +33,8 @@ struct uuid {
     std::string to_string() const;
     // The same, appended to `out`.
     void append_to(std::string& out) const;
+    // The same, its 36 bytes written from `out` on.
+    void write_to(char* out) const;
     std::string_view as_key() const
     {
         return {reinterpret_cast<const char*>(bytes.data()), bytes.size()};

@@ -110,6 +110,10 @@ inline constexpr std::string_view metrics_content_type = "text/plain; version=0.
 // in any case, spaces after it skipped); "" for another scheme.
 std::string_view bearer_token(std::string_view authorization);
 
+// Whether a Content-Type value names application/json (in any case; its
+// parameters, such as "; charset=utf-8", are not looked at).
+bool is_json_media_type(std::string_view content_type);
+
 // A JSON response with this status and body.
 http_response json_response(unsigned status, std::string body);
 // An error response: {"detail": "<detail>"} with this status.

@@ -1,0 +1,79 @@
+// The JSON string escaper against a byte-by-byte reference, on every byte
+// value at every position of a word and on random text.
+#include "callgate/codec/json_string.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <random>
+
+namespace callgate::codec {
+namespace {
+
+std::string reference(std::string_view text)
+{
+    std::string out;
+    for (char ch : text) {
+        auto c = static_cast<unsigned char>(ch);
+        switch (c) {
+        case '"': out += "\\\""; break;
+        case '\\': out += "\\\\"; break;
+        case '\n': out += "\\n"; break;
+        case '\r': out += "\\r"; break;
+        case '\t': out += "\\t"; break;
+        case '\b': out += "\\b"; break;
+        case '\f': out += "\\f"; break;
+        default:
+            if (c < 0x20) {
+                char u[7];
+                std::snprintf(u, sizeof u, "\\u%04x", c);
+                out += u;
+            } else {
+                out += ch;
+            }
+        }
+    }
+    return out;
+}
+
+std::string escaped(std::string_view text)
+{
+    std::string out = "prefix:";
+    append_json_escaped(out, text);
+    EXPECT_EQ(out.substr(0, 7), "prefix:");
+    return out.substr(7);
+}
+
+TEST(json_escape, every_byte_at_every_offset_of_a_word)
+{
+    for (int b = 0; b < 256; ++b) {
+        for (std::size_t at = 0; at < 19; ++at) {
+            std::string text(19, 'a');
+            text[at] = static_cast<char>(b);
+            EXPECT_EQ(escaped(text), reference(text)) << "byte " << b << " at " << at;
+            EXPECT_EQ(json_escaped_extra(text), reference(text).size() - text.size());
+        }
+    }
+}
+
+TEST(json_escape, clean_text_is_appended_as_it_is)
+{
+    std::string url = "wss://agent.example.com/ws?x=1&caf\xc3\xa9";
+    EXPECT_EQ(escaped(url), url);
+    EXPECT_EQ(json_escaped_extra(url), 0u);
+    EXPECT_EQ(escaped(""), "");
+}
+
+TEST(json_escape, random_text_matches_the_reference)
+{
+    std::mt19937 rng(7);
+    for (int n = 0; n < 2000; ++n) {
+        std::string text(rng() % 70, '\0');
+        for (auto& c : text) // mostly printable, some of everything
+            c = static_cast<char>(rng() % 4 == 0 ? rng() % 256 : 0x20 + rng() % 95);
+        ASSERT_EQ(escaped(text), reference(text)) << n;
+    }
+}
+
+} // namespace
+} // namespace callgate::codec
