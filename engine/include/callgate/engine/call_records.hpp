@@ -78,7 +78,7 @@ void write_inkbox_call_record(json_writer& w, const call_record& r);
 //
 // A data dir from before this layout (every record under its call id, and a
 // time index, column::calls_by_time) is converted when the call_log is made
-// on a writable store: a one-time pass (about 1.5 s per 100,000 records that
+// on a writable store: a one-time pass (about 2 s per 100,000 records that
 // move, on a 2-core machine; progress is logged).
 // On a store that is read-only then, it is converted once writes are taken
 // again; until then the admin's list reads the old time index.
