@@ -523,18 +523,18 @@ config_errc call_log::newest_first(const std::optional<uuid>& identity, std::siz
                                   [&](std::string_view key, std::string_view) { return collect(key.substr(8)); });
     if (!status.ok)
         return config_errc::store_failure;
+    auto store_get = [this](column c, std::string_view k, std::string& v) { return db_.get(c, k, v); };
     for (const auto& id : ids) {
         std::string value;
         call_record record;
-        auto r = identity ? db_.get(column::calls, id.as_key(), value) : read_result::found;
-        if (identity) {
+        read_result r;
+        if (identity) { // a record key: the record is right there
+            r = db_.get(column::calls, id.as_key(), value);
             if (r == read_result::found && !decode(value, record))
                 r = read_result::error;
-        } else {
-            auto found = get(id);
-            r = found.ok() ? read_result::found
-                : found.error == config_errc::no_config ? read_result::not_found : read_result::error;
-            record = std::move(found.value);
+        } else { // a call id
+            uuid key;
+            r = find_record(store_get, id, record, value, key);
         }
         if (r == read_result::not_found)
             continue; // purged between the index read and now
@@ -670,8 +670,12 @@ bool call_log::convert()
                                  for (const auto& entry : *entries) {
                                      txn.del(column::calls_by_time, entry);
                                      auto id = uuid::from_key(std::string_view(entry).substr(8));
+                                     // The entry carries the record's created time: an id minted for
+                                     // it is its record key already, and its record stays unread.
+                                     if (!id || id->is_v7_of(legacy_time_of(entry)))
+                                         continue;
                                      std::string value;
-                                     if (!id || txn.get(column::calls, id->as_key(), value) != read_result::found)
+                                     if (txn.get(column::calls, id->as_key(), value) != read_result::found)
                                          continue; // gone, or moved by an earlier pass
                                      call_record record;
                                      bool readable = decode(value, record) && record.id == *id;
