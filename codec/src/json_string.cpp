@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <cstdint>
 #include <cstring>
 
@@ -10,16 +11,41 @@ namespace {
 
 constexpr std::uint64_t every_byte(std::uint8_t b) { return 0x0101010101010101ull * b; }
 
-// Whether any of the eight bytes of `word` is under 0x20, '"' or '\\' (the
-// bytes a JSON string must escape), without looking at them one by one: a
-// byte is zero after the XOR exactly where it matched, and "minus one, and
-// not before" sets the top bit of the first zero byte; bytes of 0x80 and
-// above never match.
-bool needs_escape(std::uint64_t word)
+// The top bit of each byte of `x` that is zero, and no other bit: adding 0x7F
+// to the low seven bits carries into the top bit unless they are all zero,
+// and OR-ing `x` back in covers bytes whose own top bit is set. (No borrow
+// runs between bytes, so the mask is exact for every byte, not just the first.)
+constexpr std::uint64_t zero_bytes(std::uint64_t x)
 {
-    auto zero_byte = [](std::uint64_t x) { return (x - every_byte(0x01)) & ~x & every_byte(0x80); };
-    return ((word - every_byte(0x20)) & ~word & every_byte(0x80)) | zero_byte(word ^ every_byte('"')) |
-           zero_byte(word ^ every_byte('\\'));
+    constexpr std::uint64_t low7 = every_byte(0x7F);
+    return ~(((x & low7) + low7) | x | low7);
+}
+
+// One top bit per byte of `word` that JSON must escape: '"', '\\' and the
+// bytes under 0x20 (those whose top three bits are clear). Bytes of 0x80 and
+// above never match: UTF-8 passes through.
+struct escape_mask {
+    std::uint64_t quotes;   // '"' and '\\': one byte more each, escaped
+    std::uint64_t controls; // under 0x20: one or five more (\n or \u00XX)
+    std::uint64_t any() const { return quotes | controls; }
+};
+
+escape_mask escapes_in(std::uint64_t word)
+{
+    return {zero_bytes(word ^ every_byte('"')) | zero_bytes(word ^ every_byte('\\')),
+            zero_bytes(word & every_byte(0xE0))};
+}
+
+// The position of the lowest byte a mask marks: the first in text order, as
+// words are loaded on the little-endian machines callgate builds for.
+static_assert(std::endian::native == std::endian::little, "json_string.cpp reads text in little-endian words");
+int first_marked(std::uint64_t mask) { return std::countr_zero(mask) >> 3; }
+
+std::uint64_t load_word(const char* p)
+{
+    std::uint64_t word;
+    std::memcpy(&word, p, 8);
+    return word;
 }
 
 // How many bytes each byte takes escaped, beyond itself: 1 for '"', '\\' and
@@ -50,15 +76,18 @@ constexpr char short_form(unsigned char c)
 
 std::size_t json_escaped_extra(std::string_view text)
 {
-    // Eight bytes at a time while none needs escaping (the usual case: ids,
-    // URLs, names); a word that does is counted byte by byte.
+    // Eight bytes at a time: a word without control characters (the usual
+    // case: ids, URLs, names, JSON inside JSON) adds one byte per quote or
+    // backslash, counted from its mask; a word with one is counted byte by byte.
     std::size_t extra = 0, i = 0;
     for (; i + 8 <= text.size(); i += 8) {
-        std::uint64_t word;
-        std::memcpy(&word, text.data() + i, 8);
-        if (needs_escape(word))
-            for (std::size_t j = i; j < i + 8; ++j)
-                extra += extra_bytes[static_cast<unsigned char>(text[j])];
+        auto m = escapes_in(load_word(text.data() + i));
+        if (m.controls == 0) {
+            extra += static_cast<std::size_t>(std::popcount(m.quotes));
+            continue;
+        }
+        for (std::size_t j = i; j < i + 8; ++j)
+            extra += extra_bytes[static_cast<unsigned char>(text[j])];
     }
     for (; i < text.size(); ++i)
         extra += extra_bytes[static_cast<unsigned char>(text[i])];
@@ -68,20 +97,42 @@ std::size_t json_escaped_extra(std::string_view text)
 char* write_json_escaped(char* out, std::string_view text)
 {
     static constexpr char hex[] = "0123456789abcdef";
-    for (char ch : text) {
-        auto c = static_cast<unsigned char>(ch);
-        switch (extra_bytes[c]) {
-        case 0: *out++ = ch; break;
-        case 1:
+    auto escape = [&](unsigned char c) {
+        if (extra_bytes[c] == 1) {
             *out++ = '\\';
             *out++ = short_form(c);
-            break;
-        default:
-            std::memcpy(out, "\\u00", 4);
-            out[4] = hex[c >> 4];
-            out[5] = hex[c & 0x0F];
-            out += 6;
+            return;
         }
+        std::memcpy(out, "\\u00", 4);
+        out[4] = hex[c >> 4];
+        out[5] = hex[c & 0x0F];
+        out += 6;
+    };
+    // Eight bytes at a time: a word is stored whole, and if a byte of it
+    // needs escaping, the output moves on only past the clean bytes before
+    // it, and the escape is written over the rest. (An 8-byte store is safe
+    // while 8 input bytes remain: each takes at least one byte of room.)
+    std::size_t i = 0;
+    while (i + 8 <= text.size()) {
+        std::uint64_t word = load_word(text.data() + i);
+        std::memcpy(out, &word, 8);
+        std::uint64_t marked = escapes_in(word).any();
+        if (marked == 0) {
+            out += 8;
+            i += 8;
+            continue;
+        }
+        auto k = static_cast<std::size_t>(first_marked(marked));
+        out += k;
+        i += k;
+        escape(static_cast<unsigned char>(text[i++]));
+    }
+    for (; i < text.size(); ++i) {
+        auto c = static_cast<unsigned char>(text[i]);
+        if (extra_bytes[c] == 0)
+            *out++ = text[i];
+        else
+            escape(c);
     }
     return out;
 }

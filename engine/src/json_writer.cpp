@@ -89,7 +89,25 @@ json_writer& json_writer::end_array()
     return *this;
 }
 
-json_writer& json_writer::key(std::string_view name)
+json_writer& json_writer::key(json_key name)
+{
+    // "name": with its comma before when one is due; the name needs no escaping.
+    std::string_view text = name.view();
+    std::size_t n = need_comma_ + text.size() + 3;
+    char* p = room(n);
+    if (need_comma_)
+        *p++ = ',';
+    *p++ = '"';
+    std::memcpy(p, text.data(), text.size());
+    p += text.size();
+    p[0] = '"';
+    p[1] = ':';
+    size_ += n;
+    need_comma_ = false;
+    return *this;
+}
+
+json_writer& json_writer::escaped_key(std::string_view name)
 {
     quoted(need_comma_ ? ',' : 0, name, ':');
     need_comma_ = false;

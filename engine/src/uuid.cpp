@@ -3,6 +3,7 @@
 #include "callgate/engine/random_source.hpp"
 
 #include <algorithm>
+#include <array>
 
 namespace callgate::engine {
 namespace {
@@ -95,12 +96,21 @@ std::string uuid::to_string() const
 
 void uuid::write_to(char* out) const
 {
-    static constexpr char digits[] = "0123456789abcdef";
+    // Two hex digits per byte from one table: a copy per byte.
+    static constexpr auto pairs = [] {
+        constexpr char digits[] = "0123456789abcdef";
+        std::array<char, 512> t{};
+        for (std::size_t b = 0; b < 256; ++b) {
+            t[2 * b] = digits[b >> 4];
+            t[2 * b + 1] = digits[b & 0x0F];
+        }
+        return t;
+    }();
     for (std::size_t i = 0; i < 16; ++i) {
         if (i == 4 || i == 6 || i == 8 || i == 10)
             *out++ = '-';
-        *out++ = digits[bytes[i] >> 4];
-        *out++ = digits[bytes[i] & 0x0F];
+        std::memcpy(out, &pairs[2 * std::size_t{bytes[i]}], 2);
+        out += 2;
     }
 }
 
