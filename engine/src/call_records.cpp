@@ -5,11 +5,14 @@
 #include "callgate/engine/store.hpp"
 #include "record_codec.hpp"
 
+#include <algorithm>
 #include <future>
+#include <queue>
 #include <memory>
 
 namespace callgate::engine {
 
+using detail::index_member;
 using detail::record_reader;
 using detail::record_writer;
 
@@ -43,6 +46,55 @@ struct identity_index_key : index_key<40> {
         std::copy_n(record_key.as_key().data(), 16, at);
     }
 };
+
+// The identity index's order, newest first: later created first, and for the
+// same microsecond the lower record key first (as the index keys sort).
+bool listed_before(const index_member& a, const index_member& b)
+{
+    if (a.created_us != b.created_us)
+        return a.created_us > b.created_us;
+    return a.key < b.key;
+}
+
+std::uint64_t big_endian_at(std::string_view bytes)
+{
+    std::uint64_t v = 0;
+    for (std::size_t i = 0; i < 8; ++i)
+        v = v << 8 | static_cast<std::uint8_t>(bytes[i]);
+    return v;
+}
+
+// An identity index entry is a group: the records of one identity that one
+// write took (up to max_group_size), under the key of the newest (the group's
+// head), with the others as its value, newest first, each as created time
+// (8 bytes) + record key. An entry with an empty value is a group of one (as
+// every entry was before groups). A busy identity thus costs one index key
+// per write of its records, not one per record.
+constexpr std::size_t member_bytes = 24;
+constexpr std::size_t max_group_size = 256;
+
+void put_member(std::string& out, const index_member& m)
+{
+    char bytes[member_bytes];
+    put_big_endian(bytes, static_cast<std::uint64_t>(m.created_us));
+    std::copy_n(m.key.as_key().data(), 16, bytes + 8);
+    out.append(bytes, member_bytes);
+}
+
+// The head of an index entry from its key, and the other members from its
+// value; false when either is malformed.
+bool read_group(std::string_view key, std::string_view value, index_member& head, std::vector<index_member>& rest)
+{
+    auto key_bytes = key.size() == 40 ? uuid::from_key(key.substr(24)) : std::nullopt;
+    if (!key_bytes || value.size() % member_bytes != 0)
+        return false;
+    head = {static_cast<std::int64_t>(~big_endian_at(key.substr(16))), *key_bytes};
+    rest.clear();
+    for (std::size_t at = 0; at < value.size(); at += member_bytes)
+        rest.push_back({static_cast<std::int64_t>(big_endian_at(value.substr(at))),
+                        *uuid::from_key(value.substr(at + 8, 16))});
+    return true;
+}
 
 // The older layout's time index (column::calls_by_time): created + call id.
 std::int64_t legacy_time_of(std::string_view key)
@@ -383,13 +435,29 @@ std::size_t call_log::write_pending_in(write_txn& txn)
         writing_.swap(pending_);
     }
     const auto& batch = writing_;
+    indexing_.clear();
     for (const auto& r : batch) {
         auto key = record_key_of(r, keys_);
         txn.put(column::calls, key.as_key(), encode(r));
         if (key != r.id)
             txn.put(column::call_keys, r.id.as_key(), key.as_key());
         if (r.agent_identity_id)
-            txn.put(column::calls_by_identity, identity_index_key(*r.agent_identity_id, r.created_at_us, key), "");
+            indexing_.push_back({*r.agent_identity_id, {r.created_at_us, key}});
+    }
+    // The identity index: one group per identity (per max_group_size records)
+    // of this batch, each under its newest record.
+    std::sort(indexing_.begin(), indexing_.end(), [](const auto& a, const auto& b) {
+        return a.first != b.first ? a.first < b.first : listed_before(a.second, b.second);
+    });
+    std::string members;
+    for (std::size_t at = 0; at < indexing_.size();) {
+        const auto& [identity, head] = indexing_[at];
+        std::size_t end = at + 1;
+        members.clear();
+        for (; end < indexing_.size() && end - at < max_group_size && indexing_[end].first == identity; ++end)
+            put_member(members, indexing_[end].second);
+        txn.put(column::calls_by_identity, identity_index_key(identity, head.created_us, head.key), members);
+        at = end;
     }
     // The batch is in the WriteBatch now: its records go at once, and the
     // room a burst took (up to max_pending records) is not kept.
@@ -510,17 +578,49 @@ config_errc call_log::newest_first(const std::optional<uuid>& identity, std::siz
     // An index: one identity's record keys, or (not yet converted) the old
     // time index's call ids; then each record.
     std::vector<uuid> ids;
-    auto collect = [&](std::string_view id_bytes) {
-        if (auto id = uuid::from_key(id_bytes))
-            ids.push_back(*id);
-        return ++seen < chunk;
-    };
-    if (identity)
-        status = db_.scan(column::calls_by_identity, identity->as_key(), position,
-                          [&](std::string_view key, std::string_view) { return collect(key.substr(24)); });
-    else
-        status = db_.scan_reverse(column::calls_by_time, position,
-                                  [&](std::string_view key, std::string_view) { return collect(key.substr(8)); });
+    if (identity) {
+        // Groups come in order of their heads. A group's other records are
+        // older than its head but may be newer than the next group's (a record
+        // can be queued late, after its webhook), so they wait in a heap and
+        // go out once no later group can hold a newer one.
+        auto after = [](const index_member& a, const index_member& b) { return listed_before(b, a); };
+        std::priority_queue<index_member, std::vector<index_member>, decltype(after)> waiting(after);
+        std::size_t listed = 0; // index positions passed, from the newest
+        auto list_one = [&](const index_member& m) {
+            if (listed++ >= position)
+                ids.push_back(m.key);
+            return listed < position + chunk;
+        };
+        bool enough = false;
+        index_member head;
+        std::vector<index_member> rest;
+        status = db_.scan(column::calls_by_identity, identity->as_key(), 0,
+                          [&](std::string_view key, std::string_view value) {
+                              if (!read_group(key, value, head, rest)) {
+                                  corrupt = true;
+                                  return false;
+                              }
+                              for (; !waiting.empty() && listed_before(waiting.top(), head); waiting.pop())
+                                  if (!list_one(waiting.top()))
+                                      return !(enough = true);
+                              if (!list_one(head))
+                                  return !(enough = true);
+                              for (const auto& m : rest)
+                                  waiting.push(m);
+                              return true;
+                          });
+        for (; !enough && !waiting.empty(); waiting.pop())
+            enough = !list_one(waiting.top());
+        if (corrupt)
+            return config_errc::store_failure;
+        seen = ids.size();
+    } else {
+        status = db_.scan_reverse(column::calls_by_time, position, [&](std::string_view key, std::string_view) {
+            if (auto id = uuid::from_key(key.substr(8)))
+                ids.push_back(*id);
+            return ++seen < chunk;
+        });
+    }
     if (!status.ok)
         return config_errc::store_failure;
     auto store_get = [this](column c, std::string_view k, std::string& v) { return db_.get(c, k, v); };

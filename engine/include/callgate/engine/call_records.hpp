@@ -68,6 +68,14 @@ bool is_blocked(const call_record& r);
 void write_call_record(json_writer& w, const call_record& r);
 void write_inkbox_call_record(json_writer& w, const call_record& r);
 
+namespace detail {
+// A call record in its identity's index: created time and record key.
+struct index_member {
+    std::int64_t created_us = 0;
+    uuid key;
+};
+} // namespace detail
+
 // Call records in the store: written without sync by the store's second
 // commit thread. Each record lives under a record key, a version 7 id minted
 // for its created time, so the `calls` column is itself in time order (newest
@@ -143,6 +151,8 @@ private:
     std::condition_variable wake_;
     std::vector<call_record> pending_;
     std::vector<call_record> writing_; // only touched in write_pending_in, which the store runs one at a time
+    // The batch's identity index entries, (identity, (created, record key)); likewise.
+    std::vector<std::pair<uuid, detail::index_member>> indexing_;
     bool stopping_ = false;
     bool writer_asleep_ = false; // waiting for a first record: the next one wakes it
     std::atomic<std::uint64_t> dropped_{0};
