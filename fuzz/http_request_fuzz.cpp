@@ -9,7 +9,9 @@
 // The server's ready lanes parse a request that is already whole in one pass
 // (parse_whole_request); whatever they take must be what the two-step
 // parse reads, byte for byte, so that answering it there or in the coroutine
-// session is the same.
+// session is the same. And parse_whole_request, which reads the usual
+// request without Beast, must agree with Beast's parser alone
+// (parse_whole_request_with_beast) on everything it takes.
 //
 // Input: two bytes choosing the split point, then the bytes of the connection.
 
@@ -287,6 +289,24 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         for (std::size_t i = 0; i < whole.fields.size() && i < store.fields().size(); ++i)
             FUZZ_CHECK(store.name(store.fields()[i]) == whole.fields[i].first &&
                        store.value(store.fields()[i]) == whole.fields[i].second);
+    }
+
+    // parse_whole_request reads the usual request without Beast: what it
+    // takes, Beast's parser alone takes the same way, to the field ids.
+    callgate::net::detail::request_store beast_store;
+    auto beast_only = callgate::net::detail::parse_whole_request_with_beast(beast_store, bytes, defaults.header_limit,
+                                                                            defaults.body_limit);
+    FUZZ_CHECK(lane.used == beast_only.used);
+    if (lane.used > 0) {
+        FUZZ_CHECK(lane.chunked == beast_only.chunked && lane.keep_alive == beast_only.keep_alive);
+        FUZZ_CHECK(store.method() == beast_store.method() && store.verb() == beast_store.verb() &&
+                   store.target() == beast_store.target() && store.version() == beast_store.version() &&
+                   store.body() == beast_store.body());
+        FUZZ_CHECK(store.fields().size() == beast_store.fields().size());
+        for (std::size_t i = 0; i < store.fields().size() && i < beast_store.fields().size(); ++i) {
+            const auto &a = store.fields()[i], &b = beast_store.fields()[i];
+            FUZZ_CHECK(a.id == b.id && store.name(a) == beast_store.name(b) && store.value(a) == beast_store.value(b));
+        }
     }
     return 0;
 }

@@ -1,4 +1,5 @@
 #include "callgate/codec/json_string.hpp"
+#include "callgate/codec/word_scan.hpp"
 
 #include <algorithm>
 #include <array>
@@ -6,47 +7,56 @@
 #include <cstdint>
 #include <cstring>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 namespace callgate::codec {
 namespace {
 
-constexpr std::uint64_t every_byte(std::uint8_t b) { return 0x0101010101010101ull * b; }
-
-// The top bit of each byte of `x` that is zero, and no other bit: adding 0x7F
-// to the low seven bits carries into the top bit unless they are all zero,
-// and OR-ing `x` back in covers bytes whose own top bit is set. (No borrow
-// runs between bytes, so the mask is exact for every byte, not just the first.)
-constexpr std::uint64_t zero_bytes(std::uint64_t x)
+// The bytes JSON must escape in a block of the text: '"' and '\\' (one byte
+// more each), and control characters (under 0x20: one or five more, \n or
+// \u00XX). Bytes of 0x80 and above never match: UTF-8 passes through.
+#if defined(__SSE2__)
+// Sixteen bytes at a time (SSE2 is part of x86-64); a mask has a bit per byte.
+constexpr std::size_t block = 16;
+struct block_masks {
+    unsigned quotes, controls;
+    unsigned any() const { return quotes | controls; }
+};
+block_masks masks_at(const char* p)
 {
-    constexpr std::uint64_t low7 = every_byte(0x7F);
-    return ~(((x & low7) + low7) | x | low7);
+    __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+    __m128i quotes = _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')), _mm_cmpeq_epi8(v, _mm_set1_epi8('\\')));
+    // Unsigned v <= 0x1F: the larger of v and 0x1F is 0x1F.
+    __m128i controls = _mm_cmpeq_epi8(_mm_max_epu8(v, _mm_set1_epi8(0x1F)), _mm_set1_epi8(0x1F));
+    return {static_cast<unsigned>(_mm_movemask_epi8(quotes)), static_cast<unsigned>(_mm_movemask_epi8(controls))};
 }
-
-// One top bit per byte of `word` that JSON must escape: '"', '\\' and the
-// bytes under 0x20 (those whose top three bits are clear). Bytes of 0x80 and
-// above never match: UTF-8 passes through.
-struct escape_mask {
-    std::uint64_t quotes;   // '"' and '\\': one byte more each, escaped
-    std::uint64_t controls; // under 0x20: one or five more (\n or \u00XX)
+void copy_block(char* out, const char* p) { std::memcpy(out, p, block); }
+std::size_t first_in(unsigned mask) { return static_cast<std::size_t>(std::countr_zero(mask)); }
+std::size_t count_in(unsigned mask)
+{
+    std::size_t n = 0;
+    for (; mask != 0; mask &= mask - 1)
+        ++n;
+    return n;
+}
+#else
+// Eight bytes at a time; a mask has the top bit of each byte.
+constexpr std::size_t block = 8;
+struct block_masks {
+    std::uint64_t quotes, controls;
     std::uint64_t any() const { return quotes | controls; }
 };
-
-escape_mask escapes_in(std::uint64_t word)
+block_masks masks_at(const char* p)
 {
-    return {zero_bytes(word ^ every_byte('"')) | zero_bytes(word ^ every_byte('\\')),
-            zero_bytes(word & every_byte(0xE0))};
+    auto word = word_scan::load_word(p);
+    return {word_scan::bytes_equal(word, '"') | word_scan::bytes_equal(word, '\\'), word_scan::control_bytes(word)};
 }
-
-// The position of the lowest byte a mask marks: the first in text order, as
-// words are loaded on the little-endian machines callgate builds for.
-static_assert(std::endian::native == std::endian::little, "json_string.cpp reads text in little-endian words");
-int first_marked(std::uint64_t mask) { return std::countr_zero(mask) >> 3; }
-
-std::uint64_t load_word(const char* p)
-{
-    std::uint64_t word;
-    std::memcpy(&word, p, 8);
-    return word;
-}
+void copy_block(char* out, const char* p) { std::memcpy(out, p, block); }
+std::size_t first_in(std::uint64_t mask) { return word_scan::first_marked(mask); }
+std::size_t count_in(std::uint64_t mask) { return word_scan::marked_count(mask); }
+#endif
 
 // How many bytes each byte takes escaped, beyond itself: 1 for '"', '\\' and
 // the five control characters with a short form, 5 for the other control
@@ -76,17 +86,17 @@ constexpr char short_form(unsigned char c)
 
 std::size_t json_escaped_extra(std::string_view text)
 {
-    // Eight bytes at a time: a word without control characters (the usual
-    // case: ids, URLs, names, JSON inside JSON) adds one byte per quote or
-    // backslash, counted from its mask; a word with one is counted byte by byte.
+    // A block at a time: one without control characters (the usual case:
+    // ids, URLs, names, JSON inside JSON) adds a byte per quote or backslash,
+    // counted from its mask; one with a control character is counted byte by byte.
     std::size_t extra = 0, i = 0;
-    for (; i + 8 <= text.size(); i += 8) {
-        auto m = escapes_in(load_word(text.data() + i));
+    for (; i + block <= text.size(); i += block) {
+        auto m = masks_at(text.data() + i);
         if (m.controls == 0) {
-            extra += static_cast<std::size_t>(std::popcount(m.quotes));
+            extra += count_in(m.quotes);
             continue;
         }
-        for (std::size_t j = i; j < i + 8; ++j)
+        for (std::size_t j = i; j < i + block; ++j)
             extra += extra_bytes[static_cast<unsigned char>(text[j])];
     }
     for (; i < text.size(); ++i)
@@ -108,21 +118,20 @@ char* write_json_escaped(char* out, std::string_view text)
         out[5] = hex[c & 0x0F];
         out += 6;
     };
-    // Eight bytes at a time: a word is stored whole, and if a byte of it
-    // needs escaping, the output moves on only past the clean bytes before
-    // it, and the escape is written over the rest. (An 8-byte store is safe
-    // while 8 input bytes remain: each takes at least one byte of room.)
+    // A block at a time: it is stored whole, and if a byte of it needs
+    // escaping, the output moves on only past the clean bytes before it, and
+    // the escape is written over the rest. (A block's store is safe while a
+    // block of input remains: each input byte takes at least one byte of room.)
     std::size_t i = 0;
-    while (i + 8 <= text.size()) {
-        std::uint64_t word = load_word(text.data() + i);
-        std::memcpy(out, &word, 8);
-        std::uint64_t marked = escapes_in(word).any();
+    while (i + block <= text.size()) {
+        copy_block(out, text.data() + i);
+        auto marked = masks_at(text.data() + i).any();
         if (marked == 0) {
-            out += 8;
-            i += 8;
+            out += block;
+            i += block;
             continue;
         }
-        auto k = static_cast<std::size_t>(first_marked(marked));
+        auto k = first_in(marked);
         out += k;
         i += k;
         escape(static_cast<unsigned char>(text[i++]));

@@ -1,6 +1,5 @@
 #include "callgate/net/http_server.hpp"
 
-#include "callgate/codec/decimal.hpp"
 #include "callgate/net/log.hpp"
 #include "callgate/net/request_framing.hpp"
 #include "callgate/net/request_id.hpp"
@@ -33,6 +32,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
+#include <cstring>
 #include <condition_variable>
 #include <cstdio>
 #include <list>
@@ -476,28 +476,82 @@ void append_header(std::string& out, std::string_view name, std::string_view val
 // version's default (HTTP/1.1 keeps, 1.0 closes) is not what happens.
 void format_head(std::string& out, const http_response& r, unsigned version, bool keep, std::string_view id)
 {
-    out.append(version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ", 9);
-    codec::append_decimal(out, r.status);
-    out.push_back(' ');
+    // Sized once, then copied in: the usual head is a dozen short pieces.
+    // A header value holding CR or LF (never one callgate writes) takes the
+    // slower path, which drops those bytes.
+    bool typed = !r.body.empty() || r.status != 204;
+    bool sized = r.status >= 200 && r.status != 204 && r.status != 304;
+    std::string_view connection = version >= 11 && !keep   ? "Connection: close\r\n"
+                                  : version == 10 && keep ? "Connection: keep-alive\r\n"
+                                                          : "";
     auto reason = http::obsolete_reason(static_cast<http::status>(r.status));
-    out.append(reason.data(), reason.size());
-    out.append("\r\nServer: callgate\r\nX-Request-ID: ");
-    out.append(id);
-    out.append("\r\n", 2);
-    if (!r.body.empty() || r.status != 204)
-        append_header(out, "Content-Type", r.content_type);
-    for (const auto& [name, value] : r.headers)
-        append_header(out, name, value);
-    if (r.status >= 200 && r.status != 204 && r.status != 304) {
-        out.append("Content-Length: ");
-        codec::append_decimal(out, r.body.size());
-        out.append("\r\n", 2);
+    char status[8], length[24];
+    auto status_end = std::to_chars(status, status + sizeof status, r.status).ptr;
+    auto length_end = std::to_chars(length, length + sizeof length, r.body.size()).ptr;
+    auto clean = [](std::string_view value) {
+        return value.find('\r') == std::string_view::npos && value.find('\n') == std::string_view::npos;
+    };
+    bool plain = !typed || clean(r.content_type);
+    std::size_t n = 9 + static_cast<std::size_t>(status_end - status) + 1 + reason.size() + 34 + id.size() + 2 +
+                    (typed ? 14 + r.content_type.size() + 2 : 0) +
+                    (sized ? 16 + static_cast<std::size_t>(length_end - length) + 2 : 0) + connection.size() + 2;
+    for (const auto& [name, value] : r.headers) {
+        plain = plain && clean(value);
+        n += name.size() + 2 + value.size() + 2;
     }
-    if (version >= 11 && !keep)
-        out.append("Connection: close\r\n");
-    else if (version == 10 && keep)
-        out.append("Connection: keep-alive\r\n");
-    out.append("\r\n", 2);
+    if (!plain) {
+        out.append(version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ", 9);
+        out.append(status, status_end);
+        out.push_back(' ');
+        out.append(reason.data(), reason.size());
+        out.append("\r\nServer: callgate\r\nX-Request-ID: ");
+        out.append(id);
+        out.append("\r\n", 2);
+        if (typed)
+            append_header(out, "Content-Type", r.content_type);
+        for (const auto& [name, value] : r.headers)
+            append_header(out, name, value);
+        if (sized) {
+            out.append("Content-Length: ");
+            out.append(length, length_end);
+            out.append("\r\n", 2);
+        }
+        out.append(connection);
+        out.append("\r\n", 2);
+        return;
+    }
+    std::size_t at = out.size();
+    out.resize(at + n);
+    char* p = out.data() + at;
+    auto put = [&p](std::string_view piece) {
+        std::memcpy(p, piece.data(), piece.size());
+        p += piece.size();
+    };
+    put(version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ");
+    put({status, static_cast<std::size_t>(status_end - status)});
+    put(" ");
+    put({reason.data(), reason.size()});
+    put("\r\nServer: callgate\r\nX-Request-ID: ");
+    put(id);
+    put("\r\n");
+    if (typed) {
+        put("Content-Type: ");
+        put(r.content_type);
+        put("\r\n");
+    }
+    for (const auto& [name, value] : r.headers) {
+        put(name);
+        put(": ");
+        put(value);
+        put("\r\n");
+    }
+    if (sized) {
+        put("Content-Length: ");
+        put({length, static_cast<std::size_t>(length_end - length)});
+        put("\r\n");
+    }
+    put(connection);
+    put("\r\n");
 }
 
 // The framing verdict for a parsed request header (RFC 9112 §6). The usual

@@ -18,9 +18,17 @@
 
 namespace callgate::net::detail {
 
+struct whole_request;
+class request_store;
+whole_request parse_whole_request(request_store& store, std::string_view input, std::size_t header_limit,
+                                  std::size_t body_limit);
+
 // One request's start line, header fields and body. The text of all of them
 // lives in one string, so their views stay valid while the connection's
-// input buffer moves; clear() keeps the capacity for the next request.
+// input buffer moves; clear() keeps the capacity for the next request. A
+// request parsed from bytes that stay put while it is used
+// (parse_whole_request) borrows them instead: its views point into them,
+// and only what the parser rewrote (an obs-fold value) is copied.
 class request_store {
 public:
     struct field_ref {
@@ -30,6 +38,7 @@ public:
 
     void clear()
     {
+        borrowed_ = {};
         text_.clear();
         fields_.clear();
         body_.clear();
@@ -50,19 +59,35 @@ public:
     // The same for a field Beast knows by id.
     std::string_view header(boost::beast::http::field id) const;
 
+    // Views of the request's text point into `input` from now on (until clear()).
+    void borrow(std::string_view input) { borrowed_ = input; }
+
     std::string& body() { return body_; }
     const std::string& body() const { return body_; }
 
 private:
     friend class request_reader;
-    std::string_view view(std::uint32_t at, std::uint32_t size) const { return {text_.data() + at, size}; }
-    std::uint32_t append(std::string_view s)
+    friend whole_request parse_whole_request(request_store&, std::string_view, std::size_t, std::size_t);
+    // A position with this bit is in text_; without it, in borrowed_.
+    static constexpr std::uint32_t copied = 0x8000'0000u;
+    std::string_view view(std::uint32_t at, std::uint32_t size) const
     {
-        auto at = static_cast<std::uint32_t>(text_.size());
+        if (at & copied)
+            return {text_.data() + (at & ~copied), size};
+        return {borrowed_.data() + at, size};
+    }
+    // Where `s` is kept: in the borrowed bytes when it lies in them, else a copy.
+    std::uint32_t keep(std::string_view s)
+    {
+        if (!borrowed_.empty() && s.data() >= borrowed_.data() &&
+            s.data() + s.size() <= borrowed_.data() + borrowed_.size())
+            return static_cast<std::uint32_t>(s.data() - borrowed_.data());
+        auto at = static_cast<std::uint32_t>(text_.size()) | copied;
         text_.append(s.data(), s.size());
         return at;
     }
 
+    std::string_view borrowed_; // the input parse_whole_request reads, while it is used
     std::string text_;
     std::vector<field_ref> fields_;
     std::string body_;
@@ -85,18 +110,18 @@ private:
                          error_code&) override
     {
         store_.verb_ = method;
-        store_.method_at_ = store_.append(method_str);
+        store_.method_at_ = store_.keep(method_str);
         store_.method_size_ = static_cast<std::uint32_t>(method_str.size());
-        store_.target_at_ = store_.append(target);
+        store_.target_at_ = store_.keep(target);
         store_.target_size_ = static_cast<std::uint32_t>(target.size());
         store_.version_ = static_cast<unsigned>(version);
     }
     void on_response_impl(int, string_view, int, error_code&) override {}
     void on_field_impl(boost::beast::http::field id, string_view name, string_view value, error_code&) override
     {
-        request_store::field_ref f{id, store_.append(name), static_cast<std::uint32_t>(name.size()), 0,
+        request_store::field_ref f{id, store_.keep(name), static_cast<std::uint32_t>(name.size()), 0,
                                    static_cast<std::uint32_t>(value.size())};
-        f.value_at = store_.append(value);
+        f.value_at = store_.keep(value);
         store_.fields_.push_back(f);
     }
     void on_header_impl(error_code&) override {}
@@ -124,10 +149,16 @@ struct whole_request {
     bool chunked = false;    // framed by chunked encoding
     bool keep_alive = false; // the connection may carry another request after it
 };
-// Parses the request at the start of `input` into `store`. used == 0 means
-// that the coroutine session should read it instead (it needs more bytes, or
-// it is an error that session answers).
+// Parses the request at the start of `input` into `store`, whose views then
+// point into `input`: keep it unchanged while the request is used. used == 0
+// means that the coroutine session should read it instead (it needs more
+// bytes, or it is an error that session answers).
 whole_request parse_whole_request(request_store& store, std::string_view input, std::size_t header_limit,
                                   std::size_t body_limit);
+// The same with Beast's parser alone. parse_whole_request reads the usual
+// request (see request_reader.cpp) without it, and must agree with this on
+// every request it takes: the tests and the fuzz target hold it to that.
+whole_request parse_whole_request_with_beast(request_store& store, std::string_view input, std::size_t header_limit,
+                                             std::size_t body_limit);
 
 } // namespace callgate::net::detail

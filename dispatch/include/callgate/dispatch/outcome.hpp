@@ -38,30 +38,30 @@ struct outcome_labels {
     std::string_view reason; // "" for an answer
 };
 
-constexpr outcome_labels labels_of(outcome o)
-{
-    constexpr std::array<outcome_labels, static_cast<std::size_t>(outcome::count_)> table{{
-        {"answer", "config", ""},
-        {"answer", "webhook", ""},
-        {"reject", "config", "auto_reject"},
-        {"reject", "engine", "no_config"},
-        {"reject", "engine", "unknown_identity"},
-        {"reject", "engine", "unknown_number"},
-        {"reject", "webhook", "webhook_rejected"},
-        {"reject", "webhook", "webhook_timeout"},
-        {"reject", "webhook", "webhook_error"},
-        {"reject", "webhook", "webhook_blocked"},
-        {"reject", "engine", "overloaded"},
-        {"reject", "engine", "client_unreachable"},
-        {"reject", "engine", "client_blocked"},
-        {"reject", "engine", "unsupported_media_format"},
-        {"answer", "fallback", "webhook_timeout"},
-        {"answer", "fallback", "webhook_error"},
-        {"answer", "fallback", "overloaded"},
-        {"reject", "config", "contact_blocked"},
-    }};
-    return table[static_cast<std::size_t>(o)];
-}
+// Indexed by outcome; a table at namespace scope, so a lookup is a load, not
+// a copy of the table onto the stack.
+inline constexpr std::array<outcome_labels, static_cast<std::size_t>(outcome::count_)> outcome_label_table{{
+    {"answer", "config", ""},
+    {"answer", "webhook", ""},
+    {"reject", "config", "auto_reject"},
+    {"reject", "engine", "no_config"},
+    {"reject", "engine", "unknown_identity"},
+    {"reject", "engine", "unknown_number"},
+    {"reject", "webhook", "webhook_rejected"},
+    {"reject", "webhook", "webhook_timeout"},
+    {"reject", "webhook", "webhook_error"},
+    {"reject", "webhook", "webhook_blocked"},
+    {"reject", "engine", "overloaded"},
+    {"reject", "engine", "client_unreachable"},
+    {"reject", "engine", "client_blocked"},
+    {"reject", "engine", "unsupported_media_format"},
+    {"answer", "fallback", "webhook_timeout"},
+    {"answer", "fallback", "webhook_error"},
+    {"answer", "fallback", "overloaded"},
+    {"reject", "config", "contact_blocked"},
+}};
+
+constexpr outcome_labels labels_of(outcome o) { return outcome_label_table[static_cast<std::size_t>(o)]; }
 
 constexpr bool is_answer(outcome o) { return labels_of(o).action == "answer"; }
 
