@@ -70,6 +70,18 @@ struct usual_request {
     std::string_view method, target, body;
 };
 
+// A token (a method, a field name) from `p` on, up to the byte `after`,
+// which `p` is left at; nullopt if there is no token or another byte ends it.
+std::optional<std::string_view> token_before(const char*& p, const char* end, char after)
+{
+    const char* start = p;
+    while (p < end && is_tchar(*p))
+        ++p;
+    if (p == start || p == end || *p != after)
+        return std::nullopt;
+    return std::string_view(start, static_cast<std::size_t>(p - start));
+}
+
 // Whether [p, end) holds only bytes a field value may: visible ASCII, SP,
 // HTAB and obs-text, as Beast's parser checks them (no other control byte, no
 // DEL). Eight bytes at a time.
@@ -96,12 +108,9 @@ std::optional<usual_request> parse_usual_request(std::string_view input, std::si
     const char* p = input.data();
     const char* end = p + std::min(input.size(), header_limit);
 
-    const char* method = p;
-    while (p < end && is_tchar(*p))
-        ++p;
-    if (p == method || p == end || *p != ' ')
+    auto method_text = token_before(p, end, ' ');
+    if (!method_text)
         return std::nullopt;
-    std::string_view method_text(method, static_cast<std::size_t>(p - method));
     const char* target = ++p;
     while (p < end && is_target_char(*p))
         ++p;
@@ -123,11 +132,10 @@ std::optional<usual_request> parse_usual_request(std::string_view input, std::si
             break; // the end of the header
         }
         const char* name = p;
-        while (p < end && is_tchar(*p))
-            ++p;
-        if (p == name || p == end || *p != ':')
+        auto name_field = token_before(p, end, ':');
+        if (!name_field)
             return std::nullopt;
-        std::string_view name_text(name, static_cast<std::size_t>(p - name));
+        std::string_view name_text = *name_field;
         ++p;
         while (p < end && (*p == ' ' || *p == '\t'))
             ++p;
@@ -176,7 +184,7 @@ std::optional<usual_request> parse_usual_request(std::string_view input, std::si
     std::uint64_t body = length.value_or(0);
     if (body > body_limit || body > input.size() - used)
         return std::nullopt;
-    return usual_request{{used + body, false, keep_alive}, method_text, target_text, input.substr(used, body)};
+    return usual_request{{used + body, false, keep_alive}, *method_text, target_text, input.substr(used, body)};
 }
 
 } // namespace
