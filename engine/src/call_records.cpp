@@ -687,7 +687,7 @@ config_result<std::size_t> call_log::purge_older_than(std::int64_t cutoff_us)
 {
     if (!convert())
         return {config_errc::store_failure, 0};
-    // Oldest first, up to 10,000 at a time: the calls column is in time order.
+    // Oldest first, about 10,000 at a time: the calls column is in time order.
     std::vector<stored_call> old;
     bool corrupt = false;
     auto status = db_.scan(column::calls, "", 0, [&](std::string_view key, std::string_view value) {
@@ -699,8 +699,13 @@ config_result<std::size_t> call_log::purge_older_than(std::int64_t cutoff_us)
         }
         if (record.created_at_us >= cutoff_us)
             return false;
+        // A chunk never ends inside one microsecond: an identity index group
+        // goes with its head, the lowest record key of its newest microsecond,
+        // and records of that microsecond sorted after it must go with it.
+        if (old.size() >= 10'000 && record.created_at_us != old.back().created_us)
+            return false;
         old.push_back({*stored, record.id, record.agent_identity_id, record.created_at_us});
-        return old.size() < 10'000;
+        return true;
     });
     if (!status.ok || corrupt)
         return {config_errc::store_failure, 0};

@@ -485,7 +485,7 @@ void format_head(std::string& out, const http_response& r, unsigned version, boo
                                   : version == 10 && keep ? "Connection: keep-alive\r\n"
                                                           : "";
     auto reason = http::obsolete_reason(static_cast<http::status>(r.status));
-    char status[8], length[24];
+    char status[16], length[24]; // any unsigned, any size_t
     auto status_end = std::to_chars(status, status + sizeof status, r.status).ptr;
     auto length_end = std::to_chars(length, length + sizeof length, r.body.size()).ptr;
     auto clean = [](std::string_view value) {

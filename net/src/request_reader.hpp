@@ -79,9 +79,10 @@ private:
     // Where `s` is kept: in the borrowed bytes when it lies in them, else a copy.
     std::uint32_t keep(std::string_view s)
     {
-        if (!borrowed_.empty() && s.data() >= borrowed_.data() &&
-            s.data() + s.size() <= borrowed_.data() + borrowed_.size())
-            return static_cast<std::uint32_t>(s.data() - borrowed_.data());
+        // As addresses: `s` may lie in another object (Beast's obs-fold buffer).
+        auto where = reinterpret_cast<std::uintptr_t>(s.data()), from = reinterpret_cast<std::uintptr_t>(borrowed_.data());
+        if (!borrowed_.empty() && where >= from && where + s.size() <= from + borrowed_.size())
+            return static_cast<std::uint32_t>(where - from);
         auto at = static_cast<std::uint32_t>(text_.size()) | copied;
         text_.append(s.data(), s.size());
         return at;

@@ -240,6 +240,23 @@ TEST_F(call_log_layout, groups_of_the_identity_index_list_in_time_order_across_g
     EXPECT_EQ(count_keys(*db, column::calls_by_identity), 0u);
 }
 
+TEST_F(call_log_layout, retention_never_splits_a_microsecond_so_no_group_outlives_its_head)
+{
+    // 10,300 calls of one microsecond: groups of 256 whose heads are their
+    // lowest record keys. A purge pass takes about 10,000 records, but not
+    // the first of a microsecond without the rest of it.
+    call_log calls(*db, clock);
+    for (int i = 0; i < 10'300; ++i)
+        calls.record(make_record(uuid::generate_v7(random, t0), identity, t0));
+    flush(calls);
+    auto later = uuid::generate_v7(random, t0 + 1);
+    calls.record(make_record(later, identity, t0 + 1));
+    flush(calls);
+    EXPECT_EQ(calls.purge_older_than(t0 + 1).value, 10'300u);
+    EXPECT_EQ(ids_of(calls.list(identity, 10, 0)), std::vector<uuid>{later});
+    EXPECT_EQ(count_keys(*db, column::calls_by_identity), 1u);
+}
+
 TEST_F(call_log_layout, a_write_indexes_each_identity_once_per_group_of_up_to_256_records)
 {
     call_log calls(*db, clock);

@@ -23,7 +23,8 @@ enum class column : int {
     calls,                // record key → call record. The record key is a version 7 id minted
                           // for the record's created time, so this column is in time order;
                           // it is the call id itself when callgate minted that (call_records.hpp)
-    calls_by_identity,    // identity id + reversed time + record key → ""
+    calls_by_identity,    // identity id + reversed time + record key of a group's newest record →
+                          // the group's other records, 24 bytes each ("" for a group of one)
     meta,                 // counters
     calls_by_time,        // created time + call id → "": a data dir's layout before call_keys,
                           // emptied when call_log first opens it
