@@ -454,104 +454,97 @@ private:
     body_state state_ = body_state::unread;
 };
 
-// Appends "name: value\r\n", leaving out any CR or LF in the value so that a
-// value can never start another header line.
-void append_header(std::string& out, std::string_view name, std::string_view value)
+// A response head's pieces go to one of two sinks: the first sizes the head,
+// the second copies it into the room sized. A header value loses any CR or LF
+// on the way (never in one callgate writes), so it can never start another
+// header line.
+bool has_line_break(std::string_view value)
 {
-    out.append(name);
-    out.append(": ", 2);
-    if (value.find_first_of("\r\n") == std::string_view::npos) {
-        out.append(value);
-    } else {
-        for (char c : value)
-            if (c != '\r' && c != '\n')
-                out.push_back(c);
-    }
-    out.append("\r\n", 2);
+    return value.find('\r') != std::string_view::npos || value.find('\n') != std::string_view::npos;
 }
 
-// The status line and header of `r` appended to `out`, as Beast's
-// serializer would write them after prepare_payload and keep_alive(keep):
-// Content-Length except for 1xx, 204 and 304, and a Connection header when the
-// version's default (HTTP/1.1 keeps, 1.0 closes) is not what happens.
+struct head_size {
+    std::size_t bytes = 0;
+    void piece(std::string_view s) { bytes += s.size(); }
+    void value(std::string_view v)
+    {
+        bytes += has_line_break(v) ? static_cast<std::size_t>(std::count_if(
+                                         v.begin(), v.end(), [](char c) { return c != '\r' && c != '\n'; }))
+                                   : v.size();
+    }
+};
+
+struct head_copy {
+    char* at;
+    void piece(std::string_view s)
+    {
+        std::memcpy(at, s.data(), s.size());
+        at += s.size();
+    }
+    void value(std::string_view v)
+    {
+        if (!has_line_break(v))
+            return piece(v);
+        for (char c : v)
+            if (c != '\r' && c != '\n')
+                *at++ = c;
+    }
+};
+
+// The status line and header of `r`, piece by piece, as Beast's serializer
+// would write them after prepare_payload and keep_alive(keep): Content-Length
+// except for 1xx, 204 and 304, and a Connection header when the version's
+// default (HTTP/1.1 keeps, 1.0 closes) is not what happens.
+template <class Sink>
+void write_head(Sink& out, const http_response& r, unsigned version, bool keep, std::string_view id,
+                std::string_view status, std::string_view length)
+{
+    out.piece(version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ");
+    out.piece(status);
+    out.piece(" ");
+    auto reason = http::obsolete_reason(static_cast<http::status>(r.status));
+    out.piece({reason.data(), reason.size()});
+    out.piece("\r\nServer: callgate\r\nX-Request-ID: ");
+    out.piece(id);
+    out.piece("\r\n");
+    if (!r.body.empty() || r.status != 204) {
+        out.piece("Content-Type: ");
+        out.value(r.content_type);
+        out.piece("\r\n");
+    }
+    for (const auto& [name, value] : r.headers) {
+        out.piece(name);
+        out.piece(": ");
+        out.value(value);
+        out.piece("\r\n");
+    }
+    if (r.status >= 200 && r.status != 204 && r.status != 304) {
+        out.piece("Content-Length: ");
+        out.piece(length);
+        out.piece("\r\n");
+    }
+    if (version >= 11 && !keep)
+        out.piece("Connection: close\r\n");
+    else if (version == 10 && keep)
+        out.piece("Connection: keep-alive\r\n");
+    out.piece("\r\n");
+}
+
+// The head of `r` appended to `out`: sized once, then copied in (it is a
+// dozen short pieces; appending each to the string cost more than the copies).
 void format_head(std::string& out, const http_response& r, unsigned version, bool keep, std::string_view id)
 {
-    // Sized once, then copied in: the usual head is a dozen short pieces.
-    // A header value holding CR or LF (never one callgate writes) takes the
-    // slower path, which drops those bytes.
-    bool typed = !r.body.empty() || r.status != 204;
-    bool sized = r.status >= 200 && r.status != 204 && r.status != 304;
-    std::string_view connection = version >= 11 && !keep   ? "Connection: close\r\n"
-                                  : version == 10 && keep ? "Connection: keep-alive\r\n"
-                                                          : "";
-    auto reason = http::obsolete_reason(static_cast<http::status>(r.status));
     char status[16], length[24]; // any unsigned, any size_t
     auto status_end = std::to_chars(status, status + sizeof status, r.status).ptr;
     auto length_end = std::to_chars(length, length + sizeof length, r.body.size()).ptr;
-    auto clean = [](std::string_view value) {
-        return value.find('\r') == std::string_view::npos && value.find('\n') == std::string_view::npos;
-    };
-    bool plain = !typed || clean(r.content_type);
-    std::size_t n = 9 + static_cast<std::size_t>(status_end - status) + 1 + reason.size() + 34 + id.size() + 2 +
-                    (typed ? 14 + r.content_type.size() + 2 : 0) +
-                    (sized ? 16 + static_cast<std::size_t>(length_end - length) + 2 : 0) + connection.size() + 2;
-    for (const auto& [name, value] : r.headers) {
-        plain = plain && clean(value);
-        n += name.size() + 2 + value.size() + 2;
-    }
-    if (!plain) {
-        out.append(version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ", 9);
-        out.append(status, status_end);
-        out.push_back(' ');
-        out.append(reason.data(), reason.size());
-        out.append("\r\nServer: callgate\r\nX-Request-ID: ");
-        out.append(id);
-        out.append("\r\n", 2);
-        if (typed)
-            append_header(out, "Content-Type", r.content_type);
-        for (const auto& [name, value] : r.headers)
-            append_header(out, name, value);
-        if (sized) {
-            out.append("Content-Length: ");
-            out.append(length, length_end);
-            out.append("\r\n", 2);
-        }
-        out.append(connection);
-        out.append("\r\n", 2);
-        return;
-    }
+    std::string_view status_text(status, static_cast<std::size_t>(status_end - status));
+    std::string_view length_text(length, static_cast<std::size_t>(length_end - length));
+    head_size size;
+    write_head(size, r, version, keep, id, status_text, length_text);
     std::size_t at = out.size();
-    out.resize(at + n);
-    char* p = out.data() + at;
-    auto put = [&p](std::string_view piece) {
-        std::memcpy(p, piece.data(), piece.size());
-        p += piece.size();
-    };
-    put(version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ");
-    put({status, static_cast<std::size_t>(status_end - status)});
-    put(" ");
-    put({reason.data(), reason.size()});
-    put("\r\nServer: callgate\r\nX-Request-ID: ");
-    put(id);
-    put("\r\n");
-    if (typed) {
-        put("Content-Type: ");
-        put(r.content_type);
-        put("\r\n");
-    }
-    for (const auto& [name, value] : r.headers) {
-        put(name);
-        put(": ");
-        put(value);
-        put("\r\n");
-    }
-    if (sized) {
-        put("Content-Length: ");
-        put({length, static_cast<std::size_t>(length_end - length)});
-        put("\r\n");
-    }
-    put(connection);
-    put("\r\n");
+    out.resize(at + size.bytes);
+    head_copy copy{out.data() + at};
+    write_head(copy, r, version, keep, id, status_text, length_text);
 }
 
 // The framing verdict for a parsed request header (RFC 9112 §6). The usual

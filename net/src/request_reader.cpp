@@ -46,25 +46,7 @@ bool is_tchar(char c) { return tchar[static_cast<unsigned char>(c)]; }
 bool is_target_char(char c) { return c > 0x20 && c < 0x7F; }
 bool is_value_char(char c) { return static_cast<unsigned char>(c) >= 0x20 ? c != 0x7F : c == '\t'; }
 
-bool iequals_ascii(std::string_view a, std::string_view b)
-{
-    if (a.size() != b.size())
-        return false;
-    for (std::size_t i = 0; i < a.size(); ++i)
-        if ((a[i] | 0x20) != (b[i] | 0x20)) // letters only in the names compared here
-            return false;
-    return true;
-}
-
-// The usual request, parsed without Beast: an HTTP/1.1 request line, fields
-// of token names and plain values, at most one Content-Length, and nothing
-// that changes framing or the connection beyond "Connection: keep-alive" or
-// "close" (the fields Beast's parser acts on: Connection, Proxy-Connection,
-// Content-Length, Transfer-Encoding, Upgrade; and Expect). It fills `store` as Beast's parser would, with views into `input`.
-// Anything else (another version, Transfer-Encoding, Expect, Upgrade, other
-// Connection tokens, obs-fold, a bare LF, a limit passed, a request not yet
-// whole) returns nullopt and goes to Beast's parser, which decides it; the
-// fuzz target (fuzz/http_request_fuzz.cpp) checks that both agree.
+// The usual request's start line and body, read by parse_usual_request.
 struct usual_request {
     whole_request whole;
     std::string_view method, target, body;
@@ -99,6 +81,16 @@ bool plain_value(const char* p, const char* end)
     return true;
 }
 
+// The usual request, read without Beast: an HTTP/1.1 request line, fields
+// of token names and plain values, at most one Content-Length, and nothing
+// that changes framing or the connection beyond "Connection: keep-alive" or
+// "close" (the fields Beast's parser acts on: Connection, Proxy-Connection,
+// Content-Length, Transfer-Encoding, Upgrade; and Expect). Its fields go to
+// `fields` and its views point into `input`, as Beast's parser would read
+// them. Anything else (another version, those fields, other Connection
+// tokens, obs-fold, a bare LF, a limit passed, a request not yet whole) is
+// nullopt and goes to Beast's parser, which decides it; the tests and the
+// fuzz target (fuzz/http_request_fuzz.cpp) check that both agree.
 std::optional<usual_request> parse_usual_request(std::string_view input, std::size_t header_limit,
                                                  std::size_t body_limit,
                                                  std::vector<request_store::field_ref>& fields)
@@ -162,12 +154,14 @@ std::optional<usual_request> parse_usual_request(std::string_view input, std::si
             length = n;
             break;
         }
-        case http::field::connection:
-            if (iequals_ascii(value_text, "close"))
+        case http::field::connection: {
+            boost::beast::string_view tokens(value_text.data(), value_text.size());
+            if (boost::beast::iequals(tokens, "close"))
                 keep_alive = false;
-            else if (!iequals_ascii(value_text, "keep-alive"))
+            else if (!boost::beast::iequals(tokens, "keep-alive"))
                 return std::nullopt;
             break;
+        }
         case http::field::proxy_connection: // read as Connection by Beast
         case http::field::transfer_encoding:
         case http::field::upgrade:
