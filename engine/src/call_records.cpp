@@ -56,10 +56,11 @@ bool listed_before(const index_member& a, const index_member& b)
     return a.key < b.key;
 }
 
+// The big-endian integer in the first 8 bytes of `bytes` (fewer if it is shorter).
 std::uint64_t big_endian_at(std::string_view bytes)
 {
     std::uint64_t v = 0;
-    for (std::size_t i = 0; i < 8; ++i)
+    for (std::size_t i = 0; i < 8 && i < bytes.size(); ++i)
         v = v << 8 | static_cast<std::uint8_t>(bytes[i]);
     return v;
 }
@@ -97,13 +98,7 @@ bool read_group(std::string_view key, std::string_view value, index_member& head
 }
 
 // The older layout's time index (column::calls_by_time): created + call id.
-std::int64_t legacy_time_of(std::string_view key)
-{
-    std::uint64_t t = 0;
-    for (int i = 0; i < 8 && i < static_cast<int>(key.size()); ++i)
-        t = t << 8 | static_cast<std::uint8_t>(key[static_cast<std::size_t>(i)]);
-    return static_cast<std::int64_t>(t);
-}
+std::int64_t legacy_time_of(std::string_view key) { return static_cast<std::int64_t>(big_endian_at(key)); }
 
 // The record key of `r`: its call id when that is a version 7 id of its
 // created time (callgate mints them so), else a fresh one.
