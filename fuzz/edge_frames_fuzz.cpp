@@ -32,6 +32,7 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 
 #include <array>
 #include <cstddef>
@@ -208,6 +209,17 @@ public:
         FUZZ_CHECK(!close_code);
         close_code = code;
         co_return;
+    }
+    // The relay never runs here: the voice agent's WebSocket cannot be dialled.
+    void start_read(std::string&, bool&, net::ws_handler& handler) override
+    {
+        asio::post(executor_, [this, &handler] { handler.on_read(*this, net::ws_read_status::closed); });
+    }
+    void start_write(std::string_view data, bool binary, net::ws_handler& handler) override
+    {
+        FUZZ_CHECK(!close_code && !binary);
+        written.emplace_back(data);
+        asio::post(executor_, [this, &handler] { handler.on_written(*this, true); });
     }
     void abort() override {}
     asio::any_io_executor executor() override { return executor_; }

@@ -1,6 +1,7 @@
 #include "callgate/codec/base64.hpp"
 
 #include <array>
+#include <cstring>
 #include <cstdint>
 
 namespace callgate::codec {
@@ -25,40 +26,62 @@ constexpr decode_table make_table(const char* alphabet)
 constexpr decode_table standard_table = make_table(standard_alphabet);
 constexpr decode_table url_table = make_table(url_alphabet);
 
+// 12 bits → their two characters: a whole 3-byte group is two lookups and
+// one 4-byte store (8 KiB a table).
+using pair_table = std::array<std::array<char, 2>, 4096>;
+
+constexpr pair_table make_pairs(const char* alphabet)
+{
+    pair_table t{};
+    for (std::size_t v = 0; v < t.size(); ++v)
+        t[v] = {alphabet[v >> 6], alphabet[v & 63]};
+    return t;
+}
+
+constexpr pair_table standard_pairs = make_pairs(standard_alphabet);
+constexpr pair_table url_pairs = make_pairs(url_alphabet);
+
+struct encoding {
+    const char* alphabet;
+    const pair_table& pairs;
+    bool pad;
+};
+
+constexpr encoding standard_encoding{standard_alphabet, standard_pairs, true};
+constexpr encoding url_encoding{url_alphabet, url_pairs, false};
+
 // Appends the encoding of `bytes` to `out`, written in place.
-void append_encoded(std::string& out, std::string_view bytes, const char* alphabet, bool pad)
+void append_encoded(std::string& out, std::string_view bytes, const encoding& e)
 {
     std::size_t whole = bytes.size() / 3;
     std::size_t rest = bytes.size() - whole * 3;
-    std::size_t length = whole * 4 + (rest == 0 ? 0 : pad ? 4 : rest + 1);
+    std::size_t length = whole * 4 + (rest == 0 ? 0 : e.pad ? 4 : rest + 1);
     std::size_t at = out.size();
     out.resize(at + length);
     char* p = out.data() + at;
-    auto byte = [&](std::size_t k) { return static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[k])); };
-    std::size_t i = 0;
-    for (; i + 3 <= bytes.size(); i += 3) {
-        std::uint32_t v = byte(i) << 16 | byte(i + 1) << 8 | byte(i + 2);
-        *p++ = alphabet[v >> 18 & 63];
-        *p++ = alphabet[v >> 12 & 63];
-        *p++ = alphabet[v >> 6 & 63];
-        *p++ = alphabet[v & 63];
+    const auto* in = reinterpret_cast<const unsigned char*>(bytes.data());
+    const auto* end = in + whole * 3;
+    for (; in != end; in += 3, p += 4) {
+        std::uint32_t v = std::uint32_t{in[0]} << 16 | std::uint32_t{in[1]} << 8 | in[2];
+        std::memcpy(p, e.pairs[v >> 12].data(), 2);
+        std::memcpy(p + 2, e.pairs[v & 0xFFF].data(), 2);
     }
     if (rest == 0)
         return;
-    std::uint32_t v = byte(i) << 16 | (rest == 2 ? byte(i + 1) << 8 : 0);
-    *p++ = alphabet[v >> 18 & 63];
-    *p++ = alphabet[v >> 12 & 63];
+    std::uint32_t v = std::uint32_t{in[0]} << 16 | (rest == 2 ? std::uint32_t{in[1]} << 8 : 0);
+    *p++ = e.alphabet[v >> 18 & 63];
+    *p++ = e.alphabet[v >> 12 & 63];
     if (rest == 2)
-        *p++ = alphabet[v >> 6 & 63];
-    if (pad)
+        *p++ = e.alphabet[v >> 6 & 63];
+    if (e.pad)
         for (std::size_t k = rest; k < 3; ++k)
             *p++ = '=';
 }
 
-std::string encode(std::string_view bytes, const char* alphabet, bool pad)
+std::string encode(std::string_view bytes, const encoding& e)
 {
     std::string out;
-    append_encoded(out, bytes, alphabet, pad);
+    append_encoded(out, bytes, e);
     return out;
 }
 
@@ -104,11 +127,11 @@ bool strip_padding(std::string_view text, std::string_view& symbols)
 
 } // namespace
 
-std::string base64_encode(std::string_view bytes) { return encode(bytes, standard_alphabet, true); }
+std::string base64_encode(std::string_view bytes) { return encode(bytes, standard_encoding); }
 
-void append_base64(std::string& out, std::string_view bytes) { append_encoded(out, bytes, standard_alphabet, true); }
+void append_base64(std::string& out, std::string_view bytes) { append_encoded(out, bytes, standard_encoding); }
 
-std::string base64url_encode(std::string_view bytes) { return encode(bytes, url_alphabet, false); }
+std::string base64url_encode(std::string_view bytes) { return encode(bytes, url_encoding); }
 
 bool base64_decode(std::string_view text, std::string& out)
 {

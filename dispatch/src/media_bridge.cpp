@@ -82,7 +82,13 @@ bool header_flag(const std::vector<std::pair<std::string, std::string>>& headers
 // unknown events that still do not fit are dropped themselves; a control
 // frame that still does not fit ends the call as peer_flood. Every drop is
 // counted in the record and in the metrics.
-struct media_bridge::call : std::enable_shared_from_this<media_bridge::call> {
+//
+// The relay is driven by completions, not coroutines: each connection has one
+// read pending while the call lasts, each direction one write while its queue
+// is not empty (ws_connection::start_read/start_write); a frame relayed costs
+// no coroutine frame. `pending` counts the operations and tasks still to
+// complete, and relay() holds the call until it is zero.
+struct media_bridge::call final : std::enable_shared_from_this<media_bridge::call>, net::ws_handler {
     enum class frame_kind : std::uint8_t {
         control, // stop, dtmf, clear, mark, text, ...: never dropped while the call lasts
         media,   // audio: the oldest goes first
@@ -98,13 +104,16 @@ struct media_bridge::call : std::enable_shared_from_this<media_bridge::call> {
     static std::size_t cost(const frame& f) { return f.data.size() + sizeof(frame); }
 
     struct direction {
+        explicit direction(net::ws_connection* to) : target(to) {}
+        net::ws_connection* target; // where the queue is written
         std::deque<frame> queue;
         std::size_t bytes = 0; // cost() of everything queued
         std::size_t peak_bytes = 0;
         std::array<std::size_t, kinds> queued{};       // frames queued, by kind
         std::array<std::size_t, kinds> queued_bytes{}; // their cost, by kind
-        // The writer while the queue is empty: resumed by wake().
-        std::optional<asio::any_completion_handler<void()>> parked;
+        frame in_flight;      // the frame being written
+        bool writing = false; // a write of in_flight is pending
+        bool finished = false; // closed, or a write failed: nothing more is written
         engine::media_counts counts;
         // Buffers of frames written, for the reader to fill again: a relayed
         // frame allocates nothing once the call has a few.
@@ -129,10 +138,13 @@ struct media_bridge::call : std::enable_shared_from_this<media_bridge::call> {
             d.spare.push_back(std::move(s));
     }
 
-    call(net::ws_connection& edge_connection, dispatch_metrics& m, std::size_t media_queue_limit,
-         std::size_t queue_byte_limit)
+    call(net::ws_connection& edge_connection, std::unique_ptr<net::ws_connection> client_connection,
+         dispatch_metrics& m, std::size_t media_queue_limit, std::size_t queue_byte_limit)
         : edge(edge_connection),
+          client(std::move(client_connection)),
           executor(edge_connection.executor()),
+          to_client(client.get()),
+          to_edge(&edge_connection),
           done(executor),
           duration(executor),
           metrics(m),
@@ -151,7 +163,7 @@ struct media_bridge::call : std::enable_shared_from_this<media_bridge::call> {
     dispatch_metrics& metrics;
     std::size_t media_limit;
     std::size_t byte_limit;
-    int running = 0;
+    int pending = 0; // operations started and not yet completed, close tasks running
     bool ended = false;
     engine::hangup_reason hangup = engine::hangup_reason::none;
     std::uint16_t close_code = close_normal;
@@ -160,6 +172,11 @@ struct media_bridge::call : std::enable_shared_from_this<media_bridge::call> {
     std::string call_id;
     steady::time_point started = steady::now();
     std::uint64_t chunk = 0;
+    // What each connection's pending read fills.
+    std::string edge_data;
+    bool edge_binary = false;
+    std::string client_data;
+    bool client_binary = false;
 
     std::size_t index_of(const direction& d) const { return &d == &to_client ? 0 : 1; }
     static std::size_t slot(frame_kind k) { return static_cast<std::size_t>(k); }
@@ -209,17 +226,13 @@ struct media_bridge::call : std::enable_shared_from_this<media_bridge::call> {
         wake(d);
     }
 
-    // Resumes the direction's writer if it is parked, here and now: every
-    // coroutine of the call runs on the edge connection's executor, so the
-    // writer starts its write before the caller goes on, without a trip
-    // through the scheduler's queue.
-    static void wake(direction& d)
+    // Starts the direction's writer if it is idle, here and now: everything
+    // of the call runs on the edge connection's executor, so the write starts
+    // before the caller goes on.
+    void wake(direction& d)
     {
-        if (!d.parked)
-            return;
-        auto writer = std::move(*d.parked);
-        d.parked.reset();
-        asio::dispatch(std::move(writer));
+        if (!d.writing && !d.finished)
+            write_next(d);
     }
 
     frame pop(direction& d)
@@ -310,80 +323,130 @@ struct media_bridge::call : std::enable_shared_from_this<media_bridge::call> {
         wake(to_client);
         wake(to_edge);
         duration.cancel();
+        done.cancel(); // run() waits for the end
     }
 
-    asio::awaitable<void> writer(direction& d, net::ws_connection& target)
+    // The direction's next step once no write is pending: write the oldest
+    // queued frame, or, once the call ended and the queue is empty, close.
+    void write_next(direction& d)
     {
-        for (;;) {
-            while (!d.queue.empty()) {
-                frame f = pop(d);
-                if (!co_await target.write(f.data, f.binary)) {
-                    end(&target == client.get() ? engine::hangup_reason::local : engine::hangup_reason::remote,
-                        &target == client.get() ? "" : "remote_hang_up", &target == client.get() ? "local" : "");
-                    clear(d);
-                    co_return;
-                }
-                ++d.counts.frames;
-                d.counts.bytes += f.data.size();
-                metrics.media_frames[index_of(d)].inc();
-                recycle(d, std::move(f.data));
-            }
-            if (ended) {
-                co_await target.close(close_code, close_reason);
-                co_return;
-            }
-            co_await asio::async_initiate<decltype(asio::use_awaitable), void()>(
-                [&d](auto writer) { d.parked.emplace(std::move(writer)); }, asio::use_awaitable);
+        if (!d.queue.empty()) {
+            d.in_flight = pop(d);
+            d.writing = true;
+            begin();
+            d.target->start_write(d.in_flight.data, d.in_flight.binary, *this);
+            return; // the write may have completed already
+        }
+        if (ended) {
+            d.finished = true;
+            spawn(close(*d.target));
         }
     }
 
-    // Edge → client: media re-wrapped in the client's format, dtmf, stop.
-    asio::awaitable<void> edge_reader()
+    void on_written(net::ws_connection& to, bool ok) override
     {
-        std::string data;
-        bool binary = false;
-        while (!ended) {
-            auto status = co_await edge.read(data, binary);
-            if (status != net::ws_read_status::ok) {
+        direction& d = &to == &edge ? to_edge : to_client;
+        d.writing = false;
+        if (!ok) {
+            d.finished = true; // the stop end() queues here is never written
+            bool to_agent = &to == client.get();
+            end(to_agent ? engine::hangup_reason::local : engine::hangup_reason::remote, to_agent ? "" : "remote_hang_up",
+                to_agent ? "local" : "");
+            clear(d);
+        } else {
+            ++d.counts.frames;
+            d.counts.bytes += d.in_flight.data.size();
+            metrics.media_frames[index_of(d)].inc();
+            recycle(d, std::move(d.in_flight.data));
+            write_next(d);
+        }
+        complete();
+    }
+
+    asio::awaitable<void> close(net::ws_connection& target)
+    {
+        co_await target.close(close_code, close_reason);
+    }
+
+    // One operation started; complete() when it completed.
+    void begin() { ++pending; }
+    void complete()
+    {
+        if (--pending == 0)
+            done.cancel();
+    }
+
+    void read_edge()
+    {
+        if (ended)
+            return;
+        begin();
+        edge.start_read(edge_data, edge_binary, *this);
+    }
+
+    void read_client()
+    {
+        if (ended)
+            return;
+        begin();
+        client->start_read(client_data, client_binary, *this);
+    }
+
+    void on_read(net::ws_connection& from, net::ws_read_status status) override
+    {
+        if (&from == &edge) {
+            if (status != net::ws_read_status::ok)
                 end(engine::hangup_reason::remote, "remote_hang_up", "");
-                co_return;
-            }
-            if (binary) {
-                push(to_client, {client_media(data, true), false, frame_kind::media});
-                continue;
-            }
-            engine::json_object doc;
-            if (doc.parse(data) != engine::json_parse_error::ok) {
+            else
+                from_edge(edge_data, edge_binary);
+            read_edge();
+        } else {
+            if (status != net::ws_read_status::ok)
+                end(engine::hangup_reason::local, "", "local");
+            else
+                from_client(client_data, client_binary);
+            read_client();
+        }
+        complete();
+    }
+
+    // Edge → client: media re-wrapped in the client's format, dtmf, stop.
+    void from_edge(std::string& data, bool binary)
+    {
+        if (binary) {
+            push(to_client, {client_media(data, true), false, frame_kind::media});
+            return;
+        }
+        engine::json_object doc;
+        if (doc.parse(data) != engine::json_parse_error::ok) {
+            ++to_client.counts.dropped;
+            return;
+        }
+        const auto* event = doc.find("event");
+        std::string_view name =
+            event != nullptr && event->type == json_type::string ? std::string_view(event->text) : std::string_view();
+        if (name == events::media) {
+            const auto* media = doc.find("media");
+            const auto* payload = media != nullptr ? media->find("payload") : nullptr;
+            // Copied into the client's JSON as it is: only strict, padded
+            // base64 may pass (its alphabet needs no JSON escaping).
+            if (payload != nullptr && payload->type == json_type::string && codec::is_base64(payload->text))
+                push(to_client, {client_media(payload->text, false), false, frame_kind::media});
+            else
                 ++to_client.counts.dropped;
-                continue;
-            }
-            const auto* event = doc.find("event");
-            std::string_view name =
-                event != nullptr && event->type == json_type::string ? std::string_view(event->text) : std::string_view();
-            if (name == events::media) {
-                const auto* media = doc.find("media");
-                const auto* payload = media != nullptr ? media->find("payload") : nullptr;
-                // Copied into the client's JSON as it is: only strict, padded
-                // base64 may pass (its alphabet needs no JSON escaping).
-                if (payload != nullptr && payload->type == json_type::string && codec::is_base64(payload->text))
-                    push(to_client, {client_media(payload->text, false), false, frame_kind::media});
-                else
-                    ++to_client.counts.dropped;
-            } else if (name == events::dtmf) {
-                const auto* dtmf = doc.find("dtmf");
-                const auto* digit = dtmf != nullptr ? dtmf->find("digit") : nullptr;
-                engine::json_writer w;
-                w.begin_object().field("event", events::dtmf).field("stream_id", stream_id).key("dtmf").begin_object();
-                w.field("digit", digit != nullptr && digit->type == json_type::string ? digit->text : std::string());
-                w.end_object().end_object();
-                push(to_client, {w.take(), false, frame_kind::control});
-            } else if (name == events::stop) {
-                end(engine::hangup_reason::remote, "remote_hang_up", "");
-                co_return;
-            } else {
-                push(to_client, {std::move(data), false, frame_kind::unknown}); // relayed unchanged
-                data = take_buffer(to_client);
-            }
+        } else if (name == events::dtmf) {
+            const auto* dtmf = doc.find("dtmf");
+            const auto* digit = dtmf != nullptr ? dtmf->find("digit") : nullptr;
+            engine::json_writer w;
+            w.begin_object().field("event", events::dtmf).field("stream_id", stream_id).key("dtmf").begin_object();
+            w.field("digit", digit != nullptr && digit->type == json_type::string ? digit->text : std::string());
+            w.end_object().end_object();
+            push(to_client, {w.take(), false, frame_kind::control});
+        } else if (name == events::stop) {
+            end(engine::hangup_reason::remote, "remote_hang_up", "");
+        } else {
+            push(to_client, {std::move(data), false, frame_kind::unknown}); // relayed unchanged
+            data = take_buffer(to_client);
         }
     }
 
@@ -423,75 +486,71 @@ struct media_bridge::call : std::enable_shared_from_this<media_bridge::call> {
     }
 
     // Client → edge: frames forwarded unchanged; only `event` is looked at.
-    asio::awaitable<void> client_reader()
+    void from_client(std::string& data, bool binary)
     {
-        std::string data;
-        bool binary = false;
+        if (binary) {
+            push(to_edge, {std::move(data), true, frame_kind::media});
+            data = take_buffer(to_edge);
+            return;
+        }
         static constexpr std::string_view keys[] = {"event"};
         std::array<engine::picked_field, 1> event;
-        while (!ended) {
-            auto status = co_await client->read(data, binary);
-            if (status != net::ws_read_status::ok) {
-                end(engine::hangup_reason::local, "", "local");
-                co_return;
-            }
-            if (binary) {
-                push(to_edge, {std::move(data), true, frame_kind::media});
-                data = take_buffer(to_edge);
-                continue;
-            }
-            if (engine::parse_fields(data, keys, event) != engine::json_parse_error::ok) {
-                ++to_edge.counts.dropped; // not a JSON object
-                metrics.media_frames_dropped[1].inc();
-                continue;
-            }
-            // (A view of event[0].text, not of a temporary string: `cond ? text : ""` would be a std::string.)
-            std::string_view name = event[0].type == json_type::string ? std::string_view(event[0].text) : std::string_view();
-            if (name == events::stop) {
-                end(engine::hangup_reason::local, "", "local");
-                co_return;
-            }
-            push(to_edge, {std::move(data), false, client_event_kind(name)});
-            data = take_buffer(to_edge);
+        if (engine::parse_fields(data, keys, event) != engine::json_parse_error::ok) {
+            ++to_edge.counts.dropped; // not a JSON object
+            metrics.media_frames_dropped[1].inc();
+            return;
         }
+        // (A view of event[0].text, not of a temporary string: `cond ? text : ""` would be a std::string.)
+        std::string_view name = event[0].type == json_type::string ? std::string_view(event[0].text) : std::string_view();
+        if (name == events::stop) {
+            end(engine::hangup_reason::local, "", "local");
+            return;
+        }
+        push(to_edge, {std::move(data), false, client_event_kind(name)});
+        data = take_buffer(to_edge);
     }
 
-    asio::awaitable<void> duration_limit(std::chrono::seconds limit_for)
+    void limit_duration(std::chrono::seconds limit_for)
     {
         duration.expires_after(limit_for);
-        auto [ec] = co_await duration.async_wait(use_tuple);
-        if (!ec)
-            end(engine::hangup_reason::max_duration, "max_duration", "max_duration");
+        begin();
+        duration.async_wait([this](boost::system::error_code ec) {
+            if (!ec)
+                end(engine::hangup_reason::max_duration, "max_duration", "max_duration");
+            complete();
+        });
     }
 
     void spawn(asio::awaitable<void> task)
     {
-        ++running;
-        // Weak: the relay holds the call until every task ended. Should the
-        // executor's context go away mid-call, a writer parked in the call
-        // must not keep the call (and so itself) alive.
+        begin();
+        // Weak: should the executor's context go away mid-call, the task must
+        // not keep the call alive.
         asio::co_spawn(executor, std::move(task), [weak = weak_from_this()](std::exception_ptr) {
-            if (auto self = weak.lock()) {
-                --self->running;
-                self->done.cancel();
-            }
+            if (auto self = weak.lock())
+                self->complete();
         });
     }
 
-    // Waits until every spawned coroutine ended; after `grace`, cuts both connections.
-    asio::awaitable<void> join(std::chrono::milliseconds grace)
+    // The relay, from the first read until the call ended and every operation
+    // completed; `grace` after the call ended, both connections are cut.
+    asio::awaitable<void> run(std::chrono::seconds limit_for, std::chrono::milliseconds grace)
     {
+        limit_duration(limit_for);
+        read_client();
+        read_edge();
+        while (!ended) {
+            done.expires_at(steady::time_point::max());
+            co_await done.async_wait(use_tuple);
+        }
         auto deadline = steady::now() + grace;
         bool aborted = false;
-        while (running > 0) {
+        while (pending > 0) {
             done.expires_at(aborted ? steady::time_point::max() : deadline);
             auto [ec] = co_await done.async_wait(use_tuple);
             if (!ec && !aborted) {
                 edge.abort();
-                if (client)
-                    client->abort();
-                wake(to_client);
-                wake(to_edge);
+                client->abort();
                 aborted = true;
             }
         }
@@ -693,8 +752,8 @@ asio::awaitable<void> media_bridge::run(net::ws_connection& edge, std::string re
     }
 
     // Step 4: answered: recorded, told to the edge, and the client's start frame queued.
-    auto c = std::make_shared<call>(edge, metrics_, options_.queue_frames, options_.queue_bytes);
-    c->client = std::move(dialled.connection);
+    auto c = std::make_shared<call>(edge, std::move(dialled.connection), metrics_, options_.queue_frames,
+                                    options_.queue_bytes);
     c->call_id = d.call.call_id.to_string();
     c->stream_id = engine::uuid::generate(decider_.ids()).to_string();
     decider_.record(d, engine::call_status::answered, clock_.now_us());
@@ -719,12 +778,7 @@ asio::awaitable<void> media_bridge::relay(std::shared_ptr<call> c)
         position = calls_.insert(calls_.end(), c);
     }
     metrics_.bridged_calls_active.fetch_add(1);
-    c->spawn(c->writer(c->to_client, *c->client));
-    c->spawn(c->writer(c->to_edge, c->edge));
-    c->spawn(c->client_reader());
-    c->spawn(c->duration_limit(options_.max_call_duration));
-    co_await c->edge_reader();
-    co_await c->join(std::chrono::seconds(3));
+    co_await c->run(options_.max_call_duration, std::chrono::seconds(3));
     metrics_.bridged_calls_active.fetch_sub(1);
     std::lock_guard lock(mutex_);
     calls_.erase(position);

@@ -31,24 +31,17 @@ public:
 
     boost::asio::awaitable<ws_read_status> read(std::string& out, bool& binary) override
     {
-        namespace websocket = boost::beast::websocket;
         buffer_.clear();
         auto [ec, n] = co_await ws_.async_read(buffer_, boost::asio::as_tuple(boost::asio::use_awaitable));
-        if (ec) {
-            if (ec == websocket::error::message_too_big)
-                co_return ws_read_status::too_big;
-            if (ec == websocket::error::closed || ec == boost::beast::error::timeout)
-                co_return ec == websocket::error::closed ? ws_read_status::closed : ws_read_status::error;
-            co_return ws_read_status::closed;
-        }
-        if (deadline_ != nullptr)
-            *deadline_ = std::chrono::steady_clock::now() + idle_;
-        // One contiguous buffer (flat_buffer): copied into the caller's string,
-        // whose capacity is reused when it still has one.
-        auto data = buffer_.data();
-        out.assign(static_cast<const char*>(data.data()), data.size());
-        binary = ws_.got_binary();
-        co_return ws_read_status::ok;
+        co_return finish_read(ec, out, binary);
+    }
+
+    void start_read(std::string& out, bool& binary, ws_handler& handler) override
+    {
+        buffer_.clear();
+        ws_.async_read(buffer_, [this, &out, &binary, &handler](boost::beast::error_code ec, std::size_t) {
+            handler.on_read(*this, finish_read(ec, out, binary));
+        });
     }
 
     boost::asio::awaitable<bool> write(std::string_view data, bool binary) override
@@ -57,6 +50,13 @@ public:
         auto [ec, n] = co_await ws_.async_write(boost::asio::buffer(data.data(), data.size()),
                                                 boost::asio::as_tuple(boost::asio::use_awaitable));
         co_return !ec;
+    }
+
+    void start_write(std::string_view data, bool binary, ws_handler& handler) override
+    {
+        ws_.binary(binary);
+        ws_.async_write(boost::asio::buffer(data.data(), data.size()),
+                        [this, &handler](boost::beast::error_code ec, std::size_t) { handler.on_written(*this, !ec); });
     }
 
     boost::asio::awaitable<void> close(std::uint16_t code, std::string reason) override
@@ -83,6 +83,27 @@ public:
     boost::asio::any_io_executor executor() override { return ws_.get_executor(); }
 
 private:
+    // The outcome of a read into buffer_: the message copied into `out`, whose
+    // capacity is reused when it still has one (buffer_ is one contiguous
+    // flat_buffer).
+    ws_read_status finish_read(boost::beast::error_code ec, std::string& out, bool& binary)
+    {
+        namespace websocket = boost::beast::websocket;
+        if (ec) {
+            if (ec == websocket::error::message_too_big)
+                return ws_read_status::too_big;
+            if (ec == boost::beast::error::timeout)
+                return ws_read_status::error;
+            return ws_read_status::closed;
+        }
+        if (deadline_ != nullptr)
+            *deadline_ = std::chrono::steady_clock::now() + idle_;
+        auto data = buffer_.data();
+        out.assign(static_cast<const char*>(data.data()), data.size());
+        binary = ws_.got_binary();
+        return ws_read_status::ok;
+    }
+
     boost::beast::websocket::stream<NextLayer> ws_;
     boost::beast::flat_buffer buffer_;
     std::chrono::steady_clock::time_point* deadline_ = nullptr;

@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
+#include <string>
+
 namespace callgate::codec {
 namespace {
 
@@ -37,6 +40,32 @@ TEST(base64, append_adds_to_what_is_there)
         ASSERT_FALSE(appended.empty());
         EXPECT_EQ(appended[0], 'x');
         EXPECT_EQ(appended.substr(1), base64_encode(bytes)) << n;
+    }
+}
+
+// Each 3-byte group spelled out by hand, 6 bits at a time, for every value
+// of each byte in each position; then every length round trips both ways.
+TEST(base64, every_byte_in_every_position_encodes_six_bits_at_a_time)
+{
+    static constexpr char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    for (int position = 0; position < 3; ++position) {
+        for (int value = 0; value < 256; ++value) {
+            unsigned char group[3] = {0x5a, 0xa5, 0x3c};
+            group[position] = static_cast<unsigned char>(value);
+            std::uint32_t v = std::uint32_t{group[0]} << 16 | std::uint32_t{group[1]} << 8 | group[2];
+            std::string expected = {alphabet[v >> 18 & 63], alphabet[v >> 12 & 63], alphabet[v >> 6 & 63], alphabet[v & 63]};
+            std::string bytes(reinterpret_cast<const char*>(group), 3);
+            ASSERT_EQ(base64_encode(bytes), expected) << position << " " << value;
+        }
+    }
+    std::string bytes;
+    for (int n = 0; n < 700; ++n) {
+        std::string back;
+        ASSERT_TRUE(base64_decode(base64_encode(bytes), back)) << n;
+        ASSERT_EQ(back, bytes) << n;
+        ASSERT_TRUE(base64url_decode(base64url_encode(bytes), back)) << n;
+        ASSERT_EQ(back, bytes) << n;
+        bytes.push_back(static_cast<char>(n * 89 + 7));
     }
 }
 
