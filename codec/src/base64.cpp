@@ -1,6 +1,7 @@
 #include "callgate/codec/base64.hpp"
 
 #include <array>
+#include <bit>
 #include <cstring>
 #include <cstdint>
 
@@ -61,11 +62,23 @@ void append_encoded(std::string& out, std::string_view bytes, const encoding& e)
     char* p = out.data() + at;
     const auto* in = reinterpret_cast<const unsigned char*>(bytes.data());
     const auto* end = in + whole * 3;
-    for (; in != end; in += 3, p += 4) {
-        std::uint32_t v = std::uint32_t{in[0]} << 16 | std::uint32_t{in[1]} << 8 | in[2];
-        std::memcpy(p, e.pairs[v >> 12].data(), 2);
-        std::memcpy(p + 2, e.pairs[v & 0xFFF].data(), 2);
+    const auto* pairs = e.pairs.data(); // a local: the stores below cannot change it
+    auto group = [&](std::uint32_t v) { // v: the group's 24 bits
+        std::memcpy(p, pairs[v >> 12].data(), 2);
+        std::memcpy(p + 2, pairs[v & 0xFFF].data(), 2);
+        in += 3;
+        p += 4;
+    };
+    // One 4-byte load a group while a byte past the group is there to read.
+    for (; end - in >= 4;) {
+        std::uint32_t word;
+        std::memcpy(&word, in, 4);
+        if constexpr (std::endian::native == std::endian::little)
+            word = __builtin_bswap32(word); // byte 0 to the top
+        group(word >> 8);
     }
+    if (in != end)
+        group(std::uint32_t{in[0]} << 16 | std::uint32_t{in[1]} << 8 | in[2]);
     if (rest == 0)
         return;
     std::uint32_t v = std::uint32_t{in[0]} << 16 | (rest == 2 ? std::uint32_t{in[1]} << 8 : 0);
