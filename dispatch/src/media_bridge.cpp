@@ -15,10 +15,8 @@
 #include "callgate/net/outbound_client.hpp"
 #include "callgate/net/websocket.hpp"
 
-#include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -26,6 +24,7 @@
 #include <algorithm>
 #include <array>
 #include <deque>
+#include <new>
 #include <optional>
 
 namespace callgate::dispatch {
@@ -394,19 +393,29 @@ struct media_bridge::call final : std::enable_shared_from_this<media_bridge::cal
 
     void on_read(net::ws_connection& from, net::ws_read_status status) override
     {
-        if (&from == &edge) {
-            if (status != net::ws_read_status::ok)
+        bool edge_side = &from == &edge;
+        if (status != net::ws_read_status::ok) {
+            if (edge_side)
                 end(engine::hangup_reason::remote, "remote_hang_up", "");
             else
-                from_edge(edge_data, edge_binary);
-            read_edge();
-        } else {
-            if (status != net::ws_read_status::ok)
                 end(engine::hangup_reason::local, "", "local");
-            else
-                from_client(client_data, client_binary);
-            read_client();
+        } else {
+            // Out of memory while a frame is built: that frame is dropped,
+            // the call goes on (the exception must not leave the handler:
+            // it would end the I/O thread's run, not just this call).
+            try {
+                if (edge_side)
+                    from_edge(edge_data, edge_binary);
+                else
+                    from_client(client_data, client_binary);
+            } catch (const std::bad_alloc&) {
+                ++(edge_side ? to_client : to_edge).counts.dropped;
+            }
         }
+        if (edge_side)
+            read_edge();
+        else
+            read_client();
         complete();
     }
 
@@ -512,6 +521,8 @@ struct media_bridge::call final : std::enable_shared_from_this<media_bridge::cal
 
     void limit_duration(std::chrono::seconds limit_for)
     {
+        if (ended) // the start frame's write may have failed at once
+            return;
         duration.expires_after(limit_for);
         begin();
         duration.async_wait([this](boost::system::error_code ec) {
