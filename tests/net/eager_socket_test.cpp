@@ -82,6 +82,28 @@ std::size_t read_once(socket_pair& p, std::string& into, std::size_t room)
     return got;
 }
 
+// Reads p.reader into `got` until the connection fails or ends, as the
+// context runs (a read is always pending).
+class reader_of_everything {
+public:
+    explicit reader_of_everything(socket_pair& p) : p_(p) { next(); }
+    std::string got;
+
+private:
+    void next()
+    {
+        p_.reader.async_read_some(asio::buffer(storage_), [this](boost::system::error_code ec, std::size_t n) {
+            if (ec)
+                return;
+            got.append(storage_.data(), n);
+            next();
+        });
+    }
+
+    socket_pair& p_;
+    std::array<char, 65536> storage_;
+};
+
 } // namespace
 
 TEST(EagerSocket, BytesThatArriveBetweenReadsAreReadNext)
@@ -271,17 +293,8 @@ TEST(EagerSocket, AFullSocketTakesTheRestWhenThePeerReads)
     p.ioc.restart();
     p.ioc.poll();
     EXPECT_FALSE(written);
-    std::string got;
-    std::array<char, 65536> storage;
-    std::function<void()> read = [&] {
-        p.reader.async_read_some(asio::buffer(storage), [&](boost::system::error_code ec, std::size_t n) {
-            if (ec)
-                return;
-            got.append(storage.data(), n);
-            read();
-        });
-    };
-    read();
+    reader_of_everything reader(p);
+    const std::string& got = reader.got;
     ASSERT_TRUE(p.run_until([&] { return written && got.size() == big.size(); }, std::chrono::seconds(60)))
         << "written " << written << ", read " << got.size() << " of " << big.size();
     EXPECT_TRUE(got == big);
@@ -322,17 +335,8 @@ TEST(EagerSocket, WritesOfSeveralBuffersArriveWholeAndInOrder)
             });
         });
     });
-    std::string got;
-    std::array<char, 65536> storage;
-    std::function<void()> read = [&] {
-        p.reader.async_read_some(asio::buffer(storage), [&](boost::system::error_code ec, std::size_t n) {
-            if (ec)
-                return;
-            got.append(storage.data(), n);
-            read();
-        });
-    };
-    read();
+    reader_of_everything reader(p);
+    const std::string& got = reader.got;
     ASSERT_TRUE(p.run_until([&] { return written.size() == 3 && got.size() == expected.size(); },
                             std::chrono::seconds(60)))
         << "writes completed " << written.size() << ", read " << got.size() << " of " << expected.size();
