@@ -338,7 +338,7 @@ struct media_bridge::call final : std::enable_shared_from_this<media_bridge::cal
         }
         if (ended) {
             d.finished = true;
-            spawn(close(*d.target));
+            spawn(d.target->close(close_code, close_reason));
         }
     }
 
@@ -360,11 +360,6 @@ struct media_bridge::call final : std::enable_shared_from_this<media_bridge::cal
             write_next(d);
         }
         complete();
-    }
-
-    asio::awaitable<void> close(net::ws_connection& target)
-    {
-        co_await target.close(close_code, close_reason);
     }
 
     // One operation started; complete() when it completed.

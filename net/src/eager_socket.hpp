@@ -243,8 +243,7 @@ public:
             }
             two[count++] = b;
         }
-        const std::array<const_buffer, 2>& flat = two;
-        start_write_op(stream_, flat, flat.begin(), completion_cond2.value, handler2.value);
+        start_write_op(stream_, two, two.cbegin(), completion_cond2.value, handler2.value);
     }
 
 private:
