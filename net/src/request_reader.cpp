@@ -12,10 +12,16 @@ namespace callgate::net::detail {
 
 std::string_view request_store::header(std::string_view name) const
 {
+    // Clients nearly always spell a name as the caller does: an exact match
+    // (a memcmp) first, the case-insensitive one only when that misses.
     for (const auto& f : fields_)
-        if (f.name_size == name.size() &&
-            boost::beast::iequals(view(f.name_at, f.name_size), boost::beast::string_view(name.data(), name.size())))
-            return value(f);
+        if (f.name_size == name.size()) {
+            auto stored = view(f.name_at, f.name_size);
+            if (stored == name ||
+                boost::beast::iequals(boost::beast::string_view(stored.data(), stored.size()),
+                                      boost::beast::string_view(name.data(), name.size())))
+                return value(f);
+        }
     return {};
 }
 

@@ -84,6 +84,20 @@ TEST(request_reader, the_usual_request_reads_as_beast_reads_it)
     EXPECT_EQ(store.body(), "{\"a\":\"b\",\"c\":1}\n");
 }
 
+TEST(request_reader, a_field_is_found_by_its_name_in_any_case)
+{
+    request_store store;
+    ASSERT_EQ(parse_whole_request(store, usual, header_limit, body_limit).used, usual.size());
+    // Three names of 12 bytes: the one asked for, in its own spelling or another's.
+    EXPECT_EQ(store.header("X-Edge-Token"), "cg_edge_0123456789abcdef");
+    EXPECT_EQ(store.header("X-EDGE-TOKEN"), "cg_edge_0123456789abcdef");
+    EXPECT_EQ(store.header("content-type"), "application/json");
+    EXPECT_EQ(store.header("Content-Type"), "application/json");
+    EXPECT_EQ(store.header("X-Request-ID"), "");
+    EXPECT_EQ(store.header("X-Edge-Tokens"), "");
+    EXPECT_EQ(store.header(""), "");
+}
+
 TEST(request_reader, each_rule_reads_as_beast_reads_it_on_either_side)
 {
     const char* cases[] = {
