@@ -62,14 +62,19 @@ boost::asio::awaitable<engine::config_result<std::optional<engine::uuid>>> call_
 std::vector<std::pair<std::string, std::string>> call_decider::handshake_headers(
     const engine::identity_snapshot& identity, const call_context& call)
 {
-    engine::json_writer w;
-    w.reserve(128);
-    w.begin_object()
-        .field("call_id", call.call_id)
-        .field("phone_number", call.local_phone_number.value_or(""))
-        .field("direction", "inbound")
-        .end_object();
-    std::vector<std::pair<std::string, std::string>> headers{{"X-Call-Context", w.take()}};
+    // {"call_id":…,"phone_number":…,"direction":"inbound"}, written in place:
+    // every answered call has one.
+    std::string_view phone = call.local_phone_number ? std::string_view(*call.local_phone_number) : "";
+    std::string context;
+    context.reserve(96 + phone.size());
+    context += "{\"call_id\":\"";
+    call.call_id.append_to(context);
+    context += "\",\"phone_number\":";
+    engine::append_json_string(context, phone);
+    context += ",\"direction\":\"inbound\"}";
+    std::vector<std::pair<std::string, std::string>> headers;
+    headers.reserve(identity.signing_key ? 4 : 1);
+    headers.emplace_back("X-Call-Context", std::move(context));
     if (identity.signing_key) {
         std::string request_id = engine::uuid::generate(ids_).to_string();
         std::string timestamp = std::to_string(clock_.now_us() / 1'000'000);

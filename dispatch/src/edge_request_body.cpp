@@ -5,6 +5,7 @@
 #include "callgate/engine/json_writer.hpp"
 
 #include <array>
+#include <charconv>
 
 namespace callgate::dispatch {
 
@@ -66,29 +67,88 @@ bool read_decide_body(std::string_view body, call_event& out, std::string& detai
     return true;
 }
 
+namespace {
+
+// The labels are written as they are, without escaping: hold them to that.
+constexpr bool plain_label(std::string_view s)
+{
+    for (char c : s)
+        if (!((c >= 'a' && c <= 'z') || c == '_'))
+            return false;
+    return true;
+}
+static_assert([] {
+    for (const auto& l : outcome_label_table)
+        if (!plain_label(l.action) || !plain_label(l.source) || !plain_label(l.reason))
+            return false;
+    return true;
+}());
+
+void append_quoted_id(std::string& out, const engine::uuid& id)
+{
+    out += '"';
+    id.append_to(out);
+    out += '"';
+}
+
+void append_label(std::string& out, std::string_view key, std::string_view label)
+{
+    out += key;
+    out += '"';
+    out += label;
+    out += '"';
+}
+
+} // namespace
+
 std::string decision_body(const call_decision& d)
 {
+    // Written in place rather than through json_writer: every decision an
+    // edge asks for is answered with one. Keys and labels need no escaping;
+    // the URL and the header names and values are escaped.
     auto labels = labels_of(d.kind);
-    engine::json_writer w;
-    w.reserve(512);
-    w.begin_object().field("call_id", d.call.call_id).key("agent_identity_id");
+    std::size_t room = 256 + (d.client_websocket_url ? d.client_websocket_url->size() : 0);
+    for (const auto& [name, value] : d.client_headers)
+        room += name.size() + value.size() + value.size() / 4 + 8;
+    std::string out;
+    out.reserve(room);
+    out += "{\"call_id\":";
+    append_quoted_id(out, d.call.call_id);
+    out += ",\"agent_identity_id\":";
     if (d.agent_identity_id)
-        w.value(*d.agent_identity_id);
+        append_quoted_id(out, *d.agent_identity_id);
     else
-        w.null();
-    w.field("action", labels.action).field("source", labels.source);
+        out += "null";
+    append_label(out, ",\"action\":", labels.action);
+    append_label(out, ",\"source\":", labels.source);
     if (is_answer(d.kind)) {
-        w.field("client_websocket_url", d.client_websocket_url).key("client_websocket_headers").begin_object();
-        for (const auto& [name, value] : d.client_headers)
-            w.field(name, value);
-        w.end_object();
+        out += ",\"client_websocket_url\":";
+        if (d.client_websocket_url)
+            engine::append_json_string(out, *d.client_websocket_url);
+        else
+            out += "null";
+        out += ",\"client_websocket_headers\":{";
+        bool first = true;
+        for (const auto& [name, value] : d.client_headers) {
+            if (!first)
+                out += ',';
+            first = false;
+            engine::append_json_string(out, name);
+            out += ':';
+            engine::append_json_string(out, value);
+        }
+        out += '}';
         if (!labels.reason.empty()) // a fallback answer says which webhook failure it stands in for
-            w.field("reason", labels.reason);
+            append_label(out, ",\"reason\":", labels.reason);
     } else {
-        w.field("reason", labels.reason);
+        append_label(out, ",\"reason\":", labels.reason);
     }
-    w.field("decided_in_us", d.decided_in_us).end_object();
-    return w.take();
+    out += ",\"decided_in_us\":";
+    char digits[24];
+    auto end = std::to_chars(digits, digits + sizeof digits, d.decided_in_us).ptr;
+    out.append(digits, end);
+    out += '}';
+    return out;
 }
 
 bool read_status_body(std::string_view body, status_update& out, std::string& detail)

@@ -75,5 +75,21 @@ TEST(json_escape, random_text_matches_the_reference)
     }
 }
 
+TEST(json_escape, text_dense_with_quotes_and_backslashes_matches_the_reference)
+{
+    // JSON inside JSON: many blocks hold several marks, some a control byte too.
+    std::mt19937 rng(11);
+    const std::string alphabet = "\"\\\"{}:,ab\"\\";
+    for (int n = 0; n < 2000; ++n) {
+        std::string text(rng() % 120, '\0');
+        for (auto& c : text)
+            c = rng() % 50 == 0 ? static_cast<char>(rng() % 0x20) : alphabet[rng() % alphabet.size()];
+        ASSERT_EQ(escaped(text), reference(text)) << n;
+        ASSERT_EQ(json_escaped_extra(text), reference(text).size() - text.size()) << n;
+    }
+    std::string all_quotes(40, '"');
+    EXPECT_EQ(escaped(all_quotes), reference(all_quotes));
+}
+
 } // namespace
 } // namespace callgate::codec

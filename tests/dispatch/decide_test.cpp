@@ -39,6 +39,21 @@ TEST_F(decide_endpoint, by_identity_id_with_a_given_call_id)
     EXPECT_EQ(text_of(d, "action"), "answer");
 }
 
+TEST_F(decide_endpoint, the_call_context_carries_the_dialed_number_as_the_edge_sent_it)
+{
+    // By identity id, the edge's local_phone_number is any string: the call
+    // context (JSON inside the JSON body) escapes it at both levels.
+    auto id = create_identity("bot", "+15550100");
+    set_action(id, "auto_accept", "wss://agent.example.com/ws", "");
+    auto d = decide(R"({"agent_identity_id":")" + id +
+                    R"(","local_phone_number":"trunk \"7\"\\a\tb","remote_phone_number":"+15550199"})");
+    ASSERT_EQ(text_of(d, "action"), "answer");
+    auto context = d.find("client_websocket_headers")->find("X-Call-Context");
+    ASSERT_NE(context, nullptr);
+    EXPECT_EQ(context->text, "{\"call_id\":\"" + text_of(d, "call_id") +
+                                 R"(","phone_number":"trunk \"7\"\\a\tb","direction":"inbound"})");
+}
+
 TEST_F(decide_endpoint, config_reject_reasons)
 {
     auto rejecting = create_identity("rejecter", "+15550101");
