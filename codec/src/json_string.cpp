@@ -125,9 +125,33 @@ char* write_json_escaped(char* out, std::string_view text)
     std::size_t i = 0;
     while (i + block <= text.size()) {
         copy_block(out, text.data() + i);
-        auto marked = masks_at(text.data() + i).any();
+        auto masks = masks_at(text.data() + i);
+        auto marked = masks.any();
         if (marked == 0) {
             out += block;
+            i += block;
+            continue;
+        }
+        if (masks.controls == 0 && i + 2 * block <= text.size()) {
+            // Quotes and backslashes only (JSON inside JSON), and a block of
+            // input after this one: all of the block's escapes in one pass,
+            // each run of clean bytes before an escape stored as a whole
+            // block. (Reads stay within the next block, and writes within the
+            // room of this block and the next: this block takes block plus
+            // one byte per mark, the next at least block.)
+            const char* p = text.data() + i;
+            std::size_t from = 0;
+            for (; marked != 0; marked &= marked - 1) {
+                std::size_t k = first_in(marked);
+                copy_block(out, p + from);
+                out += k - from;
+                out[0] = '\\';
+                out[1] = p[k];
+                out += 2;
+                from = k + 1;
+            }
+            copy_block(out, p + from);
+            out += block - from;
             i += block;
             continue;
         }

@@ -16,7 +16,12 @@ void append_json_string(std::string& out, std::string_view text)
     out.resize(at + text.size() + extra + 2);
     char* p = out.data() + at;
     *p++ = '"';
-    p = codec::write_json_escaped(p, text);
+    if (extra == 0) { // the usual text (ids, URLs, numbers, names): a copy
+        std::memcpy(p, text.data(), text.size());
+        p += text.size();
+    } else {
+        p = codec::write_json_escaped(p, text);
+    }
     *p = '"';
 }
 

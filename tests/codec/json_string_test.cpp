@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <cstring>
+#include <memory>
 #include <random>
 
 namespace callgate::codec {
@@ -36,6 +38,21 @@ std::string reference(std::string_view text)
     return out;
 }
 
+// write_json_escaped from a heap copy of `text` of its exact size into a heap
+// buffer of exactly the escaped size: under AddressSanitizer a read or write
+// past either end fails the test.
+std::string escaped_exactly(std::string_view text)
+{
+    auto input = std::make_unique<char[]>(text.size());
+    std::memcpy(input.get(), text.data(), text.size());
+    std::string_view in(input.get(), text.size());
+    std::size_t size = text.size() + json_escaped_extra(in);
+    auto output = std::make_unique<char[]>(size);
+    char* end = write_json_escaped(output.get(), in);
+    EXPECT_EQ(end, output.get() + size);
+    return std::string(output.get(), size);
+}
+
 std::string escaped(std::string_view text)
 {
     std::string out = "prefix:";
@@ -53,6 +70,25 @@ TEST(json_escape, every_byte_at_every_offset_of_a_word)
             EXPECT_EQ(escaped(text), reference(text)) << "byte " << b << " at " << at;
             EXPECT_EQ(json_escaped_extra(text), reference(text).size() - text.size());
         }
+    }
+}
+
+TEST(json_escape, any_two_marks_at_any_two_offsets_of_a_longer_text)
+{
+    // Long enough for the blocks with a block after them, where a block's
+    // quotes and backslashes are escaped in one pass.
+    const char marks[] = {'"', '\\', '\n', '\x01', 'x'};
+    for (std::size_t size : {32, 33, 47, 48}) {
+        for (std::size_t a = 0; a < size; ++a)
+            for (std::size_t b = a; b < size; ++b)
+                for (char ma : marks)
+                    for (char mb : marks) {
+                        std::string text(size, 'a');
+                        text[a] = ma;
+                        text[b] = mb;
+                        ASSERT_EQ(escaped(text), reference(text)) << size << " " << a << " " << b;
+                        ASSERT_EQ(escaped_exactly(text), reference(text)) << size << " " << a << " " << b;
+                    }
     }
 }
 
@@ -85,6 +121,7 @@ TEST(json_escape, text_dense_with_quotes_and_backslashes_matches_the_reference)
         for (auto& c : text)
             c = rng() % 50 == 0 ? static_cast<char>(rng() % 0x20) : alphabet[rng() % alphabet.size()];
         ASSERT_EQ(escaped(text), reference(text)) << n;
+        ASSERT_EQ(escaped_exactly(text), reference(text)) << n;
         ASSERT_EQ(json_escaped_extra(text), reference(text).size() - text.size()) << n;
     }
     std::string all_quotes(40, '"');
