@@ -6,6 +6,7 @@
 #include <rocksdb/db.h>
 #include <rocksdb/env.h>
 #include <rocksdb/filter_policy.h>
+#include <rocksdb/perf_level.h>
 #include <rocksdb/slice_transform.h>
 #include <rocksdb/table.h>
 #include <rocksdb/write_buffer_manager.h>
@@ -34,6 +35,24 @@
 #include <unordered_set>
 
 namespace callgate::engine {
+
+namespace {
+
+// RocksDB counts into a thread_local perf_context (reached through the
+// dynamic TLS of a shared library) at every key comparison, block read and
+// write unless the thread's perf level says not to; callgate reads none of
+// those counters. Called before a thread's first use of the database: the
+// check after that is one thread_local flag.
+void counters_off()
+{
+    thread_local const bool off = [] {
+        rocksdb::SetPerfLevel(rocksdb::PerfLevel::kDisable);
+        return true;
+    }();
+    (void)off;
+}
+
+} // namespace
 namespace {
 
 constexpr const char* column_names[] = {
@@ -283,6 +302,7 @@ public:
         }
         // Decoded straight from the block (a pinned slice), not from a copy.
         rocksdb::PinnableSlice value;
+        counters_off();
         auto s = db_->Get(rocksdb::ReadOptions(), handle(column::decision_records),
                           rocksdb::Slice(id.data(), id.size()), &value);
         if (!s.ok())
@@ -296,6 +316,7 @@ public:
     {
         if (db_ == nullptr)
             return read_result::error;
+        counters_off();
         auto s = db_->Get(rocksdb::ReadOptions(), handle(c), rocksdb::Slice(key.data(), key.size()),
                           &value);
         if (s.ok())
@@ -323,6 +344,7 @@ public:
     {
         if (db_ == nullptr)
             return store_status::failure("store is reopening");
+        counters_off();
         std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), handle(c)));
         rocksdb::Slice p(prefix.data(), prefix.size());
         // `from` comes with no prefix (scan_from): the two never narrow each other.
@@ -346,6 +368,7 @@ public:
         std::shared_lock lock(db_mutex_);
         if (db_ == nullptr)
             return store_status::failure("store is reopening");
+        counters_off();
         std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), handle(c)));
         for (it->SeekToLast(); it->Valid(); it->Prev()) {
             if (skip > 0) {
@@ -516,6 +539,7 @@ private:
 
     void commit_loop(lane& l)
     {
+        counters_off();
         std::vector<write_request> group;
         for (;;) {
             {
@@ -641,6 +665,7 @@ private:
     rocksdb::Status write_locked(const rocksdb::WriteOptions& wo, rocksdb::WriteBatch* batch)
     {
         std::lock_guard lock(write_mutex_);
+        counters_off();
         return db_->Write(wo, batch);
     }
 
