@@ -1,5 +1,6 @@
 #include "callgate/engine/records.hpp"
 
+#include "callgate/engine/call_records.hpp"
 #include "callgate/engine/json_writer.hpp"
 
 #include <gtest/gtest.h>
@@ -104,6 +105,86 @@ TEST(records, filter_mode_fallback_and_contact_rules_round_trip)
     auto bytes = encode(rule);
     for (std::size_t n = 0; n < bytes.size(); ++n)
         EXPECT_FALSE(decode(bytes.substr(0, n), rule2)) << n;
+}
+
+std::string hex_of(const std::string& bytes)
+{
+    static constexpr char digits[] = "0123456789abcdef";
+    std::string out;
+    for (unsigned char c : bytes) {
+        out += digits[c >> 4];
+        out += digits[c & 0x0F];
+    }
+    return out;
+}
+
+// The bytes on disk of one record of each kind, as written before: a change
+// to the writer that changed them would leave stored records unreadable.
+TEST(records, the_storage_encoding_is_unchanged)
+{
+    auto identity = sample_identity();
+    identity.filter_mode = phone_filter_mode::whitelist;
+    incoming_call_action action{call_action::webhook, "wss://a.example.com/ws", std::string(200, 'h')};
+    signing_key_record key{"whsec_abc", 42};
+    api_key_record api{sample_identity().id, "ci", std::nullopt, api_key_status::active, "abcd",
+                       std::string(32, '\x07'), 5};
+    contact_rule rule;
+    rule.id = sample_identity().id;
+    rule.action = rule_action::block;
+    rule.match = match_type::exact_number;
+    rule.identity_id = *uuid::parse("0190f1e2-3b4c-7d5e-8f60-718293a4b5c6");
+    rule.target = "+15550199";
+    rule.created_at_us = 7;
+    rule.updated_at_us = 8;
+    call_record call;
+    call.id = *uuid::parse("0190f1e2-3b4c-7d5e-8f60-718293a4b5c6");
+    call.agent_identity_id = sample_identity().id;
+    call.local_phone_number = "+15550100";
+    call.remote_phone_number = "+15550199";
+    call.status = call_status::completed;
+    call.hangup = hangup_reason::remote;
+    call.client_websocket_url = "wss://agent.example.com/" + std::string(150, 'p'); // a two-byte length
+    call.answered_decision = true;
+    call.decision_source = "webhook";
+    call.decision_reason = "webhook_timeout";
+    call.decided_in_us = 1234;
+    call.has_media = true;
+    call.edge_to_client = {10, 1600, 1};
+    call.client_to_edge = {9, 1440, 0};
+    call.started_at_us = 1'700'000'000'000'100;
+    call.ended_at_us = 1'700'000'000'900'000;
+    call.created_at_us = 1'700'000'000'000'000;
+    call.updated_at_us = 1'700'000'000'900'000;
+    const std::pair<std::string, std::string> expected[] = {
+        {hex_of(encode(call)),
+         "010190f1e23b4c7d5e8f60718293a4b5c601123e4567e89b12d3a45642661417400001092b3135353530313030092b31"
+         "35353530313939030201ae017773733a2f2f6167656e742e6578616d706c652e636f6d2f707070707070707070707070"
+         "707070707070707070707070707070707070707070707070707070707070707070707070707070707070707070707070"
+         "707070707070707070707070707070707070707070707070707070707070707070707070707070707070707070707070"
+         "707070707070707070707070707070707070707070707070707070707070707070707070707070707070010777656268"
+         "6f6f6b010f776562686f6f6b5f74696d656f7574d204000000000000010a000000000000004006000000000000010000"
+         "00000000000900000000000000a005000000000000000000000000000064401e18240a0600a0fb2b18240a060000401e"
+         "18240a0600a0fb2b18240a0600"},
+        {hex_of(encode(identity)),
+         "01123e4567e89b12d3a4564266141740000973616c65732d626f74010b53616c65732022626f742201092b3135353530"
+         "31303001401e18240a060002401e18240a060001"},
+        {hex_of(encode(action)),
+         "010201167773733a2f2f612e6578616d706c652e636f6d2f777301c80168686868686868686868686868686868686868"
+         "686868686868686868686868686868686868686868686868686868686868686868686868686868686868686868686868"
+         "686868686868686868686868686868686868686868686868686868686868686868686868686868686868686868686868"
+         "686868686868686868686868686868686868686868686868686868686868686868686868686868686868686868686868"
+         "68686868686868686868686868686868686868686868686868686868686868686868686868"},
+        {hex_of(encode(key)),
+         "010977687365635f6162632a00000000000000"},
+        {hex_of(encode(api)),
+         "01123e4567e89b12d3a45642661417400002636900000461626364200707070707070707070707070707070707070707"
+         "0707070707070707070707070500000000000000"},
+        {hex_of(encode(rule)),
+         "01123e4567e89b12d3a4564266141740000190f1e23b4c7d5e8f60718293a4b5c60100092b3135353530313939070000"
+         "00000000000800000000000000"},
+    };
+    for (const auto& [actual, golden] : expected)
+        EXPECT_EQ(actual, golden);
 }
 
 TEST(records, every_truncation_and_extension_is_rejected)
