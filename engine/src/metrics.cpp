@@ -53,10 +53,7 @@ void append_label_value(std::string& out, std::string_view value)
 } // namespace
 
 histogram::histogram(std::vector<double> bounds, std::size_t children)
-    : bounds_(std::move(bounds)),
-      buckets_(children * (bounds_.size() + 1)),
-      counts_(children),
-      sums_ns_(children)
+    : bounds_(std::move(bounds)), children_(children), values_(children * (bounds_.size() + 3))
 {
 }
 
@@ -89,19 +86,19 @@ void histogram::observe(double seconds, std::size_t child)
 {
     auto it = std::lower_bound(bounds_.begin(), bounds_.end(), seconds);
     auto bucket = child * (bounds_.size() + 1) + static_cast<std::size_t>(it - bounds_.begin());
-    buckets_[bucket].fetch_add(1, std::memory_order_relaxed);
-    counts_[child].fetch_add(1, std::memory_order_relaxed);
-    sums_ns_[child].fetch_add(static_cast<std::uint64_t>(std::max(0.0, seconds) * 1e9), std::memory_order_relaxed);
+    values_.add(bucket, 1);
+    values_.add(count_at(child), 1);
+    values_.add(sum_at(child), static_cast<std::uint64_t>(std::max(0.0, seconds) * 1e9));
 }
 
 std::uint64_t histogram::bucket(std::size_t child, std::size_t i) const
 {
-    return buckets_[child * (bounds_.size() + 1) + i].load(std::memory_order_relaxed);
+    return values_.value(child * (bounds_.size() + 1) + i);
 }
 
 double histogram::sum(std::size_t child) const
 {
-    return static_cast<double>(sums_ns_[child].load(std::memory_order_relaxed)) / 1e9;
+    return static_cast<double>(values_.value(sum_at(child))) / 1e9;
 }
 
 metrics_writer& metrics_writer::family(const metric_family& f)

@@ -264,6 +264,43 @@ struct takeover {
 };
 } // namespace
 
+
+// Responses by status code, counted by the I/O threads. One array per thread
+// (a thread takes the next one when it first counts): threads adding to the
+// same atomic at once would pass its cache line between cores at every
+// response. Read by summing the arrays.
+class status_tally {
+public:
+    static constexpr unsigned codes = 600;
+
+    void count(unsigned status)
+    {
+        if (status < codes)
+            arrays_[this_thread_array()].counts[status].fetch_add(1, std::memory_order_relaxed);
+    }
+    std::uint64_t responses(unsigned status) const
+    {
+        std::uint64_t total = 0;
+        if (status < codes)
+            for (const auto& a : arrays_)
+                total += a.counts[status].load(std::memory_order_relaxed);
+        return total;
+    }
+
+private:
+    static constexpr std::size_t arrays = 8;
+    static std::size_t this_thread_array()
+    {
+        static std::atomic<std::size_t> next{0};
+        thread_local const std::size_t mine = next.fetch_add(1, std::memory_order_relaxed) % arrays;
+        return mine;
+    }
+    struct alignas(64) per_thread {
+        std::array<std::atomic<std::uint64_t>, codes> counts{};
+    };
+    std::array<per_thread, arrays> arrays_{};
+};
+
 struct http_server::impl {
     using session_list = std::list<std::shared_ptr<session_token>>;
     std::vector<asio::io_context*> contexts;
@@ -275,7 +312,7 @@ struct http_server::impl {
     std::atomic<std::size_t> active{0};
     std::atomic<bool> draining{false};   // not accepting; idle connections close
     std::atomic<bool> keep_alive_off{false}; // every response closes its connection
-    std::array<std::atomic<std::uint64_t>, 600> status_counts{};
+    status_tally status_counts;
     std::size_t next_context = 0;
     mutable std::mutex sessions_mutex;
     mutable std::condition_variable sessions_gone; // notified when `active` drops to 0
@@ -825,8 +862,8 @@ private:
             const answered& a = answered_[i];
             std::size_t bytes = std::min(a.end, delivered) - std::min(begin, delivered);
             server_.finished(a.method, a.route, a.status, bytes, a.started, a.id.view(), c.token->remote);
-            if (a.end <= delivered && a.status < server_.status_counts.size())
-                server_.status_counts[a.status].fetch_add(1, std::memory_order_relaxed);
+            if (a.end <= delivered)
+                server_.status_counts.count(a.status);
             begin = a.end;
         }
     }
@@ -989,8 +1026,7 @@ asio::awaitable<session_end> http_server::impl::serve_requests(Stream& stream, s
         finished(request.method(), response.route, response.status, wn, started, id.view(), token.remote);
         if (wec)
             co_return session_end::closed;
-        if (response.status < status_counts.size())
-            status_counts[response.status].fetch_add(1, std::memory_order_relaxed);
+        status_counts.count(response.status);
         if (!keep)
             co_return session_end::closed;
         if (out.capacity() > 64 * 1024)
@@ -1066,7 +1102,7 @@ asio::awaitable<void> http_server::impl::run_websocket(
     finished(request.method(), route, ec ? 400 : 101, 0, started, id, token.remote);
     if (ec)
         co_return;
-    status_counts[101].fetch_add(1, std::memory_order_relaxed);
+    status_counts.count(101);
     detail::ws_stream_connection<layer> connection(std::move(ws));
     // No message for websocket_idle_timeout: the sweeper cuts the connection,
     // and the pending read fails.
@@ -1358,9 +1394,7 @@ bool http_server::wait_idle(std::chrono::steady_clock::time_point deadline) cons
 
 std::uint64_t http_server::responses_with_status(unsigned status) const
 {
-    return status < impl_->status_counts.size()
-               ? impl_->status_counts[status].load(std::memory_order_relaxed)
-               : 0;
+    return impl_->status_counts.responses(status);
 }
 
 } // namespace callgate::net

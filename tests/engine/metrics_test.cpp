@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <thread>
+#include <vector>
+
 namespace callgate::engine {
 namespace {
 
@@ -51,6 +54,45 @@ TEST(histogram, bounds_up_to_steps_1_2_5_and_ends_at_the_limit)
     EXPECT_EQ(histogram::bounds_up_to(1e-5, 10),
               (std::vector<double>{1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 0.01, 0.025, 0.05, 0.1,
                                    0.25, 0.5, 1, 2.5, 5, 10}));
+}
+
+} // namespace
+} // namespace callgate::engine
+
+namespace callgate::engine {
+namespace {
+
+// Counters and histograms keep a stripe per group of threads: what every
+// thread added is in the total, whichever stripes the threads took.
+TEST(metrics, counts_from_many_threads_at_once_all_add_up)
+{
+    counter calls;
+    counter_array codes(600);
+    histogram took({0.001, 0.01}, 2);
+    constexpr int threads = 12, each = 5000;
+    std::vector<std::thread> workers;
+    for (int t = 0; t < threads; ++t)
+        workers.emplace_back([&, t] {
+            for (int i = 0; i < each; ++i) {
+                calls.inc();
+                codes.add(200, 1);
+                codes.add(599, 2);
+                took.observe(i % 2 == 0 ? 0.0005 : 0.5, static_cast<std::size_t>(t % 2));
+            }
+        });
+    for (auto& w : workers)
+        w.join();
+    EXPECT_EQ(calls.value(), std::uint64_t{threads} * each);
+    EXPECT_EQ(codes.value(200), std::uint64_t{threads} * each);
+    EXPECT_EQ(codes.value(599), std::uint64_t{threads} * each * 2);
+    EXPECT_EQ(codes.value(0), 0u);
+    for (std::size_t child = 0; child < 2; ++child) {
+        EXPECT_EQ(took.count(child), std::uint64_t{threads / 2} * each);
+        EXPECT_EQ(took.bucket(child, 0), std::uint64_t{threads / 2} * each / 2);
+        EXPECT_EQ(took.bucket(child, 1), 0u);
+        EXPECT_EQ(took.bucket(child, 2), std::uint64_t{threads / 2} * each / 2);
+        EXPECT_NEAR(took.sum(child), (threads / 2) * (each / 2) * (0.0005 + 0.5), 1e-3);
+    }
 }
 
 } // namespace
