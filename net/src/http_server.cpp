@@ -1,5 +1,6 @@
 #include "callgate/net/http_server.hpp"
 
+#include "callgate/codec/striped_counts.hpp"
 #include "callgate/net/log.hpp"
 #include "callgate/net/request_framing.hpp"
 #include "callgate/net/request_id.hpp"
@@ -265,10 +266,8 @@ struct takeover {
 } // namespace
 
 
-// Responses by status code, counted by the I/O threads. One array per thread
-// (a thread takes the next one when it first counts): threads adding to the
-// same atomic at once would pass its cache line between cores at every
-// response. Read by summing the arrays.
+// Responses by status code, counted by the I/O threads (striped: threads
+// adding to one atomic at once would pass its cache line between cores).
 class status_tally {
 public:
     static constexpr unsigned codes = 600;
@@ -276,29 +275,12 @@ public:
     void count(unsigned status)
     {
         if (status < codes)
-            arrays_[this_thread_array()].counts[status].fetch_add(1, std::memory_order_relaxed);
+            counts_.add(status, 1);
     }
-    std::uint64_t responses(unsigned status) const
-    {
-        std::uint64_t total = 0;
-        if (status < codes)
-            for (const auto& a : arrays_)
-                total += a.counts[status].load(std::memory_order_relaxed);
-        return total;
-    }
+    std::uint64_t responses(unsigned status) const { return status < codes ? counts_.value(status) : 0; }
 
 private:
-    static constexpr std::size_t arrays = 8;
-    static std::size_t this_thread_array()
-    {
-        static std::atomic<std::size_t> next{0};
-        thread_local const std::size_t mine = next.fetch_add(1, std::memory_order_relaxed) % arrays;
-        return mine;
-    }
-    struct alignas(64) per_thread {
-        std::array<std::atomic<std::uint64_t>, codes> counts{};
-    };
-    std::array<per_thread, arrays> arrays_{};
+    codec::striped_counts counts_{codes};
 };
 
 struct http_server::impl {

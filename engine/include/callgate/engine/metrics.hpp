@@ -1,5 +1,7 @@
 #pragma once
 
+#include "callgate/codec/striped_counts.hpp"
+
 #include <array>
 #include <atomic>
 #include <cstddef>
@@ -12,65 +14,16 @@
 
 namespace callgate::engine {
 
-namespace detail {
+// `size` counts that only grow, striped per group of threads; lock-free, any thread.
+using counter_array = codec::striped_counts;
 
-// Several threads adding to one atomic at once pass its cache line from core
-// to core at every update (on a 2-core VM, a decision's few metric updates
-// measured ~5 % of its CPU). So a metric keeps a stripe of its values per
-// group of threads, each stripe on cache lines of its own, and sums the
-// stripes when it is read. A thread takes the next stripe when it first counts.
-inline constexpr std::size_t metric_stripes = 8;
-
-inline std::size_t this_thread_stripe()
-{
-    static std::atomic<std::size_t> next{0};
-    thread_local const std::size_t stripe = next.fetch_add(1, std::memory_order_relaxed) % metric_stripes;
-    return stripe;
-}
-
-struct alignas(64) metric_line {
-    std::atomic<std::uint64_t> values[8]{};
-};
-
-} // namespace detail
-
-// `size` counts that only grow, striped (above); lock-free, any thread.
-class counter_array {
-public:
-    explicit counter_array(std::size_t size)
-        : size_(size), lines_per_stripe_((size + 7) / 8), lines_(lines_per_stripe_ * detail::metric_stripes)
-    {
-    }
-    void add(std::size_t i, std::uint64_t n)
-    {
-        slot(detail::this_thread_stripe(), i).fetch_add(n, std::memory_order_relaxed);
-    }
-    std::uint64_t value(std::size_t i) const
-    {
-        std::uint64_t total = 0;
-        for (std::size_t s = 0; s < detail::metric_stripes; ++s)
-            total += slot(s, i).load(std::memory_order_relaxed);
-        return total;
-    }
-    std::size_t size() const { return size_; }
-
-private:
-    std::atomic<std::uint64_t>& slot(std::size_t stripe, std::size_t i) const
-    {
-        return lines_[stripe * lines_per_stripe_ + i / 8].values[i % 8];
-    }
-
-    std::size_t size_;
-    std::size_t lines_per_stripe_;
-    mutable std::vector<detail::metric_line> lines_;
-};
-
-// A monotonically increasing count; lock-free, any thread (striped, above).
+// A monotonically increasing count; lock-free, any thread (striped like
+// codec::striped_counts).
 class counter {
 public:
     void inc(std::uint64_t n = 1)
     {
-        lines_[detail::this_thread_stripe()].values[0].fetch_add(n, std::memory_order_relaxed);
+        lines_[codec::this_thread_stripe()].values[0].fetch_add(n, std::memory_order_relaxed);
     }
     std::uint64_t value() const
     {
@@ -81,12 +34,12 @@ public:
     }
 
 private:
-    std::array<detail::metric_line, detail::metric_stripes> lines_{};
+    std::array<codec::count_line, codec::count_stripes> lines_{};
 };
 
 // Prometheus histograms of seconds with fixed bucket bounds: `children` of
 // them sharing the bounds, one per value of a label (child 0 when there is no
-// label). Lock-free, any thread (striped, above).
+// label). Lock-free, any thread (striped like codec::striped_counts).
 class histogram {
 public:
     // Bounds in seconds, ascending; +Inf is implicit.
