@@ -9,6 +9,20 @@
 
 namespace callgate::engine {
 
+namespace {
+
+// `text` from `p` on, escaped when `extra` (json_escaped_extra(text)) says it
+// needs to be, else copied (ids, URLs, numbers, names); returns its end.
+char* write_text(char* p, std::string_view text, std::size_t extra)
+{
+    if (extra != 0)
+        return codec::write_json_escaped(p, text);
+    std::memcpy(p, text.data(), text.size());
+    return p + text.size();
+}
+
+} // namespace
+
 void append_json_string(std::string& out, std::string_view text)
 {
     std::size_t extra = codec::json_escaped_extra(text);
@@ -16,12 +30,7 @@ void append_json_string(std::string& out, std::string_view text)
     out.resize(at + text.size() + extra + 2);
     char* p = out.data() + at;
     *p++ = '"';
-    if (extra == 0) { // the usual text (ids, URLs, numbers, names): a copy
-        std::memcpy(p, text.data(), text.size());
-        p += text.size();
-    } else {
-        p = codec::write_json_escaped(p, text);
-    }
+    p = write_text(p, text, extra);
     *p = '"';
 }
 
@@ -52,12 +61,7 @@ void json_writer::quoted(char before, std::string_view text, char after)
     if (before != 0)
         *p++ = before;
     *p++ = '"';
-    if (extra == 0) {
-        std::memcpy(p, text.data(), text.size());
-        p += text.size();
-    } else {
-        p = codec::write_json_escaped(p, text);
-    }
+    p = write_text(p, text, extra);
     *p++ = '"';
     if (after != 0)
         *p = after;

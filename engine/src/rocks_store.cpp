@@ -52,9 +52,6 @@ void counters_off()
     (void)off;
 }
 
-} // namespace
-namespace {
-
 constexpr const char* column_names[] = {
     "identities", "handles", "phones", "actions", "signing_keys", "api_keys", "api_key_ids",
     "api_keys_by_identity", "calls", "calls_by_identity", "meta", "calls_by_time", "admin_keys",

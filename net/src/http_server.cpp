@@ -265,7 +265,6 @@ struct takeover {
 };
 } // namespace
 
-
 // Responses by status code, counted by the I/O threads (striped: threads
 // adding to one atomic at once would pass its cache line between cores).
 class status_tally {

@@ -33,7 +33,7 @@ struct alignas(64) count_line {
 class striped_counts {
 public:
     explicit striped_counts(std::size_t size)
-        : size_(size), lines_per_stripe_((size + 7) / 8), lines_(lines_per_stripe_ * count_stripes)
+        : lines_per_stripe_((size + 7) / 8), lines_(lines_per_stripe_ * count_stripes)
     {
     }
     void add(std::size_t i, std::uint64_t n)
@@ -47,7 +47,6 @@ public:
             total += slot(s, i).load(std::memory_order_relaxed);
         return total;
     }
-    std::size_t size() const { return size_; }
 
 private:
     std::atomic<std::uint64_t>& slot(std::size_t stripe, std::size_t i) const
@@ -55,7 +54,6 @@ private:
         return lines_[stripe * lines_per_stripe_ + i / 8].values[i % 8];
     }
 
-    std::size_t size_;
     std::size_t lines_per_stripe_;
     mutable std::vector<count_line> lines_;
 };

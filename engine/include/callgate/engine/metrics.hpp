@@ -2,7 +2,6 @@
 
 #include "callgate/codec/striped_counts.hpp"
 
-#include <array>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -21,20 +20,11 @@ using counter_array = codec::striped_counts;
 // codec::striped_counts).
 class counter {
 public:
-    void inc(std::uint64_t n = 1)
-    {
-        lines_[codec::this_thread_stripe()].values[0].fetch_add(n, std::memory_order_relaxed);
-    }
-    std::uint64_t value() const
-    {
-        std::uint64_t total = 0;
-        for (const auto& line : lines_)
-            total += line.values[0].load(std::memory_order_relaxed);
-        return total;
-    }
+    void inc(std::uint64_t n = 1) { value_.add(0, n); }
+    std::uint64_t value() const { return value_.value(0); }
 
 private:
-    std::array<codec::count_line, codec::count_stripes> lines_{};
+    codec::striped_counts value_{1};
 };
 
 // Prometheus histograms of seconds with fixed bucket bounds: `children` of
