@@ -430,12 +430,24 @@ std::size_t call_log::write_pending_in(write_txn& txn)
         writing_.swap(pending_);
     }
     const auto& batch = writing_;
+    // Written in key order: the I/O threads queue records a little out of the
+    // order of their created times, and a memtable insert in order starts
+    // from the previous one (the column's insert hint) instead of searching
+    // the skip list from the top.
+    // Records under the same key (an id the edge sent twice) keep their
+    // queue order, so the later one is the one kept.
+    keyed_.clear();
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+        auto key = record_key_of(batch[i], keys_);
+        if (key != batch[i].id)
+            txn.put(column::call_keys, batch[i].id.as_key(), key.as_key());
+        keyed_.emplace_back(key, i);
+    }
+    std::sort(keyed_.begin(), keyed_.end());
     indexing_.clear();
-    for (const auto& r : batch) {
-        auto key = record_key_of(r, keys_);
+    for (const auto& [key, at] : keyed_) {
+        const auto& r = batch[at];
         txn.put(column::calls, key.as_key(), encode(r));
-        if (key != r.id)
-            txn.put(column::call_keys, r.id.as_key(), key.as_key());
         if (r.agent_identity_id)
             indexing_.push_back({*r.agent_identity_id, {r.created_at_us, key}});
     }

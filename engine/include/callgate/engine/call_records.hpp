@@ -153,6 +153,8 @@ private:
     std::vector<call_record> writing_; // only touched in write_pending_in, which the store runs one at a time
     // The batch's identity index entries, (identity, (created, record key)); likewise.
     std::vector<std::pair<uuid, detail::index_member>> indexing_;
+    // The batch's record keys with each record's place in writing_; likewise.
+    std::vector<std::pair<uuid, std::size_t>> keyed_;
     bool stopping_ = false;
     bool writer_asleep_ = false; // waiting for a first record: the next one wakes it
     std::atomic<std::uint64_t> dropped_{0};
