@@ -127,10 +127,11 @@ config_service::config_service(store& db, clock_source& clock, random_source& ra
       clock_(clock),
       random_(random),
       admin_keys_(std::move(admin_keys_path)),
-      snapshots_(cache_entries),
-      phones_(cache_entries),
+      // What every decision reads: a front per thread (see bounded_cache).
+      snapshots_(cache_entries, 64, cache_fronts::per_thread),
+      phones_(cache_entries, 64, cache_fronts::per_thread),
       api_keys_(cache_entries),
-      rules_(cache_entries)
+      rules_(cache_entries, 64, cache_fronts::per_thread)
 {
     std::string error;
     admin_keys_.reload_if_changed(error);

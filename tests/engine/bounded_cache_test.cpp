@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -96,6 +98,103 @@ TEST(bounded_cache, peek_is_not_counted)
     EXPECT_FALSE(cache.peek(2));
     EXPECT_EQ(cache.hits(), 0u);
     EXPECT_EQ(cache.misses(), 0u);
+}
+
+using fronted_cache = bounded_cache<std::string, std::shared_ptr<const std::string>>;
+
+std::shared_ptr<const std::string> text(std::string s) { return std::make_shared<const std::string>(std::move(s)); }
+
+TEST(bounded_cache_front, a_thread_reads_every_write_made_before_its_read)
+{
+    fronted_cache cache(10, 2, cache_fronts::per_thread);
+    cache.put("a", text("1"));
+    for (int i = 0; i < 3; ++i) // the first read fills the front; the others are answered from it
+        EXPECT_EQ(**cache.get("a"), "1");
+    cache.put("a", text("2"));
+    EXPECT_EQ(**cache.get("a"), "2");
+    cache.put("b", text("x")); // a write of another key leaves the answer the same
+    EXPECT_EQ(**cache.get("a"), "2");
+    cache.erase("a");
+    EXPECT_FALSE(cache.get("a"));
+    cache.put("a", text("3"));
+    EXPECT_EQ(**cache.get("a"), "3");
+    cache.clear();
+    EXPECT_FALSE(cache.get("a"));
+}
+
+TEST(bounded_cache_front, a_value_read_again_is_the_threads_own_copy)
+{
+    fronted_cache cache(10, 2, cache_fronts::per_thread);
+    auto shared = text("value");
+    cache.put("k", shared);
+    EXPECT_EQ(cache.get("k")->get(), shared.get()); // first read: the shared value
+    auto again = *cache.get("k");
+    EXPECT_NE(again.get(), shared.get()); // then a copy of this thread's own…
+    EXPECT_EQ(*again, "value");
+    EXPECT_EQ(cache.get("k")->get(), again.get()); // …kept while nothing is written
+    std::thread([&] { EXPECT_EQ(cache.get("k")->get(), shared.get()); }).join(); // another thread's front is its own
+}
+
+TEST(bounded_cache_front, front_hits_are_counted_and_peeks_are_not)
+{
+    fronted_cache cache(10, 2, cache_fronts::per_thread);
+    cache.put("a", text("1"));
+    for (int i = 0; i < 5; ++i)
+        cache.get("a");
+    cache.peek("a");
+    cache.get("missing");
+    EXPECT_EQ(cache.hits(), 5u);
+    EXPECT_EQ(cache.misses(), 1u);
+}
+
+TEST(bounded_cache_front, caches_of_one_type_keep_their_entries_apart)
+{
+    fronted_cache one(10, 1, cache_fronts::per_thread);
+    fronted_cache two(10, 1, cache_fronts::per_thread);
+    one.put("k", text("one"));
+    two.put("k", text("two"));
+    for (int i = 0; i < 3; ++i) {
+        EXPECT_EQ(**one.get("k"), "one");
+        EXPECT_EQ(**two.get("k"), "two");
+    }
+    {
+        fronted_cache gone(10, 1, cache_fronts::per_thread);
+        gone.put("k", text("gone"));
+        gone.get("k");
+    }
+    fronted_cache next(10, 1, cache_fronts::per_thread); // may sit where `gone` was
+    EXPECT_FALSE(next.get("k"));
+}
+
+// A reader that saw a write's completion never reads an older value, on
+// every thread, while a writer keeps writing.
+TEST(bounded_cache_front, no_thread_reads_a_value_older_than_a_write_it_saw_complete)
+{
+    bounded_cache<int, std::shared_ptr<const int>> cache(100, 4, cache_fronts::per_thread);
+    std::atomic<int> written{0};
+    cache.put(1, std::make_shared<const int>(0));
+    std::atomic<bool> stale{false};
+    std::vector<std::thread> readers;
+    for (int t = 0; t < 3; ++t) {
+        readers.emplace_back([&] {
+            while (written.load(std::memory_order_acquire) < 2000) {
+                int seen = written.load(std::memory_order_acquire);
+                auto v = cache.get(1);
+                if (!v || !*v || **v < seen)
+                    stale = true;
+                cache.get(2 + seen % 5); // other keys, some missing, share the front
+            }
+        });
+    }
+    for (int i = 1; i <= 2000; ++i) {
+        cache.put(1, std::make_shared<const int>(i));
+        if (i % 3 == 0)
+            cache.put(2 + i % 5, std::make_shared<const int>(i));
+        written.store(i, std::memory_order_release);
+    }
+    for (auto& r : readers)
+        r.join();
+    EXPECT_FALSE(stale);
 }
 
 } // namespace

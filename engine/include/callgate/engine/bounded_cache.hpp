@@ -1,6 +1,9 @@
 #pragma once
 
+#include "callgate/codec/striped_counts.hpp"
+
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -12,6 +15,9 @@
 
 namespace callgate::engine {
 
+// Whether a bounded_cache keeps a front per thread (see below).
+enum class cache_fronts { none, per_thread };
+
 // A bounded, sharded key → value cache with CLOCK eviction, safe from any thread.
 //
 // It holds at most `capacity` entries whatever is stored behind it. It is
@@ -19,10 +25,20 @@ namespace callgate::engine {
 // and readers that missed fill it with fill(), passing the ticket they took
 // before reading the store; a fill whose shard saw a write since the ticket is
 // dropped, so a slow reader can never put back a value older than a write.
+//
+// With cache_fronts::per_thread, each thread also keeps the last few entries it read
+// (per cache type, a small direct-mapped table), valid while the cache's
+// generation (advanced by every put, erase and clear) is the one it read
+// them under: a read the front answers takes no lock and writes no line
+// another thread reads. An entry read twice becomes the thread's own copy
+// (see own_copy), so handing it out does not count references on a block
+// every thread shares either. Meant for caches read on every request and
+// written seldom: any write empties every thread's front (for that cache).
 template <class Key, class Value, class Hash = std::hash<Key>>
 class bounded_cache {
 public:
-    explicit bounded_cache(std::size_t capacity, std::size_t shard_count = 64)
+    explicit bounded_cache(std::size_t capacity, std::size_t shard_count = 64, cache_fronts fronts = cache_fronts::none)
+        : fronted_(fronts == cache_fronts::per_thread)
     {
         capacity = std::max<std::size_t>(capacity, 1);
         shard_count = std::clamp<std::size_t>(shard_count, 1, capacity);
@@ -37,31 +53,10 @@ public:
     }
 
     // The cached value, or nullopt on a miss. Counts hits and misses.
-    std::optional<Value> get(const Key& key)
-    {
-        auto& s = shard_for(key);
-        std::lock_guard lock(s.mutex);
-        auto it = s.index.find(key);
-        if (it == s.index.end()) {
-            count(s.misses);
-            return std::nullopt;
-        }
-        count(s.hits);
-        auto& slot = s.slots[it->second];
-        slot.referenced = true;
-        return slot.value;
-    }
+    std::optional<Value> get(const Key& key) { return lookup(key, true); }
 
     // Like get(), but not counted as a hit or miss (for a second look after a counted miss).
-    std::optional<Value> peek(const Key& key)
-    {
-        auto& s = shard_for(key);
-        std::lock_guard lock(s.mutex);
-        auto it = s.index.find(key);
-        if (it == s.index.end())
-            return std::nullopt;
-        return s.slots[it->second].value;
-    }
+    std::optional<Value> peek(const Key& key) { return lookup(key, false); }
 
     // Taken before reading the backing store on a miss; passed to fill().
     std::uint64_t ticket(const Key& key)
@@ -88,6 +83,7 @@ public:
         std::lock_guard lock(s.mutex);
         ++s.epoch;
         insert_locked(s, key, std::move(value));
+        advance_generation();
     }
 
     // Drops the entry after a committed write; the next reader loads it from the store.
@@ -96,6 +92,7 @@ public:
         auto& s = shard_for(key);
         std::lock_guard lock(s.mutex);
         ++s.epoch;
+        advance_generation();
         auto it = s.index.find(key);
         if (it == s.index.end())
             return;
@@ -121,11 +118,12 @@ public:
             s.hand = 0;
             size_.fetch_sub(dropped, std::memory_order_relaxed);
         }
+        advance_generation();
     }
 
     std::size_t size() const { return size_.load(std::memory_order_relaxed); }
     std::size_t capacity() const { return capacity_; }
-    std::uint64_t hits() const { return total(&shard::hits); }
+    std::uint64_t hits() const { return total(&shard::hits) + front_hits_.value(0); }
     std::uint64_t misses() const { return total(&shard::misses); }
 
 private:
@@ -164,11 +162,98 @@ private:
         return sum;
     }
 
-    shard& shard_for(const Key& key)
+    shard& shard_for(const Key& key) { return shard_for_hash(Hash{}(key)); }
+    shard& shard_for_hash(std::size_t h)
     {
-        std::size_t h = Hash{}(key);
         h ^= h >> 29;
         return shards_[h % shards_.size()];
+    }
+
+    std::optional<Value> lookup(const Key& key, bool counted)
+    {
+        std::size_t h = Hash{}(key);
+        if (!fronted_)
+            return shared_lookup(shard_for_hash(h), key, counted);
+        // Read before the shard: a write the shard shows afterwards has
+        // advanced it past what the entry is stored under.
+        auto generation = generation_.load(std::memory_order_acquire);
+        auto& e = front_table()[(h >> 7) % front_size];
+        if (e.owner == serial_ && e.generation == generation && e.key == key) {
+            if (counted)
+                front_hits_.add(0, 1);
+            if (!e.own) {
+                e.value = own_copy(e.value);
+                e.own = true;
+            }
+            return e.value;
+        }
+        auto value = shared_lookup(shard_for_hash(h), key, counted);
+        if (value) {
+            e.owner = serial_;
+            e.generation = generation;
+            e.key = key;
+            e.value = *value;
+            e.own = false;
+        }
+        return value;
+    }
+
+    std::optional<Value> shared_lookup(shard& s, const Key& key, bool counted)
+    {
+        std::lock_guard lock(s.mutex);
+        auto it = s.index.find(key);
+        if (it == s.index.end()) {
+            if (counted)
+                count(s.misses);
+            return std::nullopt;
+        }
+        auto& slot = s.slots[it->second];
+        if (counted) {
+            count(s.hits);
+            slot.referenced = true;
+        }
+        return slot.value;
+    }
+
+    // After a write is in its shard (under the shard's mutex).
+    void advance_generation()
+    {
+        if (fronted_)
+            generation_.fetch_add(1, std::memory_order_release);
+    }
+
+    // A value of this thread's own: a shared pointer's object is copied.
+    template <class T>
+    static std::shared_ptr<const T> own_copy(const std::shared_ptr<const T>& v)
+    {
+        return v ? std::make_shared<const T>(*v) : nullptr;
+    }
+    template <class T>
+    static T own_copy(const T& v)
+    {
+        return v;
+    }
+
+    static constexpr std::size_t front_size = 16;
+    struct front_entry {
+        std::uint64_t owner = 0; // the cache's serial_; 0: empty
+        std::uint64_t generation = 0;
+        Key key{};
+        Value value{};
+        bool own = false; // value is own_copy()'s
+    };
+    // This thread's front, shared by the caches of this type (an entry is
+    // its cache's by serial_, never reused, so a new cache at a dead one's
+    // address does not find its entries).
+    static std::array<front_entry, front_size>& front_table()
+    {
+        thread_local std::array<front_entry, front_size> table;
+        return table;
+    }
+    static std::uint64_t next_serial()
+    {
+        static std::atomic<std::uint64_t> next{1};
+        return next.fetch_add(1, std::memory_order_relaxed);
     }
 
     void insert_locked(shard& s, const Key& key, Value value)
@@ -223,6 +308,10 @@ private:
     std::vector<shard> shards_;
     std::size_t capacity_ = 0;
     std::atomic<std::size_t> size_{0};
+    bool fronted_ = false;
+    std::uint64_t serial_ = next_serial();
+    std::atomic<std::uint64_t> generation_{0};
+    codec::striped_counts front_hits_{1};
 };
 
 } // namespace callgate::engine
