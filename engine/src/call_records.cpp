@@ -360,16 +360,18 @@ call_log::call_log(store& db, clock_source& clock, convert_progress on_convert)
 {
     convert();
     writer_ = std::thread([this] {
-        std::unique_lock lock(pending_mutex_);
+        std::unique_lock lock(wake_mutex_);
         while (!stopping_) {
             // Asleep until the first record comes (an idle node does not wake
             // this thread), then up to 2 ms for more to write in one batch.
-            writer_asleep_ = true;
-            wake_.wait(lock, [this] { return stopping_ || !pending_.empty(); });
-            writer_asleep_ = false;
-            wake_.wait_for(lock, std::chrono::milliseconds(2),
-                           [this] { return stopping_ || pending_.size() >= 1024; });
-            if (pending_.empty())
+            // record() reads writer_asleep_ after queueing: either the check
+            // below sees its record or record() sees the flag and wakes us.
+            writer_asleep_.store(true);
+            wake_.wait(lock, [this] { return stopping_ || any_queued(); });
+            writer_asleep_.store(false);
+            wake_.wait_for(lock, std::chrono::milliseconds(2), [this] { return stopping_ || batch_full_; });
+            batch_full_ = false;
+            if (!any_queued())
                 continue;
             bool writable = db_.health() == store_health::ok;
             if (writable && !converted()) { // opened on a full or read-only disk: convert now
@@ -379,8 +381,11 @@ call_log::call_log(store& db, clock_source& clock, convert_progress on_convert)
             }
             if (!writable) {
                 // A full or read-only disk: drop rather than hold records in memory.
-                dropped_.fetch_add(pending_.size(), std::memory_order_relaxed);
-                pending_.clear();
+                for (auto& part : parts_) {
+                    std::lock_guard part_lock(part.mutex);
+                    dropped_.fetch_add(part.records.size(), std::memory_order_relaxed);
+                    part.records.clear();
+                }
                 continue;
             }
             lock.unlock();
@@ -395,12 +400,22 @@ call_log::call_log(store& db, clock_source& clock, convert_progress on_convert)
     });
 }
 
+bool call_log::any_queued()
+{
+    for (auto& part : parts_) {
+        std::lock_guard lock(part.mutex);
+        if (!part.records.empty())
+            return true;
+    }
+    return false;
+}
+
 call_log::~call_log() { stop(); }
 
 void call_log::stop()
 {
     {
-        std::lock_guard lock(pending_mutex_);
+        std::lock_guard lock(wake_mutex_);
         if (stopping_)
             return;
         stopping_ = true;
@@ -422,34 +437,35 @@ std::function<void(const store_status&)> call_log::count_if_refused(std::shared_
 
 std::size_t call_log::write_pending_in(write_txn& txn)
 {
-    // The queue gets back the buffer written last time (emptied below), so
+    // Each part gets back the buffer written last time (emptied below), so
     // record() appends into room it already has instead of growing a fresh
     // vector every batch.
-    {
-        std::lock_guard lock(pending_mutex_);
-        writing_.swap(pending_);
+    for (auto& part : parts_) {
+        std::lock_guard lock(part.mutex);
+        part.writing.swap(part.records);
     }
-    const auto& batch = writing_;
     // Written in key order: the I/O threads queue records a little out of the
     // order of their created times, and a memtable insert in order starts
     // from the previous one (the column's insert hint) instead of searching
-    // the skip list from the top.
-    // Records under the same key (an id the edge sent twice) keep their
-    // queue order, so the later one is the one kept.
+    // the skip list from the top. Records under the same key (an id the edge
+    // sent twice) keep their queue order, so the later one is the one kept.
     keyed_.clear();
-    for (std::size_t i = 0; i < batch.size(); ++i) {
-        auto key = record_key_of(batch[i], keys_);
-        if (key != batch[i].id)
-            txn.put(column::call_keys, batch[i].id.as_key(), key.as_key());
-        keyed_.emplace_back(key, i);
+    for (std::uint32_t p = 0; p < parts_.size(); ++p) {
+        const auto& batch = parts_[p].writing;
+        for (std::uint32_t i = 0; i < batch.size(); ++i) {
+            auto key = record_key_of(batch[i], keys_);
+            if (key != batch[i].id)
+                txn.put(column::call_keys, batch[i].id.as_key(), key.as_key());
+            keyed_.push_back({key, p, i});
+        }
     }
     std::sort(keyed_.begin(), keyed_.end());
     indexing_.clear();
-    for (const auto& [key, at] : keyed_) {
-        const auto& r = batch[at];
-        txn.put(column::calls, key.as_key(), encode(r));
+    for (const auto& k : keyed_) {
+        const auto& r = parts_[k.part].writing[k.at];
+        txn.put(column::calls, k.key.as_key(), encode(r));
         if (r.agent_identity_id)
-            indexing_.push_back({*r.agent_identity_id, {r.created_at_us, key}});
+            indexing_.push_back({*r.agent_identity_id, {r.created_at_us, k.key}});
     }
     // The identity index: one group per identity (per max_group_size records)
     // of this batch, each under its newest record.
@@ -467,30 +483,37 @@ std::size_t call_log::write_pending_in(write_txn& txn)
         at = end;
     }
     // The batch is in the WriteBatch now: its records go at once, and the
-    // room a burst took (up to max_pending records) is not kept.
-    std::size_t written = batch.size();
-    writing_.clear();
-    if (writing_.capacity() > 4096)
-        writing_ = {};
-    return written;
+    // room a burst took (up to max_pending records a part) is not kept.
+    for (auto& part : parts_) {
+        part.writing.clear();
+        if (part.writing.capacity() > 4096)
+            part.writing = {};
+    }
+    return keyed_.size();
 }
 
 void call_log::record(call_record record)
 {
-    bool wake;
+    std::size_t queued;
     {
-        std::lock_guard lock(pending_mutex_);
-        if (pending_.size() >= max_pending) {
+        auto& part = parts_[codec::this_thread_stripe()];
+        std::lock_guard lock(part.mutex);
+        if (part.records.size() >= max_pending) {
             dropped_.fetch_add(1, std::memory_order_relaxed);
             return;
         }
-        pending_.push_back(std::move(record));
-        // The first record wakes an idle writer (its batch's 2 ms start); the
-        // 1024th ends a batch early.
-        wake = (pending_.size() == 1 && writer_asleep_) || pending_.size() == 1024;
+        part.records.push_back(std::move(record));
+        queued = part.records.size();
     }
-    if (wake)
+    // The first record wakes an idle writer (its batch's 2 ms start); a
+    // part's 1024th ends a batch early.
+    if ((queued == 1 && writer_asleep_.load()) || queued == 1024) {
+        {
+            std::lock_guard lock(wake_mutex_);
+            batch_full_ = batch_full_ || queued == 1024;
+        }
         wake_.notify_one();
+    }
 }
 
 void call_log::flush(std::function<void(bool ok)> done)
@@ -514,9 +537,9 @@ void call_log::update(const uuid& call_id, std::function<bool(call_record&)> cha
     db_.submit_unsynced({[this, call_id, change = std::move(change), error](write_txn& txn) {
                              // A record still queued is changed in the queue, where the writer
                              // will pick it up; otherwise it is read, changed and written back.
-                             {
-                                 std::lock_guard lock(pending_mutex_);
-                                 for (auto& queued : pending_) {
+                             for (auto& part : parts_) {
+                                 std::lock_guard lock(part.mutex);
+                                 for (auto& queued : part.records) {
                                      if (queued.id == call_id) {
                                          if (change(queued))
                                              queued.updated_at_us = clock_.now_us();

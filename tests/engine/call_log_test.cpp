@@ -13,6 +13,8 @@
 #include <algorithm>
 #include <chrono>
 #include <future>
+#include <set>
+#include <thread>
 
 namespace callgate::engine {
 namespace {
@@ -310,6 +312,65 @@ TEST_F(call_log_layout, an_id_the_edge_sends_twice_keeps_both_records_and_resolv
     EXPECT_EQ(calls.purge_older_than(t0 + 1).value, 1u);
     EXPECT_EQ(calls.get(edge_id).value.remote_phone_number, "+15550002");
     EXPECT_EQ(count_keys(*db, column::call_keys), 1u);
+}
+
+// The queue has a part per group of threads: records from more threads than
+// parts, queued at once, all land once, each under its own key, listed in time
+// order; an update finds a record still queued in any part.
+TEST_F(call_log_layout, records_queued_by_many_threads_at_once_all_land_in_time_order)
+{
+    call_log calls(*db, clock);
+    constexpr int threads = 12, per_thread = 500;
+    std::vector<std::vector<uuid>> ids(threads);
+    std::vector<std::thread> recorders;
+    for (int t = 0; t < threads; ++t) {
+        recorders.emplace_back([&, t] {
+            fast_random own;
+            for (int i = 0; i < per_thread; ++i) {
+                auto created = t0 + (i * threads + t) * 10; // interleaved: thread order is not time order
+                ids[t].push_back(uuid::generate_v7(own, created));
+                calls.record(make_record(ids[t].back(), identity, created));
+            }
+        });
+    }
+    for (auto& r : recorders)
+        r.join();
+    // Changed before or after it is written, the update is the record's.
+    std::promise<config_errc> updated;
+    calls.update(
+        ids[7][123], [](call_record& r) { return r.status = call_status::answered, true; },
+        [&updated](config_errc e) { updated.set_value(e); });
+    EXPECT_EQ(updated.get_future().get(), config_errc::ok);
+    flush(calls);
+    EXPECT_EQ(count_keys(*db, column::calls), std::size_t{threads * per_thread});
+    EXPECT_EQ(calls.get(ids[7][123]).value.status, call_status::answered);
+    auto listed = calls.list(identity, threads * per_thread, 0);
+    ASSERT_TRUE(listed.ok());
+    ASSERT_EQ(listed.value.size(), std::size_t{threads * per_thread});
+    EXPECT_TRUE(std::is_sorted(listed.value.begin(), listed.value.end(),
+                               [](const auto& a, const auto& b) { return a.created_at_us > b.created_at_us; }));
+    std::set<uuid> distinct;
+    for (const auto& r : listed.value)
+        distinct.insert(r.id);
+    EXPECT_EQ(distinct.size(), std::size_t{threads * per_thread});
+    EXPECT_EQ(calls.dropped(), 0u);
+}
+
+// No flush: the writer, asleep while nothing is queued, wakes for a record
+// and writes it within its batch time.
+TEST_F(call_log_layout, an_idle_writer_wakes_for_the_next_record)
+{
+    call_log calls(*db, clock);
+    for (int round = 0; round < 3; ++round) {
+        auto id = uuid::generate_v7(random, t0 + round);
+        calls.record(make_record(id, identity, t0 + round));
+        auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+        std::string value;
+        while (db->get(column::calls, id.as_key(), value) != read_result::found &&
+               std::chrono::steady_clock::now() < deadline)
+            std::this_thread::yield();
+        EXPECT_EQ(db->get(column::calls, id.as_key(), value), read_result::found) << "round " << round;
+    }
 }
 
 // A data dir written before record keys: every record under its call id,

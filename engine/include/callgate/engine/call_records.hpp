@@ -1,10 +1,12 @@
 #pragma once
 
+#include "callgate/codec/striped_counts.hpp"
 #include "callgate/engine/config_service.hpp"
 #include "callgate/engine/random_source.hpp"
 #include "callgate/engine/records.hpp"
 #include "callgate/engine/uuid.hpp"
 
+#include <array>
 #include <atomic>
 #include <memory>
 #include <cstdint>
@@ -93,7 +95,10 @@ struct index_member {
 //
 // record() only queues the record — no wait and no wake-up per call: a
 // writer thread hands what has queued to the store every couple of
-// milliseconds (or at once when a thousand are waiting). flush() completes
+// milliseconds (or at once when a thousand are waiting). The queue has a
+// part per group of threads (codec::this_thread_stripe()), so the I/O threads
+// recording calls at once neither wait for each other's lock nor pass its
+// cache line between their cores. flush() completes
 // once everything queued before it is readable; readers that must see the
 // latest calls call it first. update() sees every record queued before it.
 // get()/list()/purge() block on the store: worker threads only. stop()
@@ -109,12 +114,14 @@ public:
     void stop();
 
     // Queues a record for the writer. Records are dropped (and counted) when
-    // the queue holds `max_pending` already or when the store refuses their
-    // write (a full or read-only disk): a call is never held up by its record.
+    // the thread's part of the queue holds `max_pending` already (about half a
+    // second of an I/O thread's decisions at full load) or when the store
+    // refuses their write (a full or read-only disk): a call is never held up
+    // by its record.
     void record(call_record record);
     // Records lost to a full queue or a refused write, since start.
     std::uint64_t dropped() const { return dropped_.load(std::memory_order_relaxed); }
-    static constexpr std::size_t max_pending = 64 * 1024;
+    static constexpr std::size_t max_pending = 32 * 1024;
     void flush(std::function<void(bool ok)> done);
     // Applies `change` to the stored record (read-modify-write on the commit
     // thread). `change` returns false to leave it unchanged.
@@ -145,18 +152,34 @@ private:
     // A write of queued records completed: counts them as dropped if it failed.
     std::function<void(const store_status&)> count_if_refused(std::shared_ptr<std::size_t> written);
 
+    // Whether any part of the queue holds a record.
+    bool any_queued();
+
     store& db_;
     clock_source& clock_;
-    std::mutex pending_mutex_;
-    std::condition_variable wake_;
-    std::vector<call_record> pending_;
-    std::vector<call_record> writing_; // only touched in write_pending_in, which the store runs one at a time
+    // A part of the queue, on cache lines of its own.
+    struct alignas(64) queue_part {
+        std::mutex mutex;
+        std::vector<call_record> records;
+        std::vector<call_record> writing; // only touched in write_pending_in, which the store runs one at a time
+    };
+    std::array<queue_part, codec::count_stripes> parts_;
+    // Where a batch's record sits: its record key, then its part and place
+    // there (so records under one key keep their queue order).
+    struct keyed_record {
+        uuid key;
+        std::uint32_t part = 0;
+        std::uint32_t at = 0;
+        friend auto operator<=>(const keyed_record&, const keyed_record&) = default;
+    };
+    std::vector<keyed_record> keyed_; // likewise
     // The batch's identity index entries, (identity, (created, record key)); likewise.
     std::vector<std::pair<uuid, detail::index_member>> indexing_;
-    // The batch's record keys with each record's place in writing_; likewise.
-    std::vector<std::pair<uuid, std::size_t>> keyed_;
-    bool stopping_ = false;
-    bool writer_asleep_ = false; // waiting for a first record: the next one wakes it
+    std::mutex wake_mutex_;
+    std::condition_variable wake_;
+    bool stopping_ = false;   // under wake_mutex_
+    bool batch_full_ = false; // a part reached a batch's worth; under wake_mutex_
+    std::atomic<bool> writer_asleep_{false}; // waiting for a first record: the next one wakes it
     std::atomic<std::uint64_t> dropped_{0};
     convert_progress on_convert_;
     std::mutex convert_mutex_;          // one conversion at a time
