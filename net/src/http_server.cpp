@@ -6,6 +6,7 @@
 #include "callgate/net/request_id.hpp"
 #include "request_reader.hpp"
 #include "eager_socket.hpp"
+#include "epoll_batch.hpp"
 #include "ws_stream_connection.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -607,7 +608,8 @@ private:
 
 // The plain-TCP connections of one io_context while they wait for a request,
 // in an epoll set of its own, below Asio. The set's descriptor is one Asio
-// waits on: when it is readable, each ready connection is read once (a short
+// reads (epoll_batch.hpp: a read of it is epoll_wait, with no epoll_ctl per
+// batch): each ready connection is read once (a short
 // read means drained; with EPOLLET a later byte raises a new event), every
 // whole request in what was read goes to answer_now, and the answers go out
 // in one send. A request answer_now declines, one not yet whole, or a send
@@ -646,18 +648,18 @@ public:
     // Takes over a connected, counted-in socket (on this lane's thread).
     void adopt(int fd, std::shared_ptr<session_token> token)
     {
-        auto owned = std::make_unique<connection>(connection{fd, std::move(token)});
+        auto owned = std::make_unique<connection>(connection{fd, ++adopted_, std::move(token)});
         connection& c = *owned;
         epoll_event ev{};
         ev.events = EPOLLIN | EPOLLRDHUP | EPOLLET;
-        ev.data.ptr = &c;
+        ev.data.u64 = c.serial;
         // A TCP socket has no other file status flag worth keeping.
         if (::fcntl(fd, F_SETFL, O_NONBLOCK) < 0 || ::epoll_ctl(set_.native_handle(), EPOLL_CTL_ADD, fd, &ev) < 0) {
             ::close(fd);
             server_.remove_session(*c.token);
             return;
         }
-        connections_.emplace(&c, std::move(owned));
+        connections_.emplace(c.serial, std::move(owned));
         c.token->idle = true;
         c.token->deadline = steady::now() + server_.options.idle_timeout;
         // drain(): the coroutine session closes it, lingering, as it closes its own.
@@ -674,6 +676,11 @@ public:
 private:
     struct connection {
         int fd;
+        // Its events carry this, not its address: a batch is read before its
+        // completion runs, and a connection that left the lane in between
+        // (handed off, closed) must not be found through it, nor one adopted
+        // since at the same address or with the same descriptor.
+        std::uint64_t serial;
         std::shared_ptr<session_token> token;
     };
     // An answer formatted into out_, reported (access log, on_request,
@@ -693,28 +700,25 @@ private:
     void wait()
     {
         waiting_ = true;
-        set_.async_wait(asio::posix::descriptor_base::wait_read,
-                        [weak = weak_from_this()](const beast::error_code& ec) {
-                            auto self = weak.lock();
-                            if (ec || !self)
-                                return;
-                            self->waiting_ = false;
-                            self->on_ready();
-                        });
+        set_.async_read_some(detail::epoll_batch(events_),
+                             [weak = weak_from_this()](const beast::error_code& ec, std::size_t ready) {
+                                 auto self = weak.lock();
+                                 if (ec || !self)
+                                     return;
+                                 self->waiting_ = false;
+                                 self->on_ready(ready);
+                             });
     }
 
     // One batch, then back to the io_context: whatever else it has to run
     // (accepting, coroutine sessions, timers, posted work) takes its turn
-    // before the next batch. Asio's wait re-arms the set's descriptor
-    // (epoll_ctl), which reports at once what is still ready.
-    void on_ready()
+    // before the next batch. A batch that filled events_ left more ready:
+    // the next read takes them at once, its completion queued behind the rest.
+    void on_ready(std::size_t ready)
     {
-        int n;
-        do
-            n = ::epoll_wait(set_.native_handle(), events_.data(), static_cast<int>(events_.size()), 0);
-        while (n < 0 && errno == EINTR);
-        for (int i = 0; i < n; ++i)
-            serve(*static_cast<connection*>(events_[i].data.ptr), events_[i].events);
+        for (std::size_t i = 0; i < ready; ++i)
+            if (auto found = connections_.find(events_[i].data.u64); found != connections_.end())
+                serve(*found->second, events_[i].events);
         // With no connection left nothing waits, and the context may run out of work.
         if (!connections_.empty())
             wait();
@@ -879,7 +883,7 @@ private:
         c.token->cancel = nullptr;
         c.token->expire = nullptr;
         c.token->idle = false;
-        auto found = connections_.find(&c);
+        auto found = connections_.find(c.serial);
         auto owned = std::move(found->second);
         connections_.erase(found);
         return owned;
@@ -889,7 +893,8 @@ private:
     std::size_t context_index_;
     asio::io_context& context_;
     asio::posix::basic_stream_descriptor<asio::io_context::executor_type> set_;
-    std::unordered_map<connection*, std::unique_ptr<connection>> connections_;
+    std::unordered_map<std::uint64_t, std::unique_ptr<connection>> connections_; // by serial
+    std::uint64_t adopted_ = 0; // the last serial given
     bool waiting_ = false;
     std::array<epoll_event, 64> events_{};
     std::vector<char> in_;
