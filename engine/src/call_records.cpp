@@ -209,8 +209,9 @@ std::optional<hangup_reason> parse_hangup_reason(std::string_view text)
 
 std::string encode(const call_record& r)
 {
-    // Fixed fields (~110 bytes) and the texts: one allocation for most records.
-    record_writer w(128 + r.remote_phone_number.size() + r.decision_source.size() +
+    // Fixed fields (135 bytes with their flags and the texts' length bytes)
+    // and the texts: one allocation, no regrowth, for the usual record.
+    record_writer w(144 + r.remote_phone_number.size() + r.decision_source.size() +
                     (r.local_phone_number ? r.local_phone_number->size() : 0) +
                     (r.client_websocket_url ? r.client_websocket_url->size() : 0) +
                     (r.decision_reason ? r.decision_reason->size() : 0));
@@ -363,13 +364,13 @@ call_log::call_log(store& db, clock_source& clock, convert_progress on_convert)
         std::unique_lock lock(wake_mutex_);
         while (!stopping_) {
             // Asleep until the first record comes (an idle node does not wake
-            // this thread), then up to 2 ms for more to write in one batch.
+            // this thread), then up to batch_window for more to write in one batch.
             // record() reads writer_asleep_ after queueing: either the check
             // below sees its record or record() sees the flag and wakes us.
             writer_asleep_.store(true);
             wake_.wait(lock, [this] { return stopping_ || any_queued(); });
             writer_asleep_.store(false);
-            wake_.wait_for(lock, std::chrono::milliseconds(2), [this] { return stopping_ || batch_full_; });
+            wake_.wait_for(lock, batch_window, [this] { return stopping_ || batch_full_; });
             batch_full_ = false;
             if (!any_queued())
                 continue;
@@ -505,7 +506,7 @@ void call_log::record(call_record record)
         part.records.push_back(std::move(record));
         queued = part.records.size();
     }
-    // The first record wakes an idle writer (its batch's 2 ms start); a
+    // The first record wakes an idle writer (its batch window's start); a
     // part's 1024th ends a batch early.
     if ((queued == 1 && writer_asleep_.load()) || queued == 1024) {
         {

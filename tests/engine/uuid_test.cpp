@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstring>
 #include <vector>
 
 using namespace callgate::engine;
@@ -51,4 +52,30 @@ TEST(uuid, version_7_ids_minted_in_time_order_sort_in_time_order)
     EXPECT_TRUE(std::is_sorted(ids.begin(), ids.end()));
     for (const auto& id : ids)
         EXPECT_EQ(id.bytes[6] >> 4, 7);
+}
+
+// Ids order as their 16 bytes do, most significant first (record keys are
+// compared this way by RocksDB), whichever byte tells them apart.
+TEST(uuid, orders_as_its_bytes_do)
+{
+    fast_random random;
+    std::vector<uuid> ids;
+    for (int i = 0; i < 200; ++i)
+        ids.push_back(uuid::generate(random));
+    for (std::size_t at = 0; at < 16; ++at) { // pairs that differ in one byte only
+        uuid low = ids[at], high = ids[at];
+        low.bytes[at] = 0x7F;
+        high.bytes[at] = 0x80;
+        ids.push_back(low);
+        ids.push_back(high);
+    }
+    for (const auto& a : ids) {
+        for (const auto& b : ids) {
+            int bytes = std::memcmp(a.bytes.data(), b.bytes.data(), 16);
+            auto order = a <=> b;
+            EXPECT_EQ(order < 0, bytes < 0);
+            EXPECT_EQ(order == 0, bytes == 0);
+            EXPECT_EQ(a == b, bytes == 0);
+        }
+    }
 }

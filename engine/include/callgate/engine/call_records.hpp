@@ -8,6 +8,7 @@
 
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <cstdint>
 #include <condition_variable>
@@ -94,8 +95,8 @@ struct index_member {
 // again; until then the admin's list reads the old time index.
 //
 // record() only queues the record — no wait and no wake-up per call: a
-// writer thread hands what has queued to the store every couple of
-// milliseconds (or at once when a thousand are waiting). The queue has a
+// writer thread hands what has queued to the store every few milliseconds
+// (batch_window, or at once when a thousand are waiting). The queue has a
 // part per group of threads (codec::this_thread_stripe()), so the I/O threads
 // recording calls at once neither wait for each other's lock nor pass its
 // cache line between their cores. flush() completes
@@ -122,6 +123,12 @@ public:
     // Records lost to a full queue or a refused write, since start.
     std::uint64_t dropped() const { return dropped_.load(std::memory_order_relaxed); }
     static constexpr std::size_t max_pending = 32 * 1024;
+    // How long the writer gathers records after the first of a batch. Each
+    // batch costs wake-ups, a RocksDB write group and a WAL write(2) whatever
+    // its size: 2 ms → 5 ms measured 1.28× → 1.21× nginx's CPU per decision
+    // (mean of six alternating rounds). It bounds what a kill -9 loses of
+    // records not yet written on an idle machine.
+    static constexpr std::chrono::milliseconds batch_window{5};
     void flush(std::function<void(bool ok)> done);
     // Applies `change` to the stored record (read-modify-write on the commit
     // thread). `change` returns false to leave it unchanged.
