@@ -125,10 +125,13 @@ public:
     static constexpr std::size_t max_pending = 32 * 1024;
     // How long the writer gathers records after the first of a batch. Each
     // batch costs wake-ups, a RocksDB write group and a WAL write(2) whatever
-    // its size: 2 ms → 5 ms measured 1.28× → 1.21× nginx's CPU per decision
-    // (mean of six alternating rounds). It bounds what a kill -9 loses of
-    // records not yet written on an idle machine.
-    static constexpr std::chrono::milliseconds batch_window{5};
+    // its size, but a longer window makes the store's threads work in longer
+    // bursts, which the I/O threads wait behind on a small machine: 5 ms
+    // measured no CPU saved per decision beside the noise and decisions'
+    // p99 ~6.5 → ~8.1 ms (six alternating rounds each, wrk -t2 -c64). It
+    // also bounds what a kill -9 loses of records not yet written on an
+    // idle machine.
+    static constexpr std::chrono::milliseconds batch_window{2};
     void flush(std::function<void(bool ok)> done);
     // Applies `change` to the stored record (read-modify-write on the commit
     // thread). `change` returns false to leave it unchanged.
