@@ -122,17 +122,40 @@ TEST(bounded_cache_front, a_thread_reads_every_write_made_before_its_read)
     EXPECT_FALSE(cache.get("a"));
 }
 
-TEST(bounded_cache_front, a_value_read_again_is_the_threads_own_copy)
+TEST(bounded_cache_front, a_value_read_again_and_again_is_the_threads_own_copy)
 {
     fronted_cache cache(10, 2, cache_fronts::per_thread);
     auto shared = text("value");
     cache.put("k", shared);
-    EXPECT_EQ(cache.get("k")->get(), shared.get()); // first read: the shared value
+    EXPECT_EQ(cache.get("k")->get(), shared.get()); // first read: the shared value…
+    EXPECT_EQ(cache.get("k")->get(), shared.get()); // …and the second, which takes it into the front
     auto again = *cache.get("k");
     EXPECT_NE(again.get(), shared.get()); // then a copy of this thread's own…
     EXPECT_EQ(*again, "value");
     EXPECT_EQ(cache.get("k")->get(), again.get()); // …kept while nothing is written
     std::thread([&] { EXPECT_EQ(cache.get("k")->get(), shared.get()); }).join(); // another thread's front is its own
+}
+
+// Keys that take turns in one slot of the front stay out of it: each read is
+// the shared value, and a key the front holds is not pushed out by them.
+TEST(bounded_cache_front, keys_read_once_in_a_while_do_not_enter_the_front)
+{
+    fronted_cache cache(1000, 4, cache_fronts::per_thread);
+    auto hot = text("hot");
+    cache.put("hot", hot);
+    std::vector<std::shared_ptr<const std::string>> cold;
+    for (int i = 0; i < 200; ++i) {
+        cold.push_back(text("cold-" + std::to_string(i)));
+        cache.put("cold-" + std::to_string(i), cold.back());
+    }
+    for (int i = 0; i < 3; ++i)
+        cache.get("hot");
+    auto own = *cache.get("hot");
+    ASSERT_NE(own.get(), hot.get()); // in the front
+    for (int round = 0; round < 2; ++round)
+        for (int i = 0; i < 200; ++i)
+            EXPECT_EQ(cache.get("cold-" + std::to_string(i))->get(), cold[static_cast<std::size_t>(i)].get());
+    EXPECT_EQ(cache.get("hot")->get(), own.get());
 }
 
 TEST(bounded_cache_front, front_hits_are_counted_and_peeks_are_not)
@@ -160,7 +183,8 @@ TEST(bounded_cache_front, caches_of_one_type_keep_their_entries_apart)
     {
         fronted_cache gone(10, 1, cache_fronts::per_thread);
         gone.put("k", text("gone"));
-        gone.get("k");
+        for (int i = 0; i < 3; ++i)
+            gone.get("k");
     }
     fronted_cache next(10, 1, cache_fronts::per_thread); // may sit where `gone` was
     EXPECT_FALSE(next.get("k"));

@@ -26,14 +26,17 @@ enum class cache_fronts { none, per_thread };
 // before reading the store; a fill whose shard saw a write since the ticket is
 // dropped, so a slow reader can never put back a value older than a write.
 //
-// With cache_fronts::per_thread, each thread also keeps the last few entries it read
-// (per cache type, a small direct-mapped table), valid while the cache's
-// generation (advanced by every put, erase and clear) is the one it read
-// them under: a read the front answers takes no lock and writes no line
-// another thread reads. An entry read twice becomes the thread's own copy
-// (see own_copy), so handing it out does not count references on a block
-// every thread shares either. Meant for caches read on every request and
-// written seldom: any write empties every thread's front (for that cache).
+// With cache_fronts::per_thread, each thread also keeps a front: a few
+// entries it reads again and again (per cache type, a small direct-mapped
+// table), valid while the cache's generation -- advanced by every put, erase
+// and clear -- is the one it read them under. A read the front answers takes
+// no lock and writes no line another thread reads, and the entry it hands
+// out is the thread's own copy (see own_copy), so its reference count stays
+// on the thread's core too. A key enters the front when it misses there twice
+// in a row: a key read once in a while (many identities, each called now and
+// then) costs the front no copies and pushes nothing out. Meant for caches
+// read on every request and written seldom: any write empties every
+// thread's front for that cache.
 template <class Key, class Value, class Hash = std::hash<Key>>
 class bounded_cache {
 public:
@@ -188,13 +191,21 @@ private:
             return e.value;
         }
         auto value = shared_lookup(shard_for_hash(h), key, counted);
-        if (value) {
-            e.owner = serial_;
-            e.generation = generation;
-            e.key = key;
-            e.value = *value;
-            e.own = false;
+        if (!value)
+            return value;
+        // Taken in on its second miss in a row here: a key read once in a
+        // while (many identities, each called now and then) costs the front
+        // no copies and does not push out one read all the time.
+        if (e.candidate != h || e.candidate_owner != serial_) {
+            e.candidate = h;
+            e.candidate_owner = serial_;
+            return value;
         }
+        e.owner = serial_;
+        e.generation = generation;
+        e.key = key;
+        e.value = *value;
+        e.own = false;
         return value;
     }
 
@@ -241,6 +252,9 @@ private:
         Key key{};
         Value value{};
         bool own = false; // value is own_copy()'s
+        // The key hash (and cache) of the last lookup that missed here.
+        std::size_t candidate = 0;
+        std::uint64_t candidate_owner = 0;
     };
     // This thread's front, shared by the caches of this type (an entry is
     // its cache's by serial_, never reused, so a new cache at a dead one's
