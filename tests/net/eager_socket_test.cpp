@@ -7,6 +7,7 @@
 // that is gone.
 
 #include "eager_socket.hpp"
+#include "run_until.hpp"
 
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/io_context.hpp>
@@ -52,14 +53,7 @@ struct socket_pair {
     template <class Done>
     bool run_until(Done done, std::chrono::seconds limit = std::chrono::seconds(10))
     {
-        auto deadline = std::chrono::steady_clock::now() + limit;
-        while (!done()) {
-            if (std::chrono::steady_clock::now() >= deadline)
-                return false;
-            ioc.restart();
-            ioc.run_for(std::chrono::milliseconds(10));
-        }
-        return true;
+        return callgate::net::testing::run_until(ioc, done, limit);
     }
 };
 

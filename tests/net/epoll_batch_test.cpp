@@ -7,6 +7,7 @@
 // descriptor closed.
 
 #include "epoll_batch.hpp"
+#include "run_until.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
@@ -69,12 +70,7 @@ struct watched_set {
             got = n;
             done = true;
         });
-        auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-        while (!done && std::chrono::steady_clock::now() < deadline) {
-            ioc.restart();
-            ioc.run_for(std::chrono::milliseconds(10));
-        }
-        if (!done)
+        if (!callgate::net::testing::run_until(ioc, [&] { return done; }))
             return std::nullopt;
         EXPECT_FALSE(error) << error.message();
         std::vector<std::uint64_t> ids;
@@ -111,12 +107,8 @@ TEST(epoll_batch, a_read_that_went_to_wait_wakes_for_the_next_event_every_time)
         w.ioc.poll(); // nothing is ready: the read waits
         EXPECT_FALSE(done);
         w.make_ready(static_cast<std::size_t>(round % 2));
-        auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-        while (!done && std::chrono::steady_clock::now() < deadline) {
-            w.ioc.restart();
-            w.ioc.run_for(std::chrono::milliseconds(10));
-        }
-        ASSERT_TRUE(done) << "round " << round << ": the read never woke";
+        ASSERT_TRUE(callgate::net::testing::run_until(w.ioc, [&] { return done; }))
+            << "round " << round << ": the read never woke";
         EXPECT_EQ(got, 1u);
         EXPECT_EQ(events[0].data.u64, static_cast<std::uint64_t>(round % 2));
     }
